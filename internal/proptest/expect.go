@@ -79,3 +79,13 @@ func (r *recorder) logf(format string, args ...any) {
 		fmt.Fprintf(&r.msg, format+"\n", args...)
 	}
 }
+
+// UseChecks makes n the number of cases each rapid property runs, unless
+// -rapid.checks is given on the command line. Call it from an init function
+// in a package's tests: the project wants every property to run at least a
+// thousand cases in `make test`, not rapid's default hundred.
+func UseChecks(n int) {
+	if err := flag.Set("rapid.checks", fmt.Sprint(n)); err != nil {
+		panic(err)
+	}
+}

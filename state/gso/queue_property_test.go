@@ -264,3 +264,5 @@ func TestIgnoringTheByteLimitBreaksTheBound(t *testing.T) {
 		t.Fatalf("rapid found no bound violation: %+v", f)
 	}
 }
+
+func init() { proptest.UseChecks(1000) }

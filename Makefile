@@ -1,0 +1,38 @@
+# peerlink's build. `make test` is what CI runs (.ci/run); `make sim` runs the
+# default simulation.
+
+GO ?= go
+GOFILES = $(shell find . -name '*.go' -not -path './.git/*')
+
+.PHONY: test fmt-check vet test-root test-race test-tests bench bench-drivers sim
+
+test: fmt-check vet test-root test-race test-tests
+
+fmt-check:
+	@out=$$(gofmt -l $(GOFILES)); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# go vet both modules, and the Windows side of the drivers cross-compiled.
+vet:
+	$(GO) vet ./...
+	cd tests && $(GO) vet ./...
+	GOOS=windows $(GO) vet ./drivers/...
+
+# Unit, property (rapid, 1000 cases each by default) and boundary tests of
+# the root module.
+test-root:
+	$(GO) test -count=1 ./...
+
+# The drivers are the only code with goroutines and locks.
+test-race:
+	$(GO) test -count=1 -race ./drivers/...
+
+# Black-box, property, interop and network-namespace tests.
+test-tests:
+	cd tests && $(GO) test -count=1 ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./state/...
+
+sim:
+	@echo "The simulator CLI is not built yet: see the open simulator issue."; exit 1
