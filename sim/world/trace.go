@@ -82,7 +82,7 @@ type Trace struct {
 	buf    []byte
 	n      uint64
 	ring   []Record
-	next   int // ring slot the next record goes to
+	next   int              // ring slot the next record goes to
 	index  map[countKey]int // position in counts; lookups only, never ranged
 	counts []Count          // in first-seen order
 	sink   func(Record)
@@ -90,9 +90,9 @@ type Trace struct {
 
 func newTrace(ringRecords int) *Trace {
 	return &Trace{
-		h:      fnv.New64a(),
-		ring:   make([]Record, 0, ringRecords),
-		index:  make(map[countKey]int),
+		h:     fnv.New64a(),
+		ring:  make([]Record, 0, ringRecords),
+		index: make(map[countKey]int),
 	}
 }
 
@@ -150,8 +150,17 @@ func (w *World) Drop(where, reason string, id uint64, src, dst netip.AddrPort, s
 	w.trace.add(Record{At: w.now, Kind: KindDrop, Where: where, Reason: reason, ID: id, Src: src, Dst: dst, Size: size})
 }
 
+// Note records a remark. The text is counted as a reason, so it should come
+// from a small fixed set ("nat_bind", "partition"); put varying detail in
+// NoteFlow's addresses instead.
 func (w *World) Note(where, text string) {
 	w.trace.add(Record{At: w.now, Kind: KindNote, Where: where, Reason: text})
+}
+
+// NoteFlow records a remark about a pair of endpoints (a NAT binding from
+// an internal to an external address, say).
+func (w *World) NoteFlow(where, text string, a, b netip.AddrPort) {
+	w.trace.add(Record{At: w.now, Kind: KindNote, Where: where, Reason: text, Src: a, Dst: b})
 }
 
 func (t *Trace) add(r Record) {
