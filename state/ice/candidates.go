@@ -1,0 +1,211 @@
+package ice
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/peerlink/peerlink/state/stunmsg"
+)
+
+// pairState follows RFC 8445 section 6.1.2.6 without Frozen: peerlink runs
+// one data stream with one component, where unfreezing by foundation buys
+// nothing, so every new pair starts Waiting.
+type pairState uint8
+
+const (
+	waiting pairState = iota
+	inProgress
+	succeeded
+	failedState
+)
+
+var pairStateNames = [...]string{"waiting", "in-progress", "succeeded", "failed"}
+
+func (s pairState) String() string { return pairStateNames[s] }
+
+type pair struct {
+	local, remote stunmsg.Candidate
+	prio          uint64
+	seq           uint64 // creation order, breaks priority ties
+	state         pairState
+	succeededAt   time.Time
+	// useCandidate: the controlling agent's next check on this pair
+	// nominates it.
+	useCandidate bool
+	// nominateOnSuccess: the controlled agent got USE-CANDIDATE before its
+	// own check of the pair succeeded; select the pair when it does.
+	nominateOnSuccess bool
+	removed           bool
+}
+
+func (p *pair) path() Path { return Path{Local: p.local, Remote: p.remote} }
+
+// AddLocalCandidate adds a base candidate (host, or relay from the TURN
+// work) and pairs it with every remote candidate of its family.
+// Server-reflexive candidates are signalled by the owner but never paired:
+// their base, a host candidate, already is (RFC 8445 6.1.2.4).
+func (a *Agent) AddLocalCandidate(now time.Time, c stunmsg.Candidate) error {
+	if c.Type != stunmsg.Host && c.Type != stunmsg.Relay {
+		return ErrCandidateType
+	}
+	if !c.Addr.IsValid() || !c.Base.IsValid() {
+		return ErrInvalidCandidate
+	}
+	for _, l := range a.locals {
+		if l.Base == c.Base {
+			return nil
+		}
+	}
+	if len(a.locals) >= a.cfg.MaxLocalCandidates {
+		return ErrTooManyCandidates
+	}
+	a.locals = append(a.locals, c)
+	for _, r := range a.remotes {
+		a.addPair(now, c, r)
+	}
+	return nil
+}
+
+// AddRemoteCandidate adds a signalled candidate of the peer. A known
+// address is not added twice; a peer-reflexive one learned earlier takes
+// the signalled type and priority.
+func (a *Agent) AddRemoteCandidate(now time.Time, c stunmsg.Candidate) error {
+	if !c.Addr.IsValid() || c.Addr.Port() == 0 || c.Addr.Addr().IsUnspecified() {
+		return ErrInvalidCandidate
+	}
+	c.Addr = netip.AddrPortFrom(c.Addr.Addr().Unmap(), c.Addr.Port())
+	if i := a.remoteIndex(c.Addr); i >= 0 {
+		if a.remotes[i].Type == stunmsg.PeerReflexive && c.Type != stunmsg.PeerReflexive {
+			a.remotes[i] = c
+			for _, p := range a.pairs {
+				if p.remote.Addr == c.Addr {
+					p.remote = c
+				}
+			}
+			a.reprioritise()
+		}
+		return nil
+	}
+	if len(a.remotes) >= a.cfg.MaxRemoteCandidates {
+		return ErrTooManyCandidates
+	}
+	a.remotes = append(a.remotes, c)
+	for _, l := range a.locals {
+		a.addPair(now, l, c)
+	}
+	return nil
+}
+
+// RemoveRemoteCandidate forgets a remote candidate and its pairs, except a
+// selected pair: the path in use stays until its probes fail, so a
+// signalling hiccup cannot cut a working connection.
+func (a *Agent) RemoveRemoteCandidate(now time.Time, addr netip.AddrPort) bool {
+	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	i := a.remoteIndex(addr)
+	if i < 0 {
+		return false
+	}
+	if a.selected != nil && a.selected.remote.Addr == addr {
+		return false
+	}
+	a.remotes = slices.Delete(a.remotes, i, i+1)
+	a.pairs = slices.DeleteFunc(a.pairs, func(p *pair) bool {
+		if p.remote.Addr != addr {
+			return false
+		}
+		p.removed = true
+		if a.nominating == p {
+			a.nominating = nil
+		}
+		return true
+	})
+	a.triggered = slices.DeleteFunc(a.triggered, func(p *pair) bool { return p.removed })
+	a.checks = slices.DeleteFunc(a.checks, func(x *txn) bool { return x.pair.removed })
+	a.failIfAllChecksFailed()
+	return true
+}
+
+func (a *Agent) remoteIndex(addr netip.AddrPort) int {
+	for i, r := range a.remotes {
+		if r.Addr == addr {
+			return i
+		}
+	}
+	return -1
+}
+
+func (a *Agent) localByBase(base netip.AddrPort) (stunmsg.Candidate, bool) {
+	for _, l := range a.locals {
+		if sameLocal(base, l.Base) {
+			return l, true
+		}
+	}
+	return stunmsg.Candidate{}, false
+}
+
+func (a *Agent) findPair(local, remote netip.AddrPort) *pair {
+	for _, p := range a.pairs {
+		if p.remote.Addr == remote && sameLocal(local, p.local.Base) {
+			return p
+		}
+	}
+	return nil
+}
+
+func (a *Agent) addPair(now time.Time, l, r stunmsg.Candidate) *pair {
+	if l.Base.Addr().Is4() != r.Addr.Addr().Is4() {
+		return nil
+	}
+	if p := a.findPair(l.Base, r.Addr); p != nil {
+		return p
+	}
+	a.pairSeq++
+	p := &pair{local: l, remote: r, seq: a.pairSeq}
+	p.prio = a.pairPriority(p)
+	a.pairs = append(a.pairs, p)
+	a.sortPairs()
+	if !a.hadPair {
+		a.hadPair = true
+		// Checks start now, not at a stale pacing instant from creation.
+		a.nextCheckAt = maxTime(a.nextCheckAt, now)
+	}
+	return p
+}
+
+func (a *Agent) pairPriority(p *pair) uint64 {
+	if a.role == Controlling {
+		return stunmsg.PairPriority(p.local.Priority, p.remote.Priority)
+	}
+	return stunmsg.PairPriority(p.remote.Priority, p.local.Priority)
+}
+
+func (a *Agent) reprioritise() {
+	for _, p := range a.pairs {
+		p.prio = a.pairPriority(p)
+	}
+	a.sortPairs()
+}
+
+func (a *Agent) sortPairs() {
+	slices.SortStableFunc(a.pairs, func(x, y *pair) int {
+		switch {
+		case x.prio > y.prio:
+			return -1
+		case x.prio < y.prio:
+			return 1
+		case x.seq < y.seq:
+			return -1
+		case x.seq > y.seq:
+			return 1
+		}
+		return 0
+	})
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,330 @@
+package ice
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/peerlink/peerlink/state/stunmsg"
+	"github.com/pion/stun/v2"
+)
+
+// txn is a connectivity check in flight. Retransmissions reuse its
+// transaction ID and bytes (RFC 8489 section 6.2.1).
+type txn struct {
+	id           stunmsg.TxID
+	pair         *pair
+	src, dst     netip.AddrPort
+	payload      []byte
+	role         Role // the role the request claimed
+	useCandidate bool
+	sends        int
+	rto          time.Duration
+	nextAt       time.Time // next retransmission, or give-up after the last send
+}
+
+// probe is a liveness request on the selected path. Probes are not
+// retransmitted: the next probe is the retry.
+type probe struct {
+	id       stunmsg.TxID
+	pair     *pair
+	src, dst netip.AddrPort
+}
+
+// checkPending reports whether a paced check is waiting to go out.
+func (a *Agent) checkPending() bool {
+	for _, p := range a.triggered {
+		if p.needsCheck() {
+			return true
+		}
+	}
+	for _, p := range a.pairs {
+		if p.state == waiting {
+			return true
+		}
+	}
+	return false
+}
+
+// sendNextCheck sends one check, triggered ones first (RFC 8445 6.1.4.2),
+// then the highest-priority waiting pair, and arms the Ta pacing.
+func (a *Agent) sendNextCheck(now time.Time) {
+	var p *pair
+	for p == nil && len(a.triggered) > 0 {
+		if a.triggered[0].needsCheck() {
+			p = a.triggered[0]
+		}
+		a.triggered = slices.Delete(a.triggered, 0, 1)
+	}
+	for _, q := range a.pairs {
+		if p == nil && q.state == waiting {
+			p = q
+		}
+	}
+	if p == nil {
+		panic("ice: sendNextCheck without a pending check")
+	}
+	if p.state != succeeded {
+		p.state = inProgress
+	}
+	x := &txn{
+		id: a.newTxID(), pair: p, src: p.local.Base, dst: p.remote.Addr, role: a.role,
+		useCandidate: p.useCandidate && a.role == Controlling,
+		sends:        1, rto: a.cfg.CheckRTO, nextAt: now.Add(a.cfg.CheckRTO),
+	}
+	x.payload = a.request(x.id, p, x.useCandidate)
+	a.checks = append(a.checks, x)
+	a.send(x.src, x.dst, x.payload)
+	a.stats.ChecksSent++
+	a.nextCheckAt = now.Add(a.cfg.Ta)
+}
+
+// request encodes a Binding request for pair p, signed with the peer's
+// password.
+func (a *Agent) request(id stunmsg.TxID, p *pair, useCandidate bool) []byte {
+	return stunmsg.BindingRequest{
+		TxID:     id,
+		Username: a.remote.Ufrag + ":" + a.local.Ufrag,
+		// The priority our candidate would have as peer reflexive (RFC
+		// 8445 7.1.1): the same local preference under type prflx.
+		Priority:     stunmsg.PeerReflexive.Preference()<<24 | p.local.Priority&0xFFFFFF,
+		Controlling:  a.role == Controlling,
+		TieBreaker:   a.tieBreaker,
+		UseCandidate: useCandidate,
+	}.Marshal(a.remote.Pwd)
+}
+
+// retransmitChecks resends every check whose RTO expired, doubling the RTO
+// up to CheckRTOMax, and gives up on a check one RTO after its last send.
+func (a *Agent) retransmitChecks(now time.Time) {
+	var expired []*txn
+	for _, x := range a.checks {
+		if now.Before(x.nextAt) {
+			continue
+		}
+		if x.sends >= a.cfg.CheckTransmits {
+			expired = append(expired, x)
+			continue
+		}
+		x.sends++
+		x.rto = min(2*x.rto, a.cfg.CheckRTOMax)
+		x.nextAt = x.nextAt.Add(x.rto)
+		a.send(x.src, x.dst, x.payload)
+		a.stats.Retransmits++
+	}
+	for _, x := range expired {
+		a.endCheck(x)
+		a.checkFailed(x.pair)
+	}
+}
+
+func (a *Agent) endCheck(x *txn) {
+	i := slices.Index(a.checks, x)
+	if i < 0 {
+		panic("ice: ending a check that is not in flight")
+	}
+	a.checks = slices.Delete(a.checks, i, i+1)
+}
+
+// checkFailed marks a pair failed unless another check of it is in flight
+// or it has already succeeded (a failed nomination of a succeeded pair
+// leaves the pair usable but stops nominating it).
+func (a *Agent) checkFailed(p *pair) {
+	if a.nominating == p {
+		a.nominating = nil
+		p.useCandidate = false
+	}
+	for _, x := range a.checks {
+		if x.pair == p {
+			return
+		}
+	}
+	if p.state != succeeded {
+		p.state = failedState
+	}
+}
+
+// needsCheck: a triggered pair still wants a check (it may have succeeded
+// meanwhile, which makes the check pointless unless it nominates).
+func (p *pair) needsCheck() bool {
+	return !p.removed && (p.state != succeeded || p.useCandidate)
+}
+
+func (a *Agent) failIfAllChecksFailed() {
+	if a.failed != 0 || a.selected != nil || len(a.pairs) == 0 || len(a.checks) > 0 || a.checkPending() {
+		return
+	}
+	for _, p := range a.pairs {
+		if p.state != failedState {
+			return
+		}
+	}
+	a.fail(ChecksFailed)
+}
+
+// HandleResponse takes a decoded Binding response whose transaction ID
+// carries this agent's tag. It accepts it only for a request in flight,
+// with valid integrity (the peer's password) and from the address the
+// request went to (RFC 8445 7.2.5.2.1); otherwise it reports the drop.
+func (a *Agent) HandleResponse(now time.Time, local, remote netip.AddrPort, m *stun.Message) DropReason {
+	if a.failed != 0 {
+		return DropFailed
+	}
+	x, pr := a.findTxn(m.TransactionID)
+	if x == nil && pr == nil {
+		return DropUnknownTransaction
+	}
+	if stunmsg.CheckIntegrity(m, a.remote.Pwd) != nil {
+		return DropIntegrity
+	}
+	r, err := stunmsg.ParseResponse(m)
+	if err != nil {
+		return DropMalformed
+	}
+	if pr != nil {
+		if remote != pr.dst || !sameLocal(local, pr.src) {
+			return DropSourceMismatch
+		}
+		if r.Success && pr.pair == a.selected {
+			a.live.answered(now)
+		}
+		return DropNone
+	}
+	if remote != x.dst || !sameLocal(local, x.src) {
+		return DropSourceMismatch
+	}
+	a.endCheck(x)
+	switch {
+	case r.Success:
+		a.checkSucceeded(now, x)
+	case r.Code == stunmsg.CodeRoleConflict:
+		a.roleConflictAnswered(x)
+	default:
+		a.checkFailed(x.pair)
+		a.failIfAllChecksFailed()
+	}
+	return DropNone
+}
+
+func (a *Agent) findTxn(id stunmsg.TxID) (*txn, *probe) {
+	for _, x := range a.checks {
+		if x.id == id {
+			return x, nil
+		}
+	}
+	for i := range a.probes {
+		if a.probes[i].id == id {
+			return nil, &a.probes[i]
+		}
+	}
+	return nil, nil
+}
+
+func (a *Agent) checkSucceeded(now time.Time, x *txn) {
+	p := x.pair
+	if p.state != succeeded {
+		p.state, p.succeededAt = succeeded, now
+	}
+	switch {
+	case p == a.selected:
+		a.live.answered(now)
+	case x.useCandidate && a.role == Controlling:
+		a.selectPair(now, p)
+	case p.nominateOnSuccess && a.role == Controlled:
+		a.selectPair(now, p)
+	}
+	a.maybeNominate(now)
+}
+
+// roleConflictAnswered handles a 487 to our check (RFC 8445 7.2.5.1): take
+// the other role, unless an earlier conflict already switched it, and
+// check the pair again.
+func (a *Agent) roleConflictAnswered(x *txn) {
+	if x.role == a.role {
+		a.switchRole()
+	}
+	if x.pair.state != succeeded {
+		x.pair.state = waiting
+	}
+	a.trigger(x.pair)
+}
+
+func (a *Agent) switchRole() {
+	a.role = a.role.other()
+	a.stats.RoleConflicts++
+	if a.nominating != nil {
+		a.nominating.useCandidate = false
+		a.nominating = nil
+	}
+	a.reprioritise()
+	a.events = append(a.events, Event{Kind: EventRoleChanged, Role: a.role})
+}
+
+func (a *Agent) trigger(p *pair) {
+	if !slices.Contains(a.triggered, p) {
+		a.triggered = append(a.triggered, p)
+	}
+}
+
+// maybeNominate is regular nomination by the controlling agent: once the
+// best succeeded pair beats the selected one, and no higher-priority pair
+// is still being checked (or NominationWait has passed), check it again
+// with USE-CANDIDATE.
+func (a *Agent) maybeNominate(now time.Time) {
+	best, wait := a.nominationCandidate()
+	if best == nil || (wait && now.Before(best.succeededAt.Add(a.cfg.NominationWait))) {
+		return
+	}
+	best.useCandidate = true
+	a.nominating = best
+	a.trigger(best)
+}
+
+func (a *Agent) nominateDeadline() (time.Time, bool) {
+	best, wait := a.nominationCandidate()
+	if best == nil || !wait {
+		return time.Time{}, false
+	}
+	return best.succeededAt.Add(a.cfg.NominationWait), true
+}
+
+// nominationCandidate returns the pair to nominate next, if any, and
+// whether a higher-priority pair is still pending.
+func (a *Agent) nominationCandidate() (best *pair, higherPending bool) {
+	if a.role != Controlling || a.nominating != nil || a.failed != 0 {
+		return nil, false
+	}
+	for _, p := range a.pairs { // highest priority first
+		switch p.state {
+		case waiting, inProgress:
+			higherPending = true
+		case succeeded:
+			if p == a.selected || (a.selected != nil && p.prio <= a.selected.prio) {
+				return nil, false
+			}
+			return p, higherPending
+		}
+	}
+	return nil, false
+}
+
+// selectPair makes p the path in use and reports it.
+func (a *Agent) selectPair(now time.Time, p *pair) {
+	if a.selected == p {
+		return
+	}
+	first := a.selected == nil
+	a.selected = p
+	if a.nominating == p {
+		a.nominating = nil
+	}
+	p.useCandidate, p.nominateOnSuccess = false, false
+	kind := EventPathChanged
+	if first {
+		kind = EventConnected
+		a.live.start(now, &a.cfg)
+	} else {
+		a.live.answered(now)
+	}
+	a.events = append(a.events, Event{Kind: kind, Path: p.path()})
+}

@@ -1,0 +1,138 @@
+package ice
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config holds every timer and bound of an agent. The zero value of a field
+// means "use the default"; DefaultConfig shows the defaults and each field
+// says why it has its value.
+type Config struct {
+	// Ta is the pacing of new connectivity checks: at most one new (or
+	// triggered) check leaves every Ta. Default 50 ms, RFC 8445 section
+	// 14.2's value for a single data stream; pacing keeps a burst of pairs
+	// from flooding NATs that allocate a mapping per destination.
+	Ta time.Duration
+	// CheckRTO is the first retransmission timeout of a check. Default
+	// 250 ms: checks mostly cross a LAN or a nearby NAT, and a short first
+	// RTO finds a path quickly while the peer is still being told our
+	// credentials (pion/ice drops checks until then).
+	CheckRTO time.Duration
+	// CheckRTOMax caps the doubling of CheckRTO. Default 2 s, so a lost
+	// check is retried often enough to succeed soon after the peer is ready.
+	CheckRTOMax time.Duration
+	// CheckTransmits is how many times one check is sent before its pair
+	// fails; the pair fails one (capped) RTO after the last send. Default 9:
+	// 250+500+1000+2000*6 ms = 13.75 s of sending, which spans the usual gap
+	// between our first check and the peer learning our candidates.
+	CheckTransmits int
+	// NominationWait is how long the controlling agent waits, after its best
+	// pair so far succeeds, for checks on higher-priority pairs to finish
+	// before nominating anyway. Default 200 ms: enough for a LAN pair to
+	// answer, short enough not to delay the connection noticeably.
+	NominationWait time.Duration
+	// ProbeInterval is the liveness probe period on the selected path while
+	// the application is sending. Default 1.5 s: ten probes fit in one
+	// ProbeTimeout, so random loss alone almost never fails a path.
+	ProbeInterval time.Duration
+	// ProbeTimeout fails the connection (ProbeTimeout) when no authenticated
+	// answer arrived for this long. Default 15 s. Firezone's clients used
+	// 9.25 s and moved to about 15 s after lossy networks produced false
+	// positives: a working path declared lost is worse than a few more
+	// seconds to notice a dead one.
+	ProbeTimeout time.Duration
+	// IdleAfter switches to idle timing when no application data went
+	// either way for this long. Default 20 s.
+	IdleAfter time.Duration
+	// IdleProbeInterval is the probe period while idle. Default 25 s: below
+	// the 30 s that the shortest common NAT UDP mapping timeouts allow, so
+	// the mapping stays open without waking radios every 1.5 s.
+	IdleProbeInterval time.Duration
+	// IdleProbeTimeout is ProbeTimeout while idle. Default 60 s: two idle
+	// probes may be lost in a row before an unused path is declared lost;
+	// traffic restores active timing at once.
+	IdleProbeTimeout time.Duration
+	// CandidateTimeout fails a connection (CandidateTimeout) when no remote
+	// candidate that pairs with a local one arrived within this long of
+	// Connect. Default 10 s: signalling that has not delivered a candidate
+	// by then has most likely failed.
+	CandidateTimeout time.Duration
+	// MaxRemoteCandidates bounds remote candidates, signalled and peer
+	// reflexive together. Default 32.
+	MaxRemoteCandidates int
+	// MaxLocalCandidates bounds local base candidates. Default 16.
+	MaxLocalCandidates int
+	// ProbeMemory is how many recent probe transactions are remembered, so
+	// that a late answer still counts. Default 16 (24 s of active probing).
+	ProbeMemory int
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
+		Ta:                  50 * time.Millisecond,
+		CheckRTO:            250 * time.Millisecond,
+		CheckRTOMax:         2 * time.Second,
+		CheckTransmits:      9,
+		NominationWait:      200 * time.Millisecond,
+		ProbeInterval:       1500 * time.Millisecond,
+		ProbeTimeout:        15 * time.Second,
+		IdleAfter:           20 * time.Second,
+		IdleProbeInterval:   25 * time.Second,
+		IdleProbeTimeout:    60 * time.Second,
+		CandidateTimeout:    10 * time.Second,
+		MaxRemoteCandidates: 32,
+		MaxLocalCandidates:  16,
+		ProbeMemory:         16,
+	}
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
+	setDur := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	setInt := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	setDur(&c.Ta, d.Ta)
+	setDur(&c.CheckRTO, d.CheckRTO)
+	setDur(&c.CheckRTOMax, d.CheckRTOMax)
+	setInt(&c.CheckTransmits, d.CheckTransmits)
+	setDur(&c.NominationWait, d.NominationWait)
+	setDur(&c.ProbeInterval, d.ProbeInterval)
+	setDur(&c.ProbeTimeout, d.ProbeTimeout)
+	setDur(&c.IdleAfter, d.IdleAfter)
+	setDur(&c.IdleProbeInterval, d.IdleProbeInterval)
+	setDur(&c.IdleProbeTimeout, d.IdleProbeTimeout)
+	setDur(&c.CandidateTimeout, d.CandidateTimeout)
+	setInt(&c.MaxRemoteCandidates, d.MaxRemoteCandidates)
+	setInt(&c.MaxLocalCandidates, d.MaxLocalCandidates)
+	setInt(&c.ProbeMemory, d.ProbeMemory)
+	return c
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Ta < 0, c.CheckRTO < 0, c.NominationWait < 0, c.CandidateTimeout < 0:
+		return fmt.Errorf("%w: negative duration", ErrConfig)
+	case c.CheckRTOMax < c.CheckRTO:
+		return fmt.Errorf("%w: CheckRTOMax below CheckRTO", ErrConfig)
+	case c.CheckTransmits < 1:
+		return fmt.Errorf("%w: CheckTransmits below 1", ErrConfig)
+	case c.ProbeInterval <= 0 || c.ProbeTimeout <= c.ProbeInterval:
+		return fmt.Errorf("%w: ProbeTimeout must exceed ProbeInterval > 0", ErrConfig)
+	case c.IdleProbeInterval <= 0 || c.IdleProbeTimeout <= c.IdleProbeInterval:
+		return fmt.Errorf("%w: IdleProbeTimeout must exceed IdleProbeInterval > 0", ErrConfig)
+	case c.IdleAfter <= 0:
+		return fmt.Errorf("%w: IdleAfter must be positive", ErrConfig)
+	}
+	return nil
+}

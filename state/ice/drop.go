@@ -1,0 +1,48 @@
+package ice
+
+// DropReason says why an inbound packet was dropped. The core counts drops
+// by reason instead of failing: the network may send anything.
+type DropReason uint8
+
+const (
+	DropNone DropReason = iota
+	// DropMalformed: not a well-formed STUN message of the expected kind.
+	DropMalformed
+	// DropUnknownUfrag: a check for credentials no connection has.
+	DropUnknownUfrag
+	// DropUsername: USERNAME does not match the connection's ufrags.
+	DropUsername
+	// DropIntegrity: MESSAGE-INTEGRITY missing or wrong.
+	DropIntegrity
+	// DropUnknownTransaction: a response to no request of ours.
+	DropUnknownTransaction
+	// DropSourceMismatch: a response from other than the request's
+	// destination (RFC 8445 7.2.5.2.1).
+	DropSourceMismatch
+	// DropFailed: the connection already failed.
+	DropFailed
+	// DropUnknownPath: application data from a path no connection owns.
+	DropUnknownPath
+	// DropChannelData: ChannelData while no relay is configured.
+	DropChannelData
+	// DropUnexpectedSTUN: a STUN message of a method or class we never
+	// expect (indications, other methods).
+	DropUnexpectedSTUN
+	// DropCandidateLimit: a peer-reflexive candidate beyond the bound.
+	DropCandidateLimit
+	numDropReasons
+)
+
+// NumDropReasons sizes arrays indexed by DropReason.
+const NumDropReasons = int(numDropReasons)
+
+var dropNames = [...]string{"none", "malformed", "unknown-ufrag", "username", "integrity",
+	"unknown-transaction", "source-mismatch", "failed", "unknown-path", "channeldata",
+	"unexpected-stun", "candidate-limit"}
+
+func (d DropReason) String() string {
+	if int(d) < len(dropNames) {
+		return dropNames[d]
+	}
+	return "invalid"
+}

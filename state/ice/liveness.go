@@ -1,0 +1,124 @@
+package ice
+
+import "time"
+
+// liveness keeps the selected path honest: a probe every ProbeInterval (or
+// IdleProbeInterval once the application has been quiet for IdleAfter), and
+// failure when no authenticated answer came for ProbeTimeout (or
+// IdleProbeTimeout). Only answers to our own requests count: a request from
+// the peer proves the path toward us, not the one toward the peer.
+type liveness struct {
+	on   bool
+	idle bool
+	// lastApp is the last application datagram either way.
+	lastApp time.Time
+	// heardAt is the later of the last authenticated answer on the selected
+	// path and the moment active timing last resumed.
+	heardAt     time.Time
+	nextProbe   time.Time
+	lastProbeAt time.Time
+}
+
+func (l *liveness) start(now time.Time, cfg *Config) {
+	l.on, l.idle = true, false
+	l.lastApp, l.heardAt, l.lastProbeAt = now, now, now
+	// The first probe goes one interval after selection, not at once: the
+	// check that selected the path has just been answered.
+	l.nextProbe = now.Add(cfg.ProbeInterval)
+}
+
+func (l *liveness) answered(now time.Time) {
+	l.heardAt = maxTime(l.heardAt, now)
+}
+
+func (l *liveness) timeout(cfg *Config) time.Duration {
+	if l.idle {
+		return cfg.IdleProbeTimeout
+	}
+	return cfg.ProbeTimeout
+}
+
+func (l *liveness) interval(cfg *Config) time.Duration {
+	if l.idle {
+		return cfg.IdleProbeInterval
+	}
+	return cfg.ProbeInterval
+}
+
+func (l *liveness) deadline(t timer, cfg *Config) (time.Time, bool) {
+	if !l.on {
+		return time.Time{}, false
+	}
+	switch t {
+	case timerProbeTimeout:
+		return l.heardAt.Add(l.timeout(cfg)), true
+	case timerProbe:
+		return l.nextProbe, true
+	case timerIdle:
+		return l.lastApp.Add(cfg.IdleAfter), !l.idle
+	}
+	panic("ice: unknown timer")
+}
+
+// handleLiveness runs the probe timers. The timeout is checked first: at
+// the exact instant it expires the path is lost, whatever else is due.
+func (a *Agent) handleLiveness(now time.Time) {
+	l := &a.live
+	if !l.on || a.failed != 0 {
+		return
+	}
+	if !now.Before(l.heardAt.Add(l.timeout(&a.cfg))) {
+		a.fail(ProbeTimeout)
+		return
+	}
+	if !l.idle && !now.Before(l.lastApp.Add(a.cfg.IdleAfter)) {
+		// Going idle: the next probe is an idle interval after the last
+		// one, so the NAT mapping sees traffic at least every 25 s.
+		l.idle = true
+		l.nextProbe = l.lastProbeAt.Add(a.cfg.IdleProbeInterval)
+	}
+	if now.Before(l.nextProbe) {
+		return
+	}
+	a.sendProbe(now)
+	l.lastProbeAt = now
+	l.nextProbe = l.nextProbe.Add(l.interval(&a.cfg))
+	if !l.nextProbe.After(now) {
+		l.nextProbe = now.Add(l.interval(&a.cfg))
+	}
+}
+
+func (a *Agent) sendProbe(now time.Time) {
+	p := a.selected
+	id := a.newTxID()
+	payload := a.request(id, p, a.role == Controlling)
+	if len(a.probes) >= a.cfg.ProbeMemory {
+		a.probes = append(a.probes[:0], a.probes[1:]...)
+	}
+	a.probes = append(a.probes, probe{id: id, pair: p, src: p.local.Base, dst: p.remote.Addr})
+	a.send(p.local.Base, p.remote.Addr, payload)
+	a.stats.ProbesSent++
+}
+
+// NotifyAppTraffic records application data sent or received on the
+// connection at now. It returns true when the agent's next deadline moved
+// earlier (leaving idle timing sends a probe at once), so that an owner
+// keeping a timer index knows to update it; a deadline that only moved later
+// may stay indexed, HandleTimeout then finds nothing due.
+func (a *Agent) NotifyAppTraffic(now time.Time) bool {
+	l := &a.live
+	if !l.on || a.failed != 0 {
+		return false
+	}
+	l.lastApp = maxTime(l.lastApp, now)
+	if !l.idle {
+		return false
+	}
+	// Back to active timing. The last answer was heard under idle rules,
+	// possibly 25 s ago; the active timeout counts from now, and a probe
+	// goes out at once to confirm the path quickly.
+	l.idle = false
+	l.heardAt = maxTime(l.heardAt, now)
+	l.nextProbe = now
+	return true
+}

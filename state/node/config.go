@@ -1,0 +1,76 @@
+package node
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+
+	"github.com/peerlink/peerlink/state/ice"
+)
+
+// Config configures a Node. Zero fields take the documented defaults.
+type Config struct {
+	// Rand is the only source of randomness: credentials, tie-breakers,
+	// transaction IDs. Required. Drivers seed it from crypto/rand, the
+	// simulator from its seed, tests from a constant.
+	Rand *rand.Rand
+	// ICE holds the per-connection timers (see ice.Config for each default
+	// and its reason).
+	ICE ice.Config
+	// StunServers are asked for our server-reflexive address. One server per
+	// address family is enough: every server sees the same mapping of an
+	// endpoint-independent NAT, and for other NATs a srflx candidate does
+	// not help anyway; servers after the first of a family are ignored.
+	StunServers []netip.AddrPort
+	// StunRTO is the first retransmission timeout toward a STUN server.
+	// Default 500 ms, RFC 8489's recommended initial RTO.
+	StunRTO time.Duration
+	// StunTransmits is how often one STUN request is sent before giving up,
+	// doubling the RTO each time. Default 7 (RFC 8489's Rc), which gives up
+	// after 0.5+1+2+4+8+16+32 s = 63.5 s.
+	StunTransmits int
+	// PendingMax bounds the datagrams buffered per connection while it is
+	// connecting. Default 16: enough for the first packets of a handshake
+	// (a WireGuard initiation and its retries) without holding a burst that
+	// would be stale by the time the path exists. Beyond it, Sends are
+	// dropped and counted in Stats.PendingDropped.
+	PendingMax int
+	// MaxLocalAddresses bounds AddLocalAddress. Default 16.
+	MaxLocalAddresses int
+}
+
+func (c Config) withDefaults() Config {
+	c.ICE = c.ICE.WithDefaults()
+	if c.StunRTO == 0 {
+		c.StunRTO = 500 * time.Millisecond
+	}
+	if c.StunTransmits == 0 {
+		c.StunTransmits = 7
+	}
+	if c.PendingMax == 0 {
+		c.PendingMax = 16
+	}
+	if c.MaxLocalAddresses == 0 {
+		c.MaxLocalAddresses = 16
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.Rand == nil {
+		return fmt.Errorf("%w: Rand is required", ErrConfig)
+	}
+	if c.StunRTO < 0 || c.StunTransmits < 0 || c.PendingMax < 0 || c.MaxLocalAddresses < 0 {
+		return fmt.Errorf("%w: negative value", ErrConfig)
+	}
+	if err := c.ICE.Validate(); err != nil {
+		return err
+	}
+	for _, s := range c.StunServers {
+		if !s.IsValid() || s.Port() == 0 {
+			return fmt.Errorf("%w: STUN server %v", ErrConfig, s)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,291 @@
+package node
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/stunmsg"
+)
+
+// conn is one connection: its agent plus what the Node keeps around it.
+type conn struct {
+	id            ConnID
+	agent         *ice.Agent
+	role          Role // as requested by Connect; the agent's may differ
+	local, remote Credentials
+	tag           uint32
+	path          Path
+	connected     bool
+	failed        FailReason
+	pending       [][]byte // bounded by Config.PendingMax
+	routes        []route
+	timer         timerItem
+	indexed       bool
+}
+
+// Connect creates or updates connection id. It is an idempotent upsert:
+// called again with the same role and credentials it changes nothing (and
+// returns the same local credentials); with a different role or
+// credentials, or after the connection failed, it restarts ICE for the ID.
+// A zero local means "draw credentials from the seeded source"; the result
+// is what to signal to the peer.
+func (n *Node) Connect(now time.Time, id ConnID, role Role, local, remote Credentials) (Credentials, error) {
+	now = n.clock(now)
+	if !remote.Valid() || (local != Credentials{} && !local.Valid()) || (role != Controlling && role != Controlled) {
+		return Credentials{}, ErrCredentials
+	}
+	if c, ok := n.conns[id]; ok {
+		if c.failed == 0 && c.role == role && c.remote == remote && (local == Credentials{} || local == c.local) {
+			return c.local, nil
+		}
+		if local == (Credentials{}) && c.remote == remote {
+			local = c.local // keep what was signalled already
+		}
+		n.forget(c)
+	}
+	if local == (Credentials{}) {
+		for {
+			local = ice.NewCredentials(n.cfg.Rand)
+			if _, taken := n.ufrags[local.Ufrag]; !taken {
+				break
+			}
+		}
+	} else if _, taken := n.ufrags[local.Ufrag]; taken {
+		return Credentials{}, ErrUfragInUse
+	}
+	c := &conn{id: id, role: role, local: local, remote: remote, tag: n.newTag()}
+	c.agent = ice.New(now, n.cfg.ICE, ice.Params{
+		Role: role, Local: local, Remote: remote,
+		TieBreaker: n.cfg.Rand.Uint64(), TxTag: c.tag, Rand: n.cfg.Rand,
+	})
+	n.conns[id] = c
+	n.order.ReplaceOrInsert(id)
+	n.ufrags[local.Ufrag] = id
+	n.tags[c.tag] = id
+	for _, l := range n.locals {
+		n.addLocalTo(now, c, l)
+	}
+	for _, s := range n.gather.srflx {
+		n.emit(CandidateGathered{Conn: id, Candidate: s})
+	}
+	n.settle(c)
+	return local, nil
+}
+
+func (n *Node) newTag() uint32 {
+	for {
+		t := n.cfg.Rand.Uint32()
+		if _, taken := n.tags[t]; !taken && t != gatherTag {
+			return t
+		}
+	}
+}
+
+// Close ends connection id and emits Closed. Buffered data is discarded.
+func (n *Node) Close(now time.Time, id ConnID) error {
+	n.clock(now)
+	c, ok := n.conns[id]
+	if !ok {
+		return ErrUnknownConn
+	}
+	n.forget(c)
+	n.emit(Closed{Conn: id, Reason: ice.Closed})
+	return nil
+}
+
+// forget removes every trace of c from the Node's indexes.
+func (n *Node) forget(c *conn) {
+	n.unindex(c)
+	delete(n.conns, c.id)
+	n.order.Delete(c.id)
+	delete(n.ufrags, c.local.Ufrag)
+	delete(n.tags, c.tag)
+	for _, r := range c.routes {
+		if n.routes[r] == c.id {
+			delete(n.routes, r)
+		}
+	}
+}
+
+// AddRemoteCandidate gives connection id a candidate the peer signalled.
+func (n *Node) AddRemoteCandidate(now time.Time, id ConnID, cand Candidate) error {
+	now = n.clock(now)
+	c, ok := n.conns[id]
+	if !ok {
+		return ErrUnknownConn
+	}
+	if c.failed != 0 {
+		return ErrConnFailed
+	}
+	if err := c.agent.AddRemoteCandidate(now, cand); err != nil {
+		return err
+	}
+	n.settle(c)
+	return nil
+}
+
+// RemoveRemoteCandidate withdraws a remote candidate (the path in use, if
+// it is that one, stays until its probes fail).
+func (n *Node) RemoveRemoteCandidate(now time.Time, id ConnID, addr netip.AddrPort) error {
+	now = n.clock(now)
+	c, ok := n.conns[id]
+	if !ok {
+		return ErrUnknownConn
+	}
+	c.agent.RemoveRemoteCandidate(now, addr)
+	n.settle(c)
+	return nil
+}
+
+// AddLocalAddress registers an address a socket of the driver is bound to
+// (not a wildcard). It becomes a host candidate of every connection and,
+// with a STUN server of its family, the source of a server-reflexive one.
+func (n *Node) AddLocalAddress(now time.Time, addr netip.AddrPort) error {
+	now = n.clock(now)
+	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	if !addr.IsValid() || addr.Port() == 0 || addr.Addr().IsUnspecified() {
+		return ErrInvalidAddr
+	}
+	for _, l := range n.locals {
+		if l.Base == addr {
+			return nil
+		}
+	}
+	if len(n.locals) >= n.cfg.MaxLocalAddresses {
+		return ErrTooManyAddrs
+	}
+	// Earlier addresses rank higher: drivers register their preferred
+	// interface first.
+	cand := stunmsg.NewCandidate(stunmsg.Host, addr, addr, netip.AddrPort{}, uint16(65535-len(n.locals)))
+	n.locals = append(n.locals, cand)
+	n.order.Ascend(func(id ConnID) bool {
+		c := n.conns[id]
+		n.addLocalTo(now, c, cand)
+		n.settle(c)
+		return true
+	})
+	n.startGather(now)
+	return nil
+}
+
+// AddStunServer adds a STUN server for server-reflexive candidates (see
+// Config.StunServers).
+func (n *Node) AddStunServer(now time.Time, server netip.AddrPort) error {
+	now = n.clock(now)
+	if !server.IsValid() || server.Port() == 0 {
+		return ErrInvalidAddr
+	}
+	n.gather.addServer(server)
+	n.startGather(now)
+	return nil
+}
+
+func (n *Node) addLocalTo(now time.Time, c *conn, cand Candidate) {
+	if c.failed != 0 {
+		return
+	}
+	if err := c.agent.AddLocalCandidate(now, cand); err != nil {
+		return // over the agent's bound: it keeps the earlier, preferred ones
+	}
+	n.emit(CandidateGathered{Conn: c.id, Candidate: cand})
+}
+
+// Send queues payload for the peer of connection id: a Data transmit on the
+// selected path, or, while connecting, a copy in a small buffer flushed on
+// Connected (full buffer: dropped and counted, like any UDP datagram). The
+// Data transmit aliases payload; see Transmit.Payload.
+func (n *Node) Send(now time.Time, id ConnID, payload []byte) error {
+	now = n.clock(now)
+	c, ok := n.conns[id]
+	if !ok {
+		return ErrUnknownConn
+	}
+	if c.failed != 0 {
+		return ErrConnFailed
+	}
+	if len(payload) == 0 {
+		return ErrEmptyPayload
+	}
+	if !c.connected {
+		if len(payload) > gso.MaxBytesIPv6 {
+			return ErrPayloadTooLong
+		}
+		if len(c.pending) >= n.cfg.PendingMax {
+			n.stats.PendingDropped++
+			return nil
+		}
+		c.pending = append(c.pending, append([]byte(nil), payload...))
+		return nil
+	}
+	if len(payload) > gso.MaxBytesFor(c.path.Dst()) {
+		return ErrPayloadTooLong
+	}
+	n.transmit(c.path.Src(), c.path.Dst(), payload, gso.Data)
+	if c.agent.NotifyAppTraffic(now) {
+		n.settle(c)
+	}
+	return nil
+}
+
+// settle drains c's agent into the Node's outputs and re-indexes its timer.
+// Call it after every input or command given to the agent: an agent's
+// event may become the Node's transmit (Connected flushes buffered data).
+func (n *Node) settle(c *conn) {
+	for {
+		t, ok := c.agent.PollTransmit()
+		if !ok {
+			break
+		}
+		n.transmit(t.Src, t.Dst, t.Payload, gso.Control)
+	}
+	for {
+		e, ok := c.agent.PollEvent()
+		if !ok {
+			break
+		}
+		n.agentEvent(c, e)
+	}
+	n.reindex(c)
+}
+
+func (n *Node) agentEvent(c *conn, e ice.Event) {
+	switch e.Kind {
+	case ice.EventConnected, ice.EventPathChanged:
+		c.path = e.Path
+		n.addRoute(c, route{local: e.Path.Src(), remote: e.Path.Dst()})
+		if e.Kind == ice.EventPathChanged {
+			n.emit(PathChanged{Conn: c.id, Path: e.Path})
+			return
+		}
+		c.connected = true
+		n.emit(Connected{Conn: c.id, Path: e.Path})
+		for _, p := range c.pending {
+			n.transmit(c.path.Src(), c.path.Dst(), p, gso.Data)
+		}
+		c.pending = nil
+	case ice.EventFailed:
+		c.failed, c.connected, c.pending = e.Reason, false, nil
+		n.emit(Failed{Conn: c.id, Reason: e.Reason})
+	case ice.EventRoleChanged:
+		n.emit(RoleChanged{Conn: c.id, Role: e.Role})
+	default:
+		panic("node: unknown agent event")
+	}
+}
+
+// addRoute lets application data from r reach c. A connection keeps the
+// routes of every path the peer authenticated on, bounded by its pairs.
+func (n *Node) addRoute(c *conn, r route) {
+	if id, ok := n.routes[r]; ok && id == c.id {
+		return
+	}
+	n.routes[r] = c.id
+	for _, x := range c.routes {
+		if x == r {
+			return
+		}
+	}
+	c.routes = append(c.routes, r)
+}

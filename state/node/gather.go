@@ -1,0 +1,162 @@
+package node
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"time"
+
+	"github.com/pion/stun/v2"
+
+	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/stunmsg"
+)
+
+// gatherer asks STUN servers for server-reflexive candidates: one Binding
+// request from every local address to the server of its family.
+type gatherer struct {
+	servers [2]netip.AddrPort // by family: [0] IPv4, [1] IPv6
+	reqs    []gatherReq       // bounded by local addresses times families
+	// srflx holds at most one candidate per family; a second mapping of
+	// the same family is redundant (see Config.StunServers).
+	srflx []stunmsg.Candidate
+}
+
+type gatherReq struct {
+	local, server netip.AddrPort
+	id            stunmsg.TxID
+	payload       []byte
+	sends         int
+	rto           time.Duration
+	nextAt        time.Time
+	done          bool
+}
+
+func family(a netip.AddrPort) int {
+	if a.Addr().Unmap().Is4() {
+		return 0
+	}
+	return 1
+}
+
+func (g *gatherer) addServer(s netip.AddrPort) {
+	s = netip.AddrPortFrom(s.Addr().Unmap(), s.Port())
+	if !g.servers[family(s)].IsValid() {
+		g.servers[family(s)] = s
+	}
+}
+
+func (g *gatherer) deadline() (time.Time, string, bool) {
+	var d time.Time
+	ok := false
+	for _, r := range g.reqs {
+		if !r.done && (!ok || r.nextAt.Before(d)) {
+			d, ok = r.nextAt, true
+		}
+	}
+	return d, "stun-retransmit", ok
+}
+
+// startGather sends a request for every (local address, server) of one
+// family that has none yet.
+func (n *Node) startGather(now time.Time) {
+	g := &n.gather
+	for _, l := range n.locals {
+		server := g.servers[family(l.Base)]
+		if !server.IsValid() || g.has(l.Base, server) {
+			continue
+		}
+		var id stunmsg.TxID
+		binary.BigEndian.PutUint32(id[0:4], gatherTag)
+		binary.BigEndian.PutUint64(id[4:12], n.cfg.Rand.Uint64())
+		r := gatherReq{local: l.Base, server: server, id: id, payload: stunmsg.PlainBindingRequest(id),
+			sends: 1, rto: n.cfg.StunRTO, nextAt: now.Add(n.cfg.StunRTO)}
+		g.reqs = append(g.reqs, r)
+		n.transmit(r.local, r.server, r.payload, gso.Control)
+	}
+}
+
+func (g *gatherer) has(local, server netip.AddrPort) bool {
+	for _, r := range g.reqs {
+		if r.local == local && r.server == server {
+			return true
+		}
+	}
+	return false
+}
+
+// gatherTimeout retransmits with a doubling RTO and gives up one RTO after
+// the last send.
+func (n *Node) gatherTimeout(now time.Time) {
+	for i := range n.gather.reqs {
+		r := &n.gather.reqs[i]
+		if r.done || now.Before(r.nextAt) {
+			continue
+		}
+		if r.sends >= n.cfg.StunTransmits {
+			r.done = true
+			n.stats.StunTimeouts++
+			continue
+		}
+		r.sends++
+		r.rto *= 2
+		r.nextAt = r.nextAt.Add(r.rto)
+		n.transmit(r.local, r.server, r.payload, gso.Control)
+	}
+}
+
+// gatherResponse takes a response carrying the gather tag.
+func (n *Node) gatherResponse(local, remote netip.AddrPort, m *stun.Message) {
+	g := &n.gather
+	var r *gatherReq
+	for i := range g.reqs {
+		if g.reqs[i].id == m.TransactionID && !g.reqs[i].done {
+			r = &g.reqs[i]
+		}
+	}
+	if r == nil {
+		n.drop(ice.DropUnknownTransaction)
+		return
+	}
+	if remote != r.server || (local != r.local && !(local.Port() == r.local.Port() && local.Addr().IsUnspecified())) {
+		n.drop(ice.DropSourceMismatch)
+		return
+	}
+	resp, err := stunmsg.ParseResponse(m)
+	if err != nil || !resp.Success {
+		n.drop(ice.DropMalformed)
+		return
+	}
+	r.done = true
+	n.addSrflx(r.local, r.server, resp.Mapped)
+}
+
+// addSrflx keeps the first mapping per family, unless it is a host address
+// already (no NAT in between, so it adds nothing), and announces it to
+// every connection.
+func (n *Node) addSrflx(base, server, mapped netip.AddrPort) {
+	for _, l := range n.locals {
+		if l.Addr == mapped {
+			return
+		}
+	}
+	for _, s := range n.gather.srflx {
+		if family(s.Addr) == family(mapped) {
+			return
+		}
+	}
+	pref := uint16(65535)
+	for _, l := range n.locals {
+		if l.Base == base {
+			pref = uint16(l.Priority >> 8)
+		}
+	}
+	c := stunmsg.NewCandidate(stunmsg.ServerReflexive, mapped, base, server, pref)
+	n.gather.srflx = append(n.gather.srflx, c)
+	n.order.Ascend(func(id ConnID) bool {
+		if n.conns[id].failed == 0 {
+			n.emit(CandidateGathered{Conn: id, Candidate: c})
+		}
+		return true
+	})
+}

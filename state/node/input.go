@@ -1,0 +1,119 @@
+package node
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/stunmsg"
+)
+
+// HandleDatagram takes one received datagram: local is the address it
+// arrived on, remote its sender. It demultiplexes by RFC 7983: STUN goes to
+// the agent it names (or to the STUN server gatherer), ChannelData to the
+// relays (the TURN work; dropped for now), and anything else is application
+// data of the connection that owns the path (local, remote). For
+// application data it returns the connection and the payload (a sub-slice
+// of b) with ok true; everything else returns ok false, dropping and
+// counting what nobody wants. It never panics on what the network sends.
+func (n *Node) HandleDatagram(now time.Time, local, remote netip.AddrPort, b []byte) (id ConnID, payload []byte, ok bool) {
+	now = n.clock(now)
+	local = netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
+	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
+	switch stunmsg.Classify(b) {
+	case stunmsg.KindSTUN:
+		n.handleSTUN(now, local, remote, b)
+		return 0, nil, false
+	case stunmsg.KindChannelData:
+		n.drop(ice.DropChannelData)
+		return 0, nil, false
+	}
+	id, found := n.routes[route{local: local, remote: remote}]
+	if !found {
+		n.drop(ice.DropUnknownPath)
+		return 0, nil, false
+	}
+	c := n.conns[id]
+	if c.failed != 0 {
+		n.drop(ice.DropFailed)
+		return 0, nil, false
+	}
+	if c.agent.NotifyAppTraffic(now) {
+		n.settle(c)
+	}
+	return id, b, true
+}
+
+func (n *Node) handleSTUN(now time.Time, local, remote netip.AddrPort, b []byte) {
+	m := &n.msg
+	if err := stunmsg.Decode(b, m); err != nil {
+		n.drop(ice.DropMalformed)
+		return
+	}
+	switch {
+	case stunmsg.IsBindingRequest(m):
+		u, err := stunmsg.Username(m)
+		if err != nil {
+			n.drop(ice.DropMalformed)
+			return
+		}
+		recv, _, ok := stunmsg.SplitUsername(u)
+		if !ok {
+			n.drop(ice.DropUsername)
+			return
+		}
+		id, ok := n.ufrags[recv]
+		if !ok {
+			n.drop(ice.DropUnknownUfrag)
+			return
+		}
+		c := n.conns[id]
+		if r := c.agent.HandleRequest(now, local, remote, m); r != ice.DropNone {
+			n.drop(r)
+		} else {
+			// The peer authenticated on this path, so it may send data on
+			// it as soon as it sees our answer.
+			n.addRoute(c, route{local: local, remote: remote})
+		}
+		n.settle(c)
+	case stunmsg.IsBindingSuccess(m), stunmsg.IsBindingError(m):
+		tag := ice.TxTag(m.TransactionID)
+		if tag == gatherTag {
+			n.gatherResponse(local, remote, m)
+			return
+		}
+		id, ok := n.tags[tag]
+		if !ok {
+			n.drop(ice.DropUnknownTransaction)
+			return
+		}
+		c := n.conns[id]
+		if r := c.agent.HandleResponse(now, local, remote, m); r != ice.DropNone {
+			n.drop(r)
+		}
+		n.settle(c)
+	default:
+		n.drop(ice.DropUnexpectedSTUN)
+	}
+}
+
+// HandleTimeout runs everything due at now: it visits only the connections
+// whose deadline has come (the timer index), so its cost grows with the
+// work due, not with the number of connections.
+func (n *Node) HandleTimeout(now time.Time) {
+	now = n.clock(now)
+	n.gatherTimeout(now)
+	for {
+		it, ok := n.timers.Min()
+		if !ok || it.at.After(now) {
+			return
+		}
+		c := n.conns[it.id]
+		n.unindex(c)
+		c.agent.HandleTimeout(now)
+		n.settle(c)
+		if c.indexed && !c.timer.at.After(now) {
+			panic("node: agent deadline " + c.timer.reason + " did not advance past now")
+		}
+	}
+}

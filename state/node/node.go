@@ -1,0 +1,157 @@
+package node
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/google/btree"
+	"github.com/pion/stun/v2"
+
+	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/stunmsg"
+)
+
+// Node is the sans-IO connection core of one process (or one socket set):
+// every connection, its ICE agent, the local addresses and the STUN
+// servers. See the package documentation for the event loop that drives it.
+type Node struct {
+	cfg Config
+	now time.Time // the latest now seen; inputs never move it back
+
+	conns  map[ConnID]*conn // lookup only; never ranged over
+	order  *btree.BTreeG[ConnID]
+	timers *btree.BTreeG[timerItem]
+	ufrags map[string]ConnID // local ufrag -> connection, to route checks
+	tags   map[uint32]ConnID // transaction tag -> connection, to route responses
+	routes map[route]ConnID  // (local, remote) -> connection, for app data
+
+	locals []stunmsg.Candidate // host candidates, in registration order
+	gather gatherer
+
+	msg stun.Message // reused for decoding
+
+	out     []Transmit
+	outHead int
+	events  []Event
+	evHead  int
+	stats   Stats
+}
+
+type route struct{ local, remote netip.AddrPort }
+
+// gatherTag is the transaction tag of the Node's own STUN server requests;
+// connections get random non-zero tags.
+const gatherTag = 0
+
+// New creates a Node.
+func New(cfg Config) (*Node, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:    cfg,
+		conns:  make(map[ConnID]*conn),
+		order:  btree.NewOrderedG[ConnID](16),
+		timers: btree.NewG(16, timerItem.less),
+		ufrags: make(map[string]ConnID),
+		tags:   make(map[uint32]ConnID),
+		routes: make(map[route]ConnID),
+	}
+	for _, s := range cfg.StunServers {
+		n.gather.addServer(s)
+	}
+	return n, nil
+}
+
+// ---- getters ----
+
+// Stats returns the drop and correction counters.
+func (n *Node) Stats() Stats { return n.stats }
+
+// Path returns the selected path of a connection.
+func (n *Node) Path(id ConnID) (Path, bool) {
+	c, ok := n.conns[id]
+	if !ok || c.failed != 0 {
+		return Path{}, false
+	}
+	return c.agent.Selected()
+}
+
+// LocalCredentials returns the credentials a connection uses, to signal
+// them to the peer.
+func (n *Node) LocalCredentials(id ConnID) (Credentials, bool) {
+	c, ok := n.conns[id]
+	if !ok {
+		return Credentials{}, false
+	}
+	return c.local, true
+}
+
+// Agent exposes a connection's agent to tests in this module (read-only use).
+func (n *Node) agentOf(id ConnID) *ice.Agent { return n.conns[id].agent }
+
+// ---- outputs ----
+
+// PollTransmit returns the next datagram to send. Any input or command may
+// add some; drain until false after each. Control transmits come from STUN
+// (checks, answers, probes, server requests); Data from Send.
+func (n *Node) PollTransmit() (Transmit, bool) {
+	if n.outHead == len(n.out) {
+		n.out, n.outHead = n.out[:0], 0
+		return Transmit{}, false
+	}
+	t := n.out[n.outHead]
+	n.out[n.outHead] = Transmit{}
+	n.outHead++
+	return t, true
+}
+
+// PollEvent returns the next event for the application.
+func (n *Node) PollEvent() (Event, bool) {
+	if n.evHead == len(n.events) {
+		n.events, n.evHead = n.events[:0], 0
+		return nil, false
+	}
+	e := n.events[n.evHead]
+	n.events[n.evHead] = nil
+	n.evHead++
+	return e, true
+}
+
+// PollTimeout returns when HandleTimeout must next be called and a label
+// for why ("probe", "check-retransmit", "stun-retransmit", ...). It never
+// returns a time before the latest now given to the Node: a deadline that
+// is already due comes back as that now. ok is false when nothing is
+// scheduled. Inputs and commands change it; ask again after each.
+func (n *Node) PollTimeout() (deadline time.Time, reason string, ok bool) {
+	if it, found := n.timers.Min(); found {
+		deadline, reason, ok = it.at, it.reason, true
+	}
+	if d, r, found := n.gather.deadline(); found && (!ok || d.Before(deadline)) {
+		deadline, reason, ok = d, r, true
+	}
+	if ok && deadline.Before(n.now) {
+		deadline = n.now
+	}
+	return deadline, reason, ok
+}
+
+// clock clamps now so that time inside the Node never goes backwards.
+func (n *Node) clock(now time.Time) time.Time {
+	if now.Before(n.now) {
+		n.stats.ClockBackwards++
+		return n.now
+	}
+	n.now = now
+	return now
+}
+
+func (n *Node) transmit(src, dst netip.AddrPort, b []byte, class gso.Class) {
+	n.out = append(n.out, Transmit{Src: src, Dst: dst, Payload: b, Class: class})
+}
+
+func (n *Node) emit(e Event) { n.events = append(n.events, e) }
+
+func (n *Node) drop(r ice.DropReason) { n.stats.Dropped[r]++ }

@@ -1,0 +1,142 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/stunmsg"
+)
+
+// ConnID names a connection. The application chooses it (a peer ID, a
+// tunnel index) and uses it in every command.
+type ConnID uint64
+
+// Re-exported from package ice so that applications need only this package.
+type (
+	Role        = ice.Role
+	Credentials = ice.Credentials
+	Path        = ice.Path
+	FailReason  = ice.FailReason
+	DropReason  = ice.DropReason
+	Candidate   = stunmsg.Candidate
+)
+
+const (
+	Controlling = ice.Controlling
+	Controlled  = ice.Controlled
+
+	CandidateTimeout = ice.CandidateTimeout
+	ChecksFailed     = ice.ChecksFailed
+	ProbeTimeout     = ice.ProbeTimeout
+	RelayLost        = ice.RelayLost
+	// The reason Closed is ice.Closed; the Closed event carries it.
+)
+
+// Transmit is one datagram to send. The driver queues it in the gso queue
+// with its Class, so that Control (every STUN message) overtakes Data.
+type Transmit struct {
+	// Src is the local address to send from; Dst the destination.
+	Src, Dst netip.AddrPort
+	// Payload is valid until the next call into the Node; for Data it is the
+	// very slice the application passed to Send, so it must be queued
+	// (copied) before the application reuses that buffer.
+	Payload []byte
+	Class   gso.Class
+	ECN     gso.ECN
+}
+
+// Event is an output for the application; the concrete types below are all
+// the events there are.
+type Event interface {
+	// ConnID is the connection the event is about.
+	ConnID() ConnID
+	String() string
+}
+
+// CandidateGathered carries a local candidate to signal to the peer of Conn.
+type CandidateGathered struct {
+	Conn      ConnID
+	Candidate Candidate
+}
+
+// Connected: the first path was selected; Send now transmits directly.
+type Connected struct {
+	Conn ConnID
+	Path Path
+}
+
+// PathChanged: the connection moved to a different (better) path.
+type PathChanged struct {
+	Conn ConnID
+	Path Path
+}
+
+// RoleChanged: a role conflict flipped our ICE role. Informational.
+type RoleChanged struct {
+	Conn ConnID
+	Role Role
+}
+
+// Failed: the connection stopped for good. Its state stays until Close or
+// a new Connect for the same ID; Send returns ErrConnFailed meanwhile.
+type Failed struct {
+	Conn   ConnID
+	Reason FailReason
+}
+
+// Closed: the application closed the connection. Reason is always
+// ice.Closed; it is there so that "why did this connection end" has one
+// typed answer across Failed and Closed.
+type Closed struct {
+	Conn   ConnID
+	Reason FailReason
+}
+
+func (e CandidateGathered) ConnID() ConnID { return e.Conn }
+func (e Connected) ConnID() ConnID         { return e.Conn }
+func (e PathChanged) ConnID() ConnID       { return e.Conn }
+func (e RoleChanged) ConnID() ConnID       { return e.Conn }
+func (e Failed) ConnID() ConnID            { return e.Conn }
+func (e Closed) ConnID() ConnID            { return e.Conn }
+
+func (e CandidateGathered) String() string {
+	return fmt.Sprintf("conn %d candidate-gathered %s", e.Conn, e.Candidate.Marshal())
+}
+func (e Connected) String() string   { return fmt.Sprintf("conn %d connected %s", e.Conn, e.Path) }
+func (e PathChanged) String() string { return fmt.Sprintf("conn %d path-changed %s", e.Conn, e.Path) }
+func (e RoleChanged) String() string { return fmt.Sprintf("conn %d role-changed %s", e.Conn, e.Role) }
+func (e Failed) String() string      { return fmt.Sprintf("conn %d failed %s", e.Conn, e.Reason) }
+func (e Closed) String() string      { return fmt.Sprintf("conn %d closed", e.Conn) }
+
+// Stats counts what the Node dropped or corrected, by reason.
+type Stats struct {
+	// ClockBackwards counts inputs whose now was before an earlier one;
+	// the Node used the earlier time instead.
+	ClockBackwards uint64
+	// Dropped counts inbound datagrams dropped, indexed by DropReason.
+	Dropped [ice.NumDropReasons]uint64
+	// PendingDropped counts Sends dropped because the pre-connect buffer
+	// of the connection was full.
+	PendingDropped uint64
+	// StunTimeouts counts STUN server requests that got no answer.
+	StunTimeouts uint64
+}
+
+// Drops returns the drop count for one reason.
+func (s Stats) Drops(r DropReason) uint64 { return s.Dropped[r] }
+
+// Sentinel errors for caller misuse.
+var (
+	ErrConfig         = errors.New("node: invalid config")
+	ErrUnknownConn    = errors.New("node: unknown connection")
+	ErrConnFailed     = errors.New("node: connection failed")
+	ErrCredentials    = errors.New("node: invalid credentials")
+	ErrUfragInUse     = errors.New("node: local ufrag already used by another connection")
+	ErrInvalidAddr    = errors.New("node: invalid address")
+	ErrTooManyAddrs   = errors.New("node: local address limit reached")
+	ErrEmptyPayload   = errors.New("node: empty payload")
+	ErrPayloadTooLong = errors.New("node: payload larger than one UDP datagram")
+)
