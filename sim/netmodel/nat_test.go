@@ -116,7 +116,7 @@ func TestMappingBehaviourDecidesWhichDestinationsShareAnExternalPort(t *testing.
 
 func TestFilteringBehaviourDecidesWhoMaySendIn(t *testing.T) {
 	tests := []struct {
-		filtering                           Behavior
+		filtering                            Behavior
 		fromContacted, fromSameIP, fromOther bool
 	}{
 		{EndpointIndependent, true, true, true},
