@@ -1,0 +1,203 @@
+package pump
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/node"
+)
+
+// Defaults, and why.
+const (
+	// DefaultPeekBatches is how many batches one Conn.Send is offered:
+	// sendmmsg takes up to 1024 messages, but 64 batches of up to 64
+	// segments already exceed any socket buffer, so more buys nothing.
+	DefaultPeekBatches = 64
+	// DefaultBudgetRecheck is how long Data waits before the kernel queue
+	// is measured again when it was over budget. 1 ms is the time a
+	// 100 Mbit/s link needs for about 12 KB, so the kernel queue cannot run
+	// dry for long while Data waits.
+	DefaultBudgetRecheck = time.Millisecond
+)
+
+// Config of a Pump.
+type Config struct {
+	// Queue configures the send queue; its Caps come from the Conn.
+	Queue gso.Config
+	// PeekBatches bounds the batches offered to one Conn.Send.
+	PeekBatches int
+	// KernelDataBudget: before Data is pushed into the socket, the bytes the
+	// kernel still holds unsent for it (SIOCOUTQ) must be below this, so
+	// that a probe sent next waits behind at most this much data. 0
+	// disables the budget. Only Conns that implement UnsentCounter honour
+	// it.
+	KernelDataBudget int
+	// BudgetRecheck is how long held Data waits before the kernel queue is
+	// measured again.
+	BudgetRecheck time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.PeekBatches <= 0 {
+		c.PeekBatches = DefaultPeekBatches
+	}
+	if c.BudgetRecheck <= 0 {
+		c.BudgetRecheck = DefaultBudgetRecheck
+	}
+	return c
+}
+
+// Pump is the step every driver and the simulator share: received datagrams
+// and expired timers go into the Node, the Node's transmits go into the
+// queue, and the queue goes into the Conn until the socket would block. It
+// has no goroutine, clock or lock: the caller passes now, and owns the
+// Node, the queue and the Pump on one goroutine.
+type Pump struct {
+	cfg   Config
+	node  *node.Node
+	queue *gso.Queue
+	conn  Conn
+	fl    flusher
+	stats Stats
+
+	blocked  bool      // the last flush found the socket full
+	heldAt   time.Time // Data held for the kernel budget until then
+	held     bool
+	refusals int // Data transmits the queue refused since the caller last looked
+}
+
+// New builds a pump over node n and conn c.
+func New(n *node.Node, c Conn, cfg Config) *Pump {
+	cfg = cfg.withDefaults()
+	qcfg := cfg.Queue
+	qcfg.Caps = c.Caps()
+	p := &Pump{cfg: cfg, node: n, queue: gso.New(qcfg), conn: c}
+	p.fl = newFlusher(cfg.PeekBatches, cfg.KernelDataBudget, &p.stats)
+	return p
+}
+
+// Node is the pump's node, for the application's commands and events.
+func (p *Pump) Node() *node.Node { return p.node }
+
+// Queue is the pump's send queue, for its counters.
+func (p *Pump) Queue() *gso.Queue { return p.queue }
+
+// Stats returns the pump's counters.
+func (p *Pump) Stats() Stats { return p.stats }
+
+// HandleMessages feeds received messages into the Node, splitting coalesced
+// ones, and calls deliver with each application payload. The payload
+// aliases the message buffer: deliver must copy what it keeps.
+func (p *Pump) HandleMessages(now time.Time, msgs []Message, deliver func(node.ConnID, []byte)) {
+	for i := range msgs {
+		m := &msgs[i]
+		b := m.Buf[:m.N]
+		seg := m.SegmentSize
+		if seg <= 0 || seg > len(b) {
+			seg = len(b)
+		}
+		for len(b) > 0 {
+			n := min(seg, len(b))
+			p.handleDatagram(now, m.Dst, m.Src, b[:n], deliver)
+			b = b[n:]
+		}
+	}
+	p.collect()
+}
+
+func (p *Pump) handleDatagram(now time.Time, local, remote netip.AddrPort, b []byte, deliver func(node.ConnID, []byte)) {
+	p.stats.DatagramsReceived++
+	if id, payload, ok := p.node.HandleDatagram(now, local, remote, b); ok && deliver != nil {
+		deliver(id, payload)
+	}
+}
+
+// HandleTimeout runs the Node's and the queue's timers.
+func (p *Pump) HandleTimeout(now time.Time) {
+	p.node.HandleTimeout(now)
+	p.queue.HandleTimeout(now)
+	if p.held && !now.Before(p.heldAt) {
+		p.held = false
+	}
+	p.collect()
+}
+
+// Send hands the application's payload to the Node for connection id. It
+// returns gso.ErrQueueFull when the send queue refused Data during the call
+// (back-pressure: wait until the socket drains), and the Node's errors for
+// misuse.
+func (p *Pump) Send(now time.Time, id node.ConnID, payload []byte) error {
+	if err := p.node.Send(now, id, payload); err != nil {
+		return err
+	}
+	p.refusals = 0
+	p.collect()
+	if p.refusals > 0 {
+		return gso.ErrQueueFull
+	}
+	return nil
+}
+
+// collect moves the Node's transmits into the queue. It must run after
+// every call into the Node, before the caller reuses a buffer it passed to
+// Send (Data transmits alias it).
+func (p *Pump) collect() {
+	for {
+		t, ok := p.node.PollTransmit()
+		if !ok {
+			return
+		}
+		err := p.queue.Enqueue(t.Src, t.Dst, t.Payload, t.Class, t.ECN)
+		switch {
+		case err == nil:
+		case errors.Is(err, gso.ErrQueueFull) && t.Class == gso.Data:
+			p.refusals++
+			p.stats.DataRefused++
+		case t.Class == gso.Control:
+			p.stats.ControlDropped++
+		default:
+			p.stats.DataDropped++
+		}
+	}
+}
+
+// Flush sends what is queued until the queue is empty, the socket would
+// block, or the kernel budget holds Data back. After Blocked, call
+// SetWritable when the socket can take more; after DataHeld, PollTimeout
+// says when to flush again.
+func (p *Pump) Flush(now time.Time) (FlushResult, error) {
+	p.collect()
+	if p.blocked {
+		return FlushResult{Blocked: true}, nil
+	}
+	res, err := p.fl.flush(p.queue, p.conn)
+	// Stamp the buffers the flush freed with the time, so the queue can
+	// release them when they have been idle long enough.
+	p.queue.HandleTimeout(now)
+	p.blocked = res.Blocked
+	if res.DataHeld {
+		p.held, p.heldAt = true, now.Add(p.cfg.BudgetRecheck)
+	}
+	return res, err
+}
+
+// SetWritable tells the pump the socket can take more after a Blocked flush.
+func (p *Pump) SetWritable() { p.blocked = false }
+
+// WantsWritable reports whether the pump waits for the socket to drain.
+func (p *Pump) WantsWritable() bool { return p.blocked && !p.queue.Empty() }
+
+// PollTimeout returns when HandleTimeout (and then Flush) must next run and
+// why: the Node's timers, the queue's buffer release, or held Data.
+func (p *Pump) PollTimeout() (time.Time, string, bool) {
+	at, reason, ok := p.node.PollTimeout()
+	if q, qok := p.queue.PollTimeout(); qok && (!ok || q.Before(at)) {
+		at, reason, ok = q, "queue-buffers", true
+	}
+	if p.held && (!ok || p.heldAt.Before(at)) {
+		at, reason, ok = p.heldAt, "kernel-budget", true
+	}
+	return at, reason, ok
+}
