@@ -57,8 +57,16 @@ type Record struct {
 }
 
 func (r Record) String() string {
-	return fmt.Sprintf("%s %-7s %s %s id=%d %s->%s %dB",
-		r.At.Sub(Epoch), r.Kind, r.Where, r.Reason, r.ID, r.Src, r.Dst, r.Size)
+	at := r.At.Sub(Epoch)
+	switch {
+	case r.Kind == KindEvent:
+		return fmt.Sprintf("%v event %s", at, r.Where)
+	case r.Kind == KindNote && !r.Src.IsValid():
+		return fmt.Sprintf("%v note %s %s", at, r.Where, r.Reason)
+	case r.Kind == KindNote:
+		return fmt.Sprintf("%v note %s %s %v %v", at, r.Where, r.Reason, r.Src, r.Dst)
+	}
+	return fmt.Sprintf("%v %s %s %s id=%d %v->%v %dB", at, r.Kind, r.Where, r.Reason, r.ID, r.Src, r.Dst, r.Size)
 }
 
 // Count is how many records share a kind, place and reason.
