@@ -34,7 +34,7 @@ type scene struct {
 	faulty bool
 }
 
-func newScene(t *testing.T, seed uint64, faulty bool) *scene {
+func newScene(t testing.TB, seed uint64, faulty bool) *scene {
 	t.Helper()
 	w := world.New(world.Config{Seed: seed})
 	n := netmodel.New(w)
@@ -90,7 +90,7 @@ func newScene(t *testing.T, seed uint64, faulty bool) *scene {
 
 // request sends a STUN request from s to the relay with a transaction id
 // from the world's source.
-func (sc *scene) request(t *testing.T, s *netmodel.Socket, setters ...stun.Setter) {
+func (sc *scene) request(t testing.TB, s *netmodel.Socket, setters ...stun.Setter) {
 	t.Helper()
 	var id [stun.TransactionIDSize]byte
 	binary.BigEndian.PutUint64(id[:], sc.w.Rand().Uint64())
@@ -119,7 +119,7 @@ func (sc *scene) last(t *testing.T, s *netmodel.Socket) *stun.Message {
 
 // keepalive makes every peer send a Binding request to the relay every
 // interval, as an idle connection's liveness probes would.
-func (sc *scene) keepalive(t *testing.T, interval time.Duration) {
+func (sc *scene) keepalive(t testing.TB, interval time.Duration) {
 	for _, s := range []*netmodel.Socket{sc.alice, sc.bob} {
 		var tick func(time.Time)
 		tick = func(now time.Time) {
@@ -219,8 +219,8 @@ func TestTheSameSeedGivesTheSameTraceHashAndAnotherSeedDoesNot(t *testing.T) {
 // idleHour runs the two-peers-plus-relay world for one simulated hour with
 // only keepalives, the cost floor of every long simulation.
 func idleHour(t testing.TB) *scene {
-	sc := newScene(t.(*testing.T), 7, false)
-	sc.keepalive(t.(*testing.T), 25*time.Second)
+	sc := newScene(t, 7, false)
+	sc.keepalive(t, 25*time.Second)
 	sc.w.RunUntil(world.Epoch.Add(time.Hour))
 	return sc
 }
