@@ -1,0 +1,187 @@
+package drivers
+
+import (
+	"context"
+	crand "crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/node"
+)
+
+// Defaults, and why.
+const (
+	// DefaultRecvMessages is how many buffers one Recv may fill: one
+	// recvmmsg call's worth.
+	DefaultRecvMessages = 64
+	// DefaultRecvBufferSize fits the largest datagram or GRO super-datagram.
+	DefaultRecvBufferSize = 1 << 16
+	// DefaultKernelDataBudget keeps at most this much Data in the kernel's
+	// socket buffer ahead of a probe: about ten 1200-byte datagrams, 1 ms
+	// of a 100 Mbit/s link.
+	DefaultKernelDataBudget = 12 << 10
+)
+
+// ErrStopped is returned by commands given to a driver that is not running.
+var ErrStopped = errors.New("drivers: driver stopped")
+
+// Writable is implemented by Conns whose Send reports pump.ErrWouldBlock:
+// WaitWritable blocks until the socket can take more, or the Conn closes.
+type Writable interface {
+	WaitWritable() error
+}
+
+// Config of a Driver.
+type Config struct {
+	// Node configures the core. A nil Node.Rand is seeded from crypto/rand.
+	Node node.Config
+	// Pump configures the queue and the kernel budget. A zero
+	// KernelDataBudget means DefaultKernelDataBudget; negative disables it.
+	Pump pump.Config
+	// OnEvent receives every Node event, on the driver's goroutine. It must
+	// not block and must not call the Driver's commands.
+	OnEvent func(node.Event)
+	// OnData receives each application payload, on the driver's goroutine.
+	// The payload aliases a receive buffer: copy what you keep.
+	OnData func(id node.ConnID, payload []byte)
+	// Logger gets structured logs; nil means JSON lines on stderr at Info.
+	Logger *slog.Logger
+	// RecvMessages and RecvBufferSize size the receive buffers.
+	RecvMessages   int
+	RecvBufferSize int
+}
+
+// Driver runs one Node over one Conn in real time.
+type Driver struct {
+	cfg  Config
+	conn pump.Conn
+	pump *pump.Pump
+	log  *slog.Logger
+
+	cmds     chan command
+	received chan []pump.Message
+	free     chan []pump.Message
+	writable chan error
+	done     chan struct{}
+
+	mu      sync.Mutex // guards running
+	running bool
+}
+
+type command struct {
+	fn    func(now time.Time, p *pump.Pump) error
+	reply chan error
+}
+
+// New builds a driver over c. Run starts it.
+func New(c pump.Conn, cfg Config) (*Driver, error) {
+	if cfg.Node.Rand == nil {
+		var seed [32]byte
+		if _, err := crand.Read(seed[:]); err != nil {
+			return nil, fmt.Errorf("drivers: seeding the core: %w", err)
+		}
+		cfg.Node.Rand = rand.New(rand.NewChaCha8(seed))
+	}
+	if cfg.Pump.KernelDataBudget == 0 {
+		cfg.Pump.KernelDataBudget = DefaultKernelDataBudget
+	} else if cfg.Pump.KernelDataBudget < 0 {
+		cfg.Pump.KernelDataBudget = 0
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if cfg.RecvMessages <= 0 {
+		cfg.RecvMessages = DefaultRecvMessages
+	}
+	if cfg.RecvBufferSize <= 0 {
+		cfg.RecvBufferSize = DefaultRecvBufferSize
+	}
+	n, err := node.New(cfg.Node)
+	if err != nil {
+		return nil, err
+	}
+	return &Driver{
+		cfg:      cfg,
+		conn:     c,
+		pump:     pump.New(n, c, cfg.Pump),
+		log:      cfg.Logger,
+		cmds:     make(chan command),
+		received: make(chan []pump.Message, 1),
+		free:     make(chan []pump.Message, 2),
+		writable: make(chan error, 1),
+		done:     make(chan struct{}),
+	}, nil
+}
+
+// Do runs fn on the driver's goroutine with the current time and returns
+// its error. Every command goes through it; the wrappers below are
+// shorthands. fn must not block.
+func (d *Driver) Do(ctx context.Context, fn func(now time.Time, p *pump.Pump) error) error {
+	c := command{fn: fn, reply: make(chan error, 1)}
+	select {
+	case d.cmds <- c:
+	case <-d.done:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-c.reply:
+		return err
+	case <-d.done:
+		return ErrStopped
+	}
+}
+
+// Connect adds or updates a connection; see node.Node.Connect.
+func (d *Driver) Connect(ctx context.Context, id node.ConnID, role node.Role, local, remote node.Credentials) (node.Credentials, error) {
+	var creds node.Credentials
+	err := d.Do(ctx, func(now time.Time, p *pump.Pump) (err error) {
+		creds, err = p.Node().Connect(now, id, role, local, remote)
+		return err
+	})
+	return creds, err
+}
+
+// AddRemoteCandidate signals a peer's candidate; see node.Node.
+func (d *Driver) AddRemoteCandidate(ctx context.Context, id node.ConnID, c node.Candidate) error {
+	return d.Do(ctx, func(now time.Time, p *pump.Pump) error { return p.Node().AddRemoteCandidate(now, id, c) })
+}
+
+// AddLocalAddress registers an address the socket receives on as a host
+// candidate.
+func (d *Driver) AddLocalAddress(ctx context.Context, addr netip.AddrPort) error {
+	return d.Do(ctx, func(now time.Time, p *pump.Pump) error { return p.Node().AddLocalAddress(now, addr) })
+}
+
+// Send queues payload for connection id. gso.ErrQueueFull is back-pressure:
+// the payload was refused; retry after a short wait. The payload may be
+// reused when Send returns.
+func (d *Driver) Send(ctx context.Context, id node.ConnID, payload []byte) error {
+	return d.Do(ctx, func(now time.Time, p *pump.Pump) error { return p.Send(now, id, payload) })
+}
+
+// Close ends connection id.
+func (d *Driver) Close(ctx context.Context, id node.ConnID) error {
+	return d.Do(ctx, func(now time.Time, p *pump.Pump) error { return p.Node().Close(now, id) })
+}
+
+// Stats returns the pump's, the queue's and the node's counters.
+func (d *Driver) Stats(ctx context.Context) (pump.Stats, gso.Stats, node.Stats, error) {
+	var ps pump.Stats
+	var qs gso.Stats
+	var ns node.Stats
+	err := d.Do(ctx, func(time.Time, *pump.Pump) error {
+		ps, qs, ns = d.pump.Stats(), d.pump.Queue().Stats(), d.pump.Node().Stats()
+		return nil
+	})
+	return ps, qs, ns, err
+}

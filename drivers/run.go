@@ -1,0 +1,164 @@
+package drivers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/node"
+)
+
+// ErrAlreadyRunning: Run was called twice.
+var ErrAlreadyRunning = errors.New("drivers: already running")
+
+// Run drives the Node until ctx is cancelled or the Conn fails, then closes
+// the Conn and waits for its goroutines: nothing outlives Run. It returns
+// nil after cancellation and the receive error otherwise.
+func (d *Driver) Run(ctx context.Context) error {
+	d.mu.Lock()
+	if d.running {
+		d.mu.Unlock()
+		return ErrAlreadyRunning
+	}
+	d.running = true
+	d.mu.Unlock()
+
+	var wg sync.WaitGroup
+	recvErr := make(chan error, 1)
+	for range cap(d.free) {
+		d.free <- d.newBuffers()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		recvErr <- d.receive()
+	}()
+	waiting := false
+	defer func() {
+		close(d.done)
+		d.conn.Close()
+		wg.Wait()
+	}()
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		d.arm(timer, time.Now())
+		var err error
+		select {
+		case <-ctx.Done():
+			d.log.Info("driver stopping", "reason", context.Cause(ctx).Error())
+			return nil
+		case err = <-recvErr:
+			d.log.Error("receive failed", "err", err)
+			return err
+		case msgs := <-d.received:
+			d.pump.HandleMessages(time.Now(), msgs, d.cfg.OnData)
+			d.free <- msgs[:cap(msgs)]
+		case <-timer.C:
+			d.pump.HandleTimeout(time.Now())
+		case c := <-d.cmds:
+			c.reply <- c.fn(time.Now(), d.pump)
+		case err = <-d.writable:
+			waiting = false
+			if err != nil {
+				d.log.Warn("waiting for the socket to drain failed", "err", err)
+			}
+			d.pump.SetWritable()
+		}
+		d.deliverEvents()
+		d.flush(time.Now())
+		if d.pump.WantsWritable() && !waiting {
+			if w, ok := d.conn.(Writable); ok {
+				waiting = true
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					d.writable <- w.WaitWritable()
+				}()
+			} else {
+				// A Conn that blocks in Send never reports would-block;
+				// one that does without a way to wait is retried at once.
+				d.pump.SetWritable()
+			}
+		}
+	}
+}
+
+// arm sets the timer to the pump's next deadline.
+func (d *Driver) arm(t *time.Timer, now time.Time) {
+	at, _, ok := d.pump.PollTimeout()
+	wait := time.Hour
+	if ok {
+		wait = max(at.Sub(now), 0)
+	}
+	t.Reset(wait)
+}
+
+func (d *Driver) flush(now time.Time) {
+	if _, err := d.pump.Flush(now); err != nil {
+		d.log.Warn("send failed", "err", err)
+	}
+}
+
+func (d *Driver) deliverEvents() {
+	for {
+		e, ok := d.pump.Node().PollEvent()
+		if !ok {
+			return
+		}
+		d.logEvent(e)
+		if d.cfg.OnEvent != nil {
+			d.cfg.OnEvent(e)
+		}
+	}
+}
+
+func (d *Driver) logEvent(e node.Event) {
+	level := slog.LevelDebug
+	switch e.(type) {
+	case node.Connected, node.PathChanged, node.Closed:
+		level = slog.LevelInfo
+	case node.Failed:
+		level = slog.LevelWarn
+	}
+	d.log.Log(context.Background(), level, "connection event", "conn", uint64(e.ConnID()), "event", e.String())
+}
+
+func (d *Driver) newBuffers() []pump.Message {
+	msgs := make([]pump.Message, d.cfg.RecvMessages)
+	for i := range msgs {
+		msgs[i].Buf = make([]byte, d.cfg.RecvBufferSize)
+	}
+	return msgs
+}
+
+// receive runs on its own goroutine: it fills free buffers from the Conn
+// and hands them to the loop, until the Conn fails or closes.
+func (d *Driver) receive() error {
+	for {
+		var msgs []pump.Message
+		select {
+		case msgs = <-d.free:
+		case <-d.done:
+			return nil
+		}
+		n, err := d.conn.Recv(msgs)
+		if err != nil {
+			select {
+			case <-d.done:
+				return nil // closed by Run's exit
+			default:
+			}
+			return err
+		}
+		select {
+		case d.received <- msgs[:n]:
+		case <-d.done:
+			return nil
+		}
+	}
+}
