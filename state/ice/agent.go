@@ -118,6 +118,9 @@ func (a *Agent) PollTransmit() (Transmit, bool) {
 	t := a.transmits[a.txHead]
 	a.transmits[a.txHead] = Transmit{}
 	a.txHead++
+	if a.txHead == len(a.transmits) {
+		a.transmits, a.txHead = a.transmits[:0], 0
+	}
 	return t, true
 }
 
@@ -129,6 +132,9 @@ func (a *Agent) PollEvent() (Event, bool) {
 	}
 	e := a.events[a.evHead]
 	a.evHead++
+	if a.evHead == len(a.events) {
+		a.events, a.evHead = a.events[:0], 0
+	}
 	return e, true
 }
 

@@ -114,7 +114,7 @@ func (h *pairHarness) drain() {
 					h.logf("%s event %s", names[i], e)
 				}
 				if g, ok := e.(CandidateGathered); ok {
-					if err := h.nodes[1-i].AddRemoteCandidate(h.now, connID, g.Candidate); err != nil && err != ErrUnknownConn {
+					if err := h.nodes[1-i].AddRemoteCandidate(h.now, g.Conn, g.Candidate); err != nil && err != ErrUnknownConn {
 						h.t.Fatal(err)
 					}
 				}
@@ -126,7 +126,7 @@ func (h *pairHarness) drain() {
 // describe names a datagram for the trace.
 func describe(b []byte) string {
 	if stunmsg.Classify(b) != stunmsg.KindSTUN {
-		return fmt.Sprintf("data %dB", len(b))
+		return fmt.Sprintf("app %dB", len(b))
 	}
 	var m stun.Message
 	if stunmsg.Decode(b, &m) != nil {

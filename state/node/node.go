@@ -105,6 +105,10 @@ func (n *Node) PollTransmit() (Transmit, bool) {
 	t := n.out[n.outHead]
 	n.out[n.outHead] = Transmit{}
 	n.outHead++
+	if n.outHead == len(n.out) {
+		// Reuse the backing array: steady-state sending allocates nothing.
+		n.out, n.outHead = n.out[:0], 0
+	}
 	return t, true
 }
 
@@ -117,6 +121,9 @@ func (n *Node) PollEvent() (Event, bool) {
 	e := n.events[n.evHead]
 	n.events[n.evHead] = nil
 	n.evHead++
+	if n.evHead == len(n.events) {
+		n.events, n.evHead = n.events[:0], 0
+	}
 	return e, true
 }
 
