@@ -1,0 +1,244 @@
+package turn
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/peerlink/peerlink/state/gso"
+)
+
+// Client is the TURN client for one relay: the Binding that finds the
+// server-reflexive address and proves the server alive, the allocation and
+// its refreshes, permissions and channels, and the relayed data in both
+// directions. It is a pure state machine: it never reads a clock, never
+// touches a socket and is not safe for concurrent use.
+type Client struct {
+	cfg   Config
+	state State
+	// now is the latest time seen; time never moves backwards inside.
+	now     time.Time
+	started bool
+
+	cred      credentials
+	reflexive netip.AddrPort
+	relayed   netip.AddrPort
+	granted   time.Duration
+	// refreshAt and keepaliveAt matter only while allocated.
+	refreshAt   time.Time
+	keepaliveAt time.Time
+	// lastHeard is the last valid response from the server: a request that
+	// times out while the server answered others means "this request is
+	// not going to work", not "the server is gone".
+	lastHeard time.Time
+	// reallocs counts re-allocations since the last successful Allocate.
+	reallocs int
+
+	txs   []*transaction
+	peers peerTable
+
+	transmits []Transmit
+	events    []Event
+	stats     Stats
+}
+
+// New returns a client for cfg.Server and starts it: the first Binding
+// request is queued at once. cfg gets its defaults filled in.
+func New(now time.Time, cfg Config) (*Client, error) {
+	cfg = cfg.WithDefaults()
+	cfg.Server = unmapped(cfg.Server)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, now: now, lastHeard: now, state: StateBinding}
+	c.cred.username = cfg.Username
+	c.peers.init(&c.cfg)
+	c.startTx(request{kind: txBinding}, 0)
+	return c, nil
+}
+
+// Getters. None of them changes state.
+
+// Config returns the configuration in use, defaults filled in.
+func (c *Client) Config() Config { return c.cfg }
+
+// Server returns the relay server's address: the node hands this client
+// every datagram from it.
+func (c *Client) Server() netip.AddrPort { return c.cfg.Server }
+
+// Local returns the local socket address the client sends from.
+func (c *Client) Local() netip.AddrPort { return c.cfg.Local }
+
+// State returns where the client is in its life.
+func (c *Client) State() State { return c.state }
+
+// Relayed returns the relayed address while allocated.
+func (c *Client) Relayed() (netip.AddrPort, bool) { return c.relayed, c.state == StateAllocated }
+
+// Reflexive returns the server-reflexive address once a Binding or Allocate
+// response told it.
+func (c *Client) Reflexive() (netip.AddrPort, bool) { return c.reflexive, c.reflexive.IsValid() }
+
+// Lifetime returns the allocation lifetime the server granted last.
+func (c *Client) Lifetime() time.Duration { return c.granted }
+
+// Stats returns a snapshot of the counters.
+func (c *Client) Stats() Stats { return c.stats }
+
+// Outputs. Drain each until empty after every input.
+
+// PollTransmit returns the next datagram to send, all Control class. New
+// ones appear after any input or command.
+func (c *Client) PollTransmit() (Transmit, bool) {
+	if len(c.transmits) == 0 {
+		return Transmit{}, false
+	}
+	t := c.transmits[0]
+	c.transmits[0] = Transmit{}
+	c.transmits = c.transmits[1:]
+	if len(c.transmits) == 0 {
+		c.transmits = c.transmits[:0:0]
+	}
+	return t, true
+}
+
+// PollEvent returns the next event. New ones appear after any input or
+// command.
+func (c *Client) PollEvent() (Event, bool) {
+	if len(c.events) == 0 {
+		return Event{}, false
+	}
+	e := c.events[0]
+	c.events = c.events[1:]
+	if len(c.events) == 0 {
+		c.events = c.events[:0:0]
+	}
+	return e, true
+}
+
+// PollTimeout returns when HandleTimeout must next be called and why. It
+// changes after any input or command. ok is false when nothing is
+// scheduled (the client is closed or lost). The deadline is never before
+// the latest now given to the client.
+func (c *Client) PollTimeout() (deadline time.Time, reason string, ok bool) {
+	if c.state.Terminal() {
+		return time.Time{}, "", false
+	}
+	consider := func(t time.Time, why string) {
+		if !ok || t.Before(deadline) {
+			deadline, reason, ok = t, why, true
+		}
+	}
+	for _, tx := range c.txs {
+		consider(tx.nextAt, "turn: "+tx.req.kind.String()+" retransmit")
+	}
+	if c.state == StateAllocated {
+		if c.pending(txBinding, peerKey{}) == nil {
+			consider(c.keepaliveAt, "turn: keepalive")
+		}
+		if c.pending(txRefresh, peerKey{}) == nil {
+			consider(c.refreshAt, "turn: allocation refresh")
+		}
+		if t, why, has := c.peers.nextDeadline(c); has {
+			consider(t, why)
+		}
+	}
+	if ok && deadline.Before(c.now) {
+		deadline = c.now
+	}
+	return deadline, reason, ok
+}
+
+// Inputs.
+
+// HandleTimeout runs everything due at now: retransmissions, request
+// failures, keepalives, refreshes and cooldown expiry.
+func (c *Client) HandleTimeout(now time.Time) {
+	c.advance(now)
+	if c.state.Terminal() {
+		return
+	}
+	c.retransmitDue()
+	if c.state != StateAllocated {
+		return
+	}
+	if !c.keepaliveAt.After(c.now) && c.pending(txBinding, peerKey{}) == nil {
+		c.keepaliveAt = c.now.Add(c.cfg.KeepaliveInterval)
+		c.startTx(request{kind: txBinding}, 0)
+	}
+	if !c.refreshAt.After(c.now) && c.pending(txRefresh, peerKey{}) == nil {
+		c.startTx(request{kind: txRefresh, lifetime: c.cfg.Lifetime}, 0)
+	}
+	c.peers.refreshDue(c)
+}
+
+// advance moves the client's clock to now, never backwards.
+func (c *Client) advance(now time.Time) {
+	if now.Before(c.now) {
+		c.stats.ClockBackwards++
+		return
+	}
+	c.now = now
+}
+
+// Commands.
+
+// Close releases the allocation: a Refresh with LIFETIME 0, then
+// EventClosed when the server answers or the request times out. Without
+// an allocation it closes at once. Closing twice is harmless.
+func (c *Client) Close(now time.Time) {
+	c.advance(now)
+	if c.state.Terminal() || c.state == StateReleasing {
+		return
+	}
+	wasAllocating := c.state == StateAllocating
+	c.withdraw()
+	c.txs = c.txs[:0]
+	c.peers.reset()
+	// An authenticated Allocate in flight may have created an allocation
+	// the server would otherwise keep for its whole lifetime.
+	if c.state == StateAllocated || wasAllocating && c.cred.valid() {
+		c.state = StateReleasing
+		c.startTx(request{kind: txRefresh, lifetime: 0}, 0)
+		return
+	}
+	c.finish(StateClosed, Event{Kind: EventClosed})
+}
+
+// Helpers shared by the sub-machines.
+
+func (c *Client) queueTransmit(b []byte) {
+	if len(c.transmits) >= c.cfg.MaxQueued {
+		c.transmits = c.transmits[1:]
+		c.stats.TransmitsDropped++
+	}
+	c.transmits = append(c.transmits, Transmit{Src: c.cfg.Local, Dst: c.cfg.Server, Payload: b, Class: gso.Control})
+}
+
+func (c *Client) emit(e Event) {
+	if len(c.events) >= c.cfg.MaxQueued {
+		c.events = c.events[1:]
+		c.stats.EventsDropped++
+	}
+	c.events = append(c.events, e)
+}
+
+// withdraw announces that the relayed address is gone, if there was one.
+func (c *Client) withdraw() {
+	if c.relayed.IsValid() {
+		c.emit(Event{Kind: EventWithdrawn, Relayed: c.relayed})
+		c.relayed = netip.AddrPort{}
+	}
+}
+
+// lose ends the client: the relay is gone for reason.
+func (c *Client) lose(reason LostReason, code int) {
+	c.withdraw()
+	c.txs = c.txs[:0]
+	c.peers.reset()
+	c.finish(StateLost, Event{Kind: EventLost, Reason: reason, Code: code})
+}
+
+func (c *Client) finish(s State, e Event) {
+	c.state = s
+	c.emit(e)
+}

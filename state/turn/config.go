@@ -1,0 +1,184 @@
+package turn
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+)
+
+// Config describes one relay and every timer and bound of its client. A
+// zero duration or count means "use the default"; DefaultConfig shows the
+// defaults, and each field says why it has its value.
+type Config struct {
+	// Server is the TURN server's UDP address.
+	Server netip.AddrPort
+	// Local is the local socket address transmits leave from (Transmit.Src).
+	Local netip.AddrPort
+	// Username and Password are the long-term credentials (RFC 8489 9.2).
+	Username, Password string
+	// RNG draws every transaction ID. Drivers seed it from crypto/rand, the
+	// simulator from its seed. Required: the client never makes its own.
+	RNG *rand.Rand
+
+	// Lifetime is the allocation LIFETIME requested. Default 600 s, RFC
+	// 8656's default; the server may grant less, and the client follows
+	// what it grants.
+	Lifetime time.Duration
+	// RefreshAfter caps the time between allocation refreshes. The client
+	// refreshes after half the granted lifetime or after RefreshAfter,
+	// whichever is sooner. Default 5 min: half of the default lifetime, so
+	// a refresh whose whole retransmission schedule fails still leaves
+	// minutes to notice and re-allocate.
+	RefreshAfter time.Duration
+	// PermissionLifetime is how long the server keeps a permission. Default
+	// 300 s, fixed by RFC 8656 section 9; servers do not announce it.
+	PermissionLifetime time.Duration
+	// PermissionRefreshAfter is the period of CreatePermission refreshes.
+	// Default 240 s: one minute of margin holds three full request
+	// schedules (RequestTimeout), so a lost refresh is retried in time.
+	PermissionRefreshAfter time.Duration
+	// ChannelLifetime is how long the server keeps a channel binding.
+	// Default 600 s, fixed by RFC 8656 section 12.
+	ChannelLifetime time.Duration
+	// ChannelRefreshAfter is the period of ChannelBind refreshes. Default
+	// 300 s: half the lifetime, like the allocation.
+	ChannelRefreshAfter time.Duration
+	// ChannelCooldown keeps an expired channel's number from another peer,
+	// and its peer from another number. Default 5 min, RFC 8656 section
+	// 12: the server may still deliver old frames for that long.
+	ChannelCooldown time.Duration
+	// KeepaliveInterval is the period of Binding requests while allocated.
+	// Default 25 s: below the 30 s of the shortest common NAT UDP mapping
+	// timeouts, so the mapping toward the relay (the allocation's 5-tuple)
+	// never expires between refreshes; the answers also prove the server
+	// alive and show a changed server-reflexive address.
+	KeepaliveInterval time.Duration
+
+	// RequestRTO is the first retransmission timeout of every request.
+	// Default 500 ms, the lower bound RFC 8489 section 6.2.1 allows: a relay
+	// is usually a few tens of milliseconds away and a quick retry finds a
+	// lost packet fast.
+	RequestRTO time.Duration
+	// RequestRTOMax caps the doubling of the RTO. Default 4 s.
+	RequestRTOMax time.Duration
+	// RequestTransmits is how many times one request is sent; it fails one
+	// (capped) RTO after its last send. Default 7 (RFC 8489's Rc): sends at
+	// 0, 0.5, 1.5, 3.5, 7.5, 11.5 and 15.5 s and failure at 19.5 s, so a dead
+	// relay is declared lost within RequestTimeout() of its last answer
+	// being due, while a few seconds of loss never are.
+	RequestTransmits int
+
+	// MaxPermissions bounds the peer IPs with a permission. Default 64.
+	MaxPermissions int
+	// MaxChannels bounds live channel bindings. Default 64.
+	MaxChannels int
+	// MaxCooldowns bounds the channels remembered while cooling down; when
+	// full, BindChannel to a new peer is refused until one expires.
+	// Default 256.
+	MaxCooldowns int
+	// MaxRetries bounds consecutive 438 (Stale Nonce) retries of one request
+	// and consecutive re-allocations without a successful one. Default 3:
+	// a server legitimately asks once; three in a row is a loop.
+	MaxRetries int
+	// MaxQueued bounds queued transmits and queued events each; beyond it
+	// the oldest is dropped and counted (the caller is not polling).
+	// Default 256.
+	MaxQueued int
+}
+
+// DefaultConfig returns the defaults documented on Config (without server,
+// credentials or RNG).
+func DefaultConfig() Config {
+	return Config{
+		Lifetime:               600 * time.Second,
+		RefreshAfter:           5 * time.Minute,
+		PermissionLifetime:     300 * time.Second,
+		PermissionRefreshAfter: 240 * time.Second,
+		ChannelLifetime:        600 * time.Second,
+		ChannelRefreshAfter:    300 * time.Second,
+		ChannelCooldown:        5 * time.Minute,
+		KeepaliveInterval:      25 * time.Second,
+		RequestRTO:             500 * time.Millisecond,
+		RequestRTOMax:          4 * time.Second,
+		RequestTransmits:       7,
+		MaxPermissions:         64,
+		MaxChannels:            64,
+		MaxCooldowns:           256,
+		MaxRetries:             3,
+		MaxQueued:              256,
+	}
+}
+
+// WithDefaults returns c with every zero timer and bound set to its default.
+func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
+	for _, p := range []struct{ v, def *time.Duration }{
+		{&c.Lifetime, &d.Lifetime}, {&c.RefreshAfter, &d.RefreshAfter},
+		{&c.PermissionLifetime, &d.PermissionLifetime}, {&c.PermissionRefreshAfter, &d.PermissionRefreshAfter},
+		{&c.ChannelLifetime, &d.ChannelLifetime}, {&c.ChannelRefreshAfter, &d.ChannelRefreshAfter},
+		{&c.ChannelCooldown, &d.ChannelCooldown}, {&c.KeepaliveInterval, &d.KeepaliveInterval},
+		{&c.RequestRTO, &d.RequestRTO}, {&c.RequestRTOMax, &d.RequestRTOMax},
+	} {
+		if *p.v == 0 {
+			*p.v = *p.def
+		}
+	}
+	for _, p := range []struct{ v, def *int }{
+		{&c.RequestTransmits, &d.RequestTransmits}, {&c.MaxPermissions, &d.MaxPermissions},
+		{&c.MaxChannels, &d.MaxChannels}, {&c.MaxCooldowns, &d.MaxCooldowns},
+		{&c.MaxRetries, &d.MaxRetries}, {&c.MaxQueued, &d.MaxQueued},
+	} {
+		if *p.v == 0 {
+			*p.v = *p.def
+		}
+	}
+	return c
+}
+
+// Validate reports a configuration that cannot work. Call it on the result
+// of WithDefaults.
+func (c Config) Validate() error {
+	bad := func(why string) error { return fmt.Errorf("%w: %s", ErrConfig, why) }
+	switch {
+	case c.RNG == nil:
+		return bad("RNG is required")
+	case !c.Server.IsValid() || c.Server.Port() == 0:
+		return bad("Server is not a valid address")
+	case !c.Local.IsValid():
+		return bad("Local is not a valid address")
+	case c.Lifetime < time.Second || c.Lifetime > 0xFFFFFFFF*time.Second:
+		return bad("Lifetime must be between 1 s and 2^32-1 s")
+	case c.RefreshAfter <= 0 || c.PermissionRefreshAfter <= 0 || c.ChannelRefreshAfter <= 0 || c.KeepaliveInterval <= 0:
+		return bad("refresh and keepalive periods must be positive")
+	case c.PermissionRefreshAfter >= c.PermissionLifetime:
+		return bad("PermissionRefreshAfter must be shorter than PermissionLifetime")
+	case c.ChannelRefreshAfter >= c.ChannelLifetime:
+		return bad("ChannelRefreshAfter must be shorter than ChannelLifetime")
+	case c.ChannelCooldown < 0:
+		return bad("negative ChannelCooldown")
+	case c.RequestRTO <= 0 || c.RequestRTOMax < c.RequestRTO:
+		return bad("RequestRTOMax must be at least RequestRTO > 0")
+	case c.RequestTransmits < 1:
+		return bad("RequestTransmits below 1")
+	case c.MaxPermissions < 1 || c.MaxChannels < 0 || c.MaxChannels > maxChannel-minChannel+1 || c.MaxCooldowns < 0:
+		return bad("permission, channel or cooldown bound out of range")
+	case c.MaxRetries < 1 || c.MaxQueued < 1:
+		return bad("MaxRetries and MaxQueued must be positive")
+	}
+	return nil
+}
+
+// RequestTimeout is how long one request is retransmitted before it fails:
+// the sum of its RTOs, the last one being the wait after the final send.
+// A relay that stops answering is declared lost within this long of the
+// first unanswered request.
+func (c Config) RequestTimeout() time.Duration {
+	var total time.Duration
+	rto := c.RequestRTO
+	for i := 0; i < c.RequestTransmits; i++ {
+		total += rto
+		rto = min(2*rto, c.RequestRTOMax)
+	}
+	return total
+}

@@ -1,0 +1,64 @@
+// Package turn is peerlink's TURN client (RFC 8656 over UDP, long-term
+// credentials from RFC 8489): one Client per relay server. It is sans-IO
+// like the rest of state/: it is given time, datagrams and commands and
+// hands back datagrams to send, events and its next deadline. It never
+// reads a clock, owns no socket, starts no goroutine and draws every
+// transaction ID from the seeded source in its Config.
+//
+// # Life of a client
+//
+// New queues a Binding request (the server-reflexive address, and proof
+// the server is there), then Allocate asks for a UDP relay. The server's
+// 401 challenge brings REALM and NONCE and the client retries once with
+// USERNAME, REALM, NONCE and MESSAGE-INTEGRITY under a fresh transaction
+// ID; 438 (stale nonce) retries likewise with the new nonce. A 401 after
+// credentials were sent (or pion/turn's unsigned 400) is an authentication
+// failure: EventLost{LostAuth}, no retry. Every success response to a
+// signed request must carry valid MESSAGE-INTEGRITY; responses whose
+// transaction ID matches no request are dropped before any HMAC is
+// computed.
+//
+// While allocated the client refreshes the allocation after half its
+// granted LIFETIME, each permission (300 s on the server) every 240 s and
+// each channel (600 s) every 300 s, and sends a Binding every 25 s so the
+// NAT mapping toward the relay stays open. A 437 (allocation gone), or a
+// Refresh the server never answers while it still answers Binding, makes
+// it allocate afresh: EventWithdrawn, then EventAllocated with the new
+// relayed address, and every permission and channel is asked for again.
+// A relay that answers nothing for a whole request schedule
+// (Config.RequestTimeout, 19.5 s by default) is lost: EventWithdrawn,
+// EventLost{LostTimeout}. Close sends LIFETIME 0 and ends with EventClosed.
+//
+// # The event loop
+//
+// The owner (state/node, or a test) feeds every datagram from
+// Client.Server() to HandleDatagram, calls HandleTimeout when the
+// deadline from PollTimeout passes, and after every input or command
+// drains the outputs:
+//
+//	c, err := turn.New(now, cfg)
+//	for {
+//		for t, ok := c.PollTransmit(); ok; t, ok = c.PollTransmit() {
+//			queue.Enqueue(t) // Control class: TURN signalling
+//		}
+//		for e, ok := c.PollEvent(); ok; e, ok = c.PollEvent() {
+//			handle(e) // EventAllocated: a relay candidate; EventLost: withdraw it
+//		}
+//		deadline, _, ok := c.PollTimeout()
+//		select { // in a real-time driver
+//		case d := <-datagrams: // from c.Server()
+//			if handled, peer, payload := c.HandleDatagram(now, d.From, d.Bytes); handled && payload != nil {
+//				deliver(peer, payload) // relayed application data
+//			}
+//		case <-timerFor(deadline, ok):
+//			c.HandleTimeout(now)
+//		case cmd := <-commands:
+//			c.BindChannel(now, peer) // or CreatePermission, Send, RemovePeer, Close
+//		}
+//	}
+//
+// Send and AppendSend return their Transmit directly (Data class for
+// application payloads, or the class the caller names): relayed data never
+// waits in the client. ChannelData goes out unpadded and is accepted padded
+// (pion/turn) or not (coturn).
+package turn

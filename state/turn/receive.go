@@ -1,0 +1,149 @@
+package turn
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/pion/stun/v2"
+
+	"github.com/peerlink/peerlink/state/stunmsg"
+)
+
+// HandleDatagram takes a datagram received from `from`. handled is false
+// when it did not come from this client's server (offer it elsewhere).
+// When it carries relayed application data (ChannelData or a Data
+// indication), payload is that data and peer the address it came from on
+// the relay's far side; payload aliases b. Anything else from the server is
+// consumed: a response advances the client, and malformed or foreign input
+// is dropped and counted (Stats.Drops).
+func (c *Client) HandleDatagram(now time.Time, from netip.AddrPort, b []byte) (handled bool, peer netip.AddrPort, payload []byte) {
+	if unmapped(from) != c.cfg.Server {
+		return false, netip.AddrPort{}, nil
+	}
+	c.advance(now)
+	if c.state.Terminal() {
+		c.drop(DropTerminal)
+		return true, netip.AddrPort{}, nil
+	}
+	switch stunmsg.Classify(b) {
+	case stunmsg.KindChannelData:
+		peer, payload = c.receiveChannelData(b)
+	case stunmsg.KindSTUN:
+		peer, payload = c.receiveSTUN(b)
+	default:
+		c.drop(DropNotTURN)
+	}
+	return true, peer, payload
+}
+
+func unmapped(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+}
+
+func (c *Client) drop(r DropReason) { c.stats.Drops[r]++ }
+
+func (c *Client) receiveChannelData(b []byte) (netip.AddrPort, []byte) {
+	number, payload, err := stunmsg.DecodeChannelData(b)
+	if err != nil {
+		c.drop(DropMalformed)
+		return netip.AddrPort{}, nil
+	}
+	// A channel whose bind is still unconfirmed counts: the server sends
+	// ChannelData only once it has bound the number, possibly before its
+	// answer reaches us.
+	ch := c.peers.byNumber[number]
+	if ch == nil || c.state != StateAllocated {
+		c.drop(DropUnknownChannel)
+		return netip.AddrPort{}, nil
+	}
+	c.stats.ChannelDataReceived++
+	return ch.peer, payload
+}
+
+func (c *Client) receiveSTUN(b []byte) (netip.AddrPort, []byte) {
+	class, method, id := peekHeader(b)
+	switch class {
+	case stun.ClassIndication:
+		if method == stun.MethodData {
+			return c.receiveDataIndication(b)
+		}
+		c.drop(DropUnexpected)
+	case stun.ClassRequest:
+		c.drop(DropUnexpected)
+	default:
+		c.receiveResponse(b, class == stun.ClassSuccessResponse, method, id)
+	}
+	return netip.AddrPort{}, nil
+}
+
+// receiveDataIndication decodes in place (no copy), so that the payload it
+// returns aliases b like ChannelData's does.
+func (c *Client) receiveDataIndication(b []byte) (netip.AddrPort, []byte) {
+	m := stun.Message{Raw: b}
+	if m.Decode() != nil || int(m.Length)+stunmsg.HeaderSize != len(b) {
+		c.drop(DropMalformed)
+		return netip.AddrPort{}, nil
+	}
+	if m.Contains(stun.AttrFingerprint) && stun.Fingerprint.Check(&m) != nil {
+		c.drop(DropMalformed)
+		return netip.AddrPort{}, nil
+	}
+	peer, err := xorAddress(&m, stun.AttrXORPeerAddress)
+	data, errData := m.Get(stun.AttrData)
+	if err != nil || errData != nil {
+		c.drop(DropMalformed)
+		return netip.AddrPort{}, nil
+	}
+	if c.state != StateAllocated || c.peers.permByIP[peer.Addr()] == nil {
+		c.drop(DropNoPermission)
+		return netip.AddrPort{}, nil
+	}
+	c.stats.IndicationsReceived++
+	return peer, data
+}
+
+// receiveResponse matches a response to its request before anything else:
+// an unknown transaction ID costs no decoding beyond the header and no
+// HMAC. A known one is decoded and its integrity verified with the key
+// the request was signed with.
+func (c *Client) receiveResponse(b []byte, success bool, method stun.Method, id stunmsg.TxID) {
+	tx := c.findTx(id)
+	if tx == nil || tx.req.kind.messageType().Method != method {
+		c.drop(DropUnknownTransaction)
+		return
+	}
+	var m stun.Message
+	if stunmsg.Decode(b, &m) != nil {
+		c.drop(DropMalformed)
+		return
+	}
+	signed := m.Contains(stun.AttrMessageIntegrity)
+	if tx.key != nil && (signed && tx.key.Check(&m) != nil || success && !signed) {
+		c.drop(DropIntegrity)
+		return
+	}
+	if success {
+		if r := c.onSuccess(tx, &m); r != dropNone {
+			c.drop(r)
+			return
+		}
+		c.lastHeard = c.now
+		return
+	}
+	code := errorCode(&m)
+	if code == 0 {
+		c.drop(DropMalformed)
+		return
+	}
+	if !signed {
+		c.stats.UnsignedErrors++
+	}
+	if r := c.onError(tx, &m, code, signed); r != dropNone {
+		c.drop(r)
+		return
+	}
+	c.lastHeard = c.now
+}
+
+// dropNone is the "accepted" result of a response handler.
+const dropNone DropReason = 255

@@ -1,0 +1,303 @@
+package turn
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/pion/stun/v2"
+
+	"github.com/peerlink/peerlink/state/stunmsg"
+)
+
+// onSuccess acts on a verified success response. It returns a drop reason
+// (and leaves the request in flight, to be retransmitted) when the
+// response lacks what it must carry.
+func (c *Client) onSuccess(tx *transaction, m *stun.Message) DropReason {
+	switch tx.req.kind {
+	case txBinding:
+		mapped, err := stunmsg.MappedAddress(m)
+		if err != nil {
+			return DropMalformed
+		}
+		c.removeTx(tx)
+		c.setReflexive(mapped)
+		if c.state == StateBinding {
+			c.startAllocate()
+		}
+	case txAllocate:
+		relayed, err := xorAddress(m, stun.AttrXORRelayedAddress)
+		granted, ok := lifetime(m)
+		if err != nil || !ok || granted == 0 {
+			return DropMalformed
+		}
+		c.removeTx(tx)
+		if mapped, err := stunmsg.MappedAddress(m); err == nil {
+			c.setReflexive(mapped)
+		}
+		c.allocated(relayed, granted)
+	case txRefresh:
+		c.removeTx(tx)
+		c.onRefreshAnswered(tx, m, 0)
+	case txPermission:
+		c.removeTx(tx)
+		c.permitted(tx)
+	case txChannel:
+		c.removeTx(tx)
+		c.channelBound(tx)
+	}
+	return dropNone
+}
+
+// onError acts on an error response (integrity already checked where the
+// response carried it).
+func (c *Client) onError(tx *transaction, m *stun.Message, code int, signed bool) DropReason {
+	if tx.req.kind == txBinding {
+		// A server that refuses Binding still answered: it is alive, and
+		// Allocate's response carries the reflexive address too.
+		c.removeTx(tx)
+		if c.state == StateBinding {
+			c.startAllocate()
+		}
+		return dropNone
+	}
+	switch code {
+	case CodeUnauthorized:
+		return c.onUnauthorized(tx, m)
+	case CodeStaleNonce:
+		return c.onStaleNonce(tx, m)
+	}
+	c.removeTx(tx)
+	// pion/turn answers a request with wrong credentials with an unsigned
+	// 400; a well-formed request of ours earns 400 for no other reason.
+	authFailed := code == CodeBadRequest && tx.key != nil && !signed &&
+		(tx.req.kind == txAllocate || tx.req.kind == txRefresh)
+	switch {
+	case tx.req.kind == txRefresh:
+		c.onRefreshAnswered(tx, m, code)
+	case authFailed:
+		c.lose(LostAuth, code)
+	case code == CodeAllocationMismatch && tx.req.kind == txAllocate:
+		// The server still holds an allocation on our 5-tuple (from an
+		// earlier life of this socket): delete it, then allocate again.
+		if c.countRealloc(code) {
+			c.startTx(request{kind: txRefresh, lifetime: 0}, 0)
+		}
+	case code == CodeAllocationMismatch:
+		c.reallocate(code)
+	case tx.req.kind == txAllocate:
+		c.lose(LostRejected, code)
+	default:
+		c.peerFailed(tx, code)
+	}
+	return dropNone
+}
+
+// onUnauthorized: the first 401 is the server's challenge and brings REALM
+// and NONCE; a 401 to a request that carried credentials means they are
+// wrong, which no retry can fix.
+func (c *Client) onUnauthorized(tx *transaction, m *stun.Message) DropReason {
+	if tx.key != nil {
+		c.removeTx(tx)
+		if c.state == StateReleasing {
+			c.finish(StateClosed, Event{Kind: EventClosed})
+			return dropNone
+		}
+		c.lose(LostAuth, CodeUnauthorized)
+		return dropNone
+	}
+	realm, okRealm := text(m, stun.AttrRealm)
+	nonce, okNonce := text(m, stun.AttrNonce)
+	if !okRealm || !okNonce {
+		return DropMalformed
+	}
+	c.removeTx(tx)
+	c.cred.realm, c.cred.nonce = realm, nonce
+	c.cred.key = stun.NewLongTermIntegrity(c.cfg.Username, realm, c.cfg.Password)
+	c.startTx(tx.req, 0)
+	return dropNone
+}
+
+// onStaleNonce retries with the new nonce, a bounded number of times in a
+// row.
+func (c *Client) onStaleNonce(tx *transaction, m *stun.Message) DropReason {
+	nonce, ok := text(m, stun.AttrNonce)
+	if !ok {
+		return DropMalformed
+	}
+	c.removeTx(tx)
+	c.stats.StaleNonces++
+	c.cred.nonce = nonce
+	if realm, ok := text(m, stun.AttrRealm); ok && realm != c.cred.realm {
+		c.cred.realm = realm
+		c.cred.key = stun.NewLongTermIntegrity(c.cfg.Username, realm, c.cfg.Password)
+	}
+	if tx.staleRetries+1 > c.cfg.MaxRetries {
+		switch tx.req.kind {
+		case txPermission, txChannel:
+			c.peerFailed(tx, CodeStaleNonce)
+		default:
+			if c.state == StateReleasing {
+				c.finish(StateClosed, Event{Kind: EventClosed})
+			} else {
+				c.lose(LostRetries, CodeStaleNonce)
+			}
+		}
+		return dropNone
+	}
+	c.startTx(tx.req, tx.staleRetries+1)
+	return dropNone
+}
+
+// onRefreshAnswered handles every answer to a Refresh but 401 and 438; code
+// is 0 for success. What a Refresh meant depends on the state: a release,
+// the deletion of a stale allocation before allocating, or a refresh.
+func (c *Client) onRefreshAnswered(tx *transaction, m *stun.Message, code int) {
+	switch {
+	case c.state == StateReleasing:
+		c.finish(StateClosed, Event{Kind: EventClosed})
+	case c.state == StateAllocating:
+		c.startAllocate()
+	case code == 0:
+		if granted, ok := lifetime(m); ok && granted > 0 {
+			c.granted = granted
+		}
+		c.reallocs = 0
+		c.refreshAt = c.now.Add(c.refreshPeriod())
+	case code == CodeAllocationMismatch:
+		c.reallocate(code)
+	case code == CodeBadRequest && tx.key != nil && !m.Contains(stun.AttrMessageIntegrity):
+		c.lose(LostAuth, code)
+	default:
+		c.lose(LostRejected, code)
+	}
+}
+
+// onTimeout handles a request that exhausted its retransmissions. If the
+// server answered anything since the request first went out, it is alive
+// and only this request is hopeless; otherwise the relay is lost.
+func (c *Client) onTimeout(tx *transaction) {
+	alive := c.lastHeard.After(tx.started)
+	switch tx.req.kind {
+	case txBinding:
+		if c.state == StateBinding || !alive {
+			c.lose(LostTimeout, 0)
+		}
+	case txAllocate:
+		c.lose(LostTimeout, 0)
+	case txRefresh:
+		switch {
+		case c.state == StateReleasing:
+			c.finish(StateClosed, Event{Kind: EventClosed})
+		case c.state == StateAllocating && alive:
+			c.startAllocate()
+		case alive:
+			// pion/turn never answers a Refresh for an allocation it no
+			// longer has, while still answering Binding: treat as 437.
+			c.reallocate(0)
+		default:
+			c.lose(LostTimeout, 0)
+		}
+	case txPermission, txChannel:
+		if !alive {
+			c.lose(LostTimeout, 0)
+			return
+		}
+		c.peerFailed(tx, 0)
+	}
+}
+
+func (c *Client) startAllocate() {
+	c.state = StateAllocating
+	c.startTx(request{kind: txAllocate, lifetime: c.cfg.Lifetime}, 0)
+}
+
+func (c *Client) allocated(relayed netip.AddrPort, granted time.Duration) {
+	c.state = StateAllocated
+	c.relayed = relayed
+	c.granted = granted
+	c.refreshAt = c.now.Add(c.refreshPeriod())
+	c.keepaliveAt = c.now.Add(c.cfg.KeepaliveInterval)
+	c.emit(Event{Kind: EventAllocated, Relayed: relayed, Reflexive: c.reflexive, Lifetime: granted})
+	c.requestAll()
+}
+
+// refreshPeriod is half the granted lifetime, capped by RefreshAfter.
+func (c *Client) refreshPeriod() time.Duration { return min(c.granted/2, c.cfg.RefreshAfter) }
+
+func (c *Client) setReflexive(a netip.AddrPort) {
+	if a != c.reflexive {
+		c.reflexive = a
+		c.emit(Event{Kind: EventReflexive, Reflexive: a})
+	}
+}
+
+// countRealloc counts one more re-allocation and loses the relay when
+// there were too many in a row; it reports whether to go on.
+func (c *Client) countRealloc(code int) bool {
+	c.reallocs++
+	if c.reallocs > c.cfg.MaxRetries {
+		c.lose(LostRetries, code)
+		return false
+	}
+	c.stats.Reallocations++
+	return true
+}
+
+// reallocate replaces an allocation the server no longer has: withdraw the
+// relayed address, forget what the server confirmed, allocate afresh and
+// ask for every permission and channel again once granted.
+func (c *Client) reallocate(code int) {
+	if !c.countRealloc(code) {
+		return
+	}
+	c.withdraw()
+	c.txs = c.txs[:0]
+	c.peers.unconfirm()
+	c.startAllocate()
+}
+
+func (c *Client) permitted(tx *transaction) {
+	p := c.peers.permByIP[tx.req.peer.Addr()]
+	if p == nil {
+		return // removed while the request was in flight
+	}
+	first := !p.installed
+	p.installed = true
+	// Lifetimes count from the request, the latest the server can have
+	// started them.
+	p.refreshAt = tx.started.Add(c.cfg.PermissionRefreshAfter)
+	p.expiresAt = tx.started.Add(c.cfg.PermissionLifetime)
+	if first {
+		c.emit(Event{Kind: EventPermitted, Peer: tx.req.peer})
+	}
+}
+
+func (c *Client) channelBound(tx *transaction) {
+	ch := c.peers.byPeer[tx.req.peer]
+	if ch == nil || ch.number != tx.req.channel {
+		return
+	}
+	first := !ch.bound
+	ch.bound, ch.everBound = true, true
+	ch.refreshAt = tx.started.Add(c.cfg.ChannelRefreshAfter)
+	ch.expiresAt = tx.started.Add(c.cfg.ChannelLifetime)
+	if first {
+		c.emit(Event{Kind: EventChannelBound, Peer: ch.peer, Channel: ch.number})
+	}
+}
+
+// peerFailed gives up a permission or channel the server refused or never
+// confirmed; the relay itself stays.
+func (c *Client) peerFailed(tx *transaction, code int) {
+	switch tx.req.kind {
+	case txPermission:
+		if p := c.peers.permByIP[tx.req.peer.Addr()]; p != nil {
+			c.dropPermission(p)
+		}
+	case txChannel:
+		if ch := c.peers.byPeer[tx.req.peer]; ch != nil && ch.number == tx.req.channel {
+			c.dropChannel(ch)
+		}
+	}
+	c.emit(Event{Kind: EventPeerFailed, Peer: tx.req.peer, Channel: tx.req.channel, Code: code})
+}

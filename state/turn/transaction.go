@@ -1,0 +1,167 @@
+package turn
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/pion/stun/v2"
+
+	"github.com/peerlink/peerlink/state/stunmsg"
+)
+
+// txKind is the method of a request the client sends.
+type txKind uint8
+
+const (
+	txBinding txKind = iota
+	txAllocate
+	txRefresh
+	txPermission
+	txChannel
+)
+
+var txNames = [...]string{"binding", "allocate", "refresh", "permission", "channel"}
+
+func (k txKind) String() string { return txNames[k] }
+
+func (k txKind) messageType() stun.MessageType {
+	switch k {
+	case txBinding:
+		return typeBindingRequest
+	case txAllocate:
+		return typeAllocateRequest
+	case txRefresh:
+		return typeRefreshRequest
+	case txPermission:
+		return typePermissionRequest
+	case txChannel:
+		return typeChannelRequest
+	}
+	panic("turn: unknown transaction kind")
+}
+
+// transaction is one request in flight. Retransmissions reuse its ID and
+// bytes (so a server that already acted answers from its cache); a retry
+// after 401 or 438 is a new transaction with a fresh ID.
+type transaction struct {
+	id  stunmsg.TxID
+	req request
+	// payload is the encoded request, kept for retransmission.
+	payload []byte
+	// key signed the request; nil when it carried no credentials. The
+	// response must verify with the same key.
+	key stun.MessageIntegrity
+	// started is the first send: answers heard from the server after it
+	// prove the server alive even if this request is never answered.
+	started time.Time
+	nextAt  time.Time
+	rto     time.Duration
+	sends   int
+	// staleRetries counts 438 answers in a row that led to this request.
+	staleRetries int
+}
+
+// newTxID draws a transaction ID from the configured source.
+func (c *Client) newTxID() stunmsg.TxID {
+	var id stunmsg.TxID
+	binary.BigEndian.PutUint64(id[0:8], c.cfg.RNG.Uint64())
+	binary.BigEndian.PutUint32(id[8:12], c.cfg.RNG.Uint32())
+	return id
+}
+
+// startTx sends a new request and tracks it until answered or timed out.
+func (c *Client) startTx(req request, staleRetries int) *transaction {
+	tx := &transaction{id: c.newTxID(), req: req, started: c.now, rto: c.cfg.RequestRTO, staleRetries: staleRetries}
+	signed := req.kind != txBinding && c.cred.valid()
+	if signed {
+		tx.key = c.cred.key
+	}
+	tx.payload = encodeRequest(req, tx.id, &c.cred)
+	c.txs = append(c.txs, tx)
+	c.send(tx)
+	return tx
+}
+
+// send (re)transmits tx and schedules its next retransmission or failure.
+func (c *Client) send(tx *transaction) {
+	if tx.sends > 0 {
+		c.stats.Retransmits++
+	}
+	tx.sends++
+	c.queueTransmit(append([]byte(nil), tx.payload...))
+	tx.nextAt = c.now.Add(tx.rto)
+	tx.rto = min(2*tx.rto, c.cfg.RequestRTOMax)
+}
+
+// findTx returns the transaction with id, or nil. The table is bounded by
+// MaxPermissions + MaxChannels + 2, so a scan is cheap.
+func (c *Client) findTx(id stunmsg.TxID) *transaction {
+	for _, tx := range c.txs {
+		if tx.id == id {
+			return tx
+		}
+	}
+	return nil
+}
+
+// pending returns the transaction in flight for a kind (and peer, for
+// permissions and channels), or nil.
+func (c *Client) pending(kind txKind, peer peerKey) *transaction {
+	for _, tx := range c.txs {
+		if tx.req.kind == kind && (kind != txPermission && kind != txChannel || keyOf(kind, tx.req.peer) == peer) {
+			return tx
+		}
+	}
+	return nil
+}
+
+func (c *Client) removeTx(tx *transaction) {
+	for i, t := range c.txs {
+		if t == tx {
+			c.txs = append(c.txs[:i], c.txs[i+1:]...)
+			return
+		}
+	}
+}
+
+// cancelTxs forgets every request of the given kinds: their answers will be
+// dropped as unknown transactions.
+func (c *Client) cancelTxs(kinds ...txKind) {
+	kept := c.txs[:0]
+	for _, tx := range c.txs {
+		cancel := false
+		for _, k := range kinds {
+			cancel = cancel || tx.req.kind == k
+		}
+		if !cancel {
+			kept = append(kept, tx)
+		}
+	}
+	clear(c.txs[len(kept):])
+	c.txs = kept
+}
+
+// retransmitDue resends or fails every transaction whose time has come.
+// A failure handler may end the client, so the scan stops when it does.
+func (c *Client) retransmitDue() {
+	for i := 0; i < len(c.txs); {
+		tx := c.txs[i]
+		if tx.nextAt.After(c.now) {
+			i++
+			continue
+		}
+		if tx.sends < c.cfg.RequestTransmits {
+			c.send(tx)
+			i++
+			continue
+		}
+		c.txs = append(c.txs[:i], c.txs[i+1:]...)
+		c.onTimeout(tx)
+		if c.state.Terminal() {
+			return
+		}
+		// The handler may have removed or added transactions; new ones are
+		// due later than now, so rescanning from the start is safe.
+		i = 0
+	}
+}
