@@ -41,8 +41,10 @@ func newForwarder(t *testing.T) *forwarder {
 
 // usAddr is where our driver sends to reach the peer; peerAddr is where the
 // peer sends to reach us.
-func (f *forwarder) usAddr() netip.AddrPort   { return f.facingUs.LocalAddr().(*net.UDPAddr).AddrPort() }
-func (f *forwarder) peerAddr() netip.AddrPort { return f.facingPeer.LocalAddr().(*net.UDPAddr).AddrPort() }
+func (f *forwarder) usAddr() netip.AddrPort { return f.facingUs.LocalAddr().(*net.UDPAddr).AddrPort() }
+func (f *forwarder) peerAddr() netip.AddrPort {
+	return f.facingPeer.LocalAddr().(*net.UDPAddr).AddrPort()
+}
 
 // setPeer tells the forwarder where the peer listens; our address it learns
 // from the first datagram we send (and the peer's too, should it change).
