@@ -162,6 +162,7 @@ func (c *Client) onRefreshAnswered(tx *transaction, m *stun.Message, code int) {
 			c.granted = granted
 		}
 		c.reallocs = 0
+		c.stats.Refreshes++
 		c.refreshAt = c.now.Add(c.refreshPeriod())
 	case code == CodeAllocationMismatch:
 		c.reallocate(code)
@@ -269,6 +270,8 @@ func (c *Client) permitted(tx *transaction) {
 	p.expiresAt = tx.started.Add(c.cfg.PermissionLifetime)
 	if first {
 		c.emit(Event{Kind: EventPermitted, Peer: tx.req.peer})
+	} else {
+		c.stats.PermissionRefreshes++
 	}
 }
 
@@ -283,6 +286,8 @@ func (c *Client) channelBound(tx *transaction) {
 	ch.expiresAt = tx.started.Add(c.cfg.ChannelLifetime)
 	if first {
 		c.emit(Event{Kind: EventChannelBound, Peer: ch.peer, Channel: ch.number})
+	} else {
+		c.stats.ChannelRefreshes++
 	}
 }
 

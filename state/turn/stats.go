@@ -60,6 +60,9 @@ type Stats struct {
 	TransmitsDropped, EventsDropped uint64
 	// CooldownsDropped counts cooldowns forgotten early (MaxCooldowns).
 	CooldownsDropped uint64
+	// Refreshes, PermissionRefreshes and ChannelRefreshes count confirmed
+	// renewals (not first installs).
+	Refreshes, PermissionRefreshes, ChannelRefreshes uint64
 	// Relayed traffic by framing.
 	ChannelDataSent, IndicationsSent         uint64
 	ChannelDataReceived, IndicationsReceived uint64
