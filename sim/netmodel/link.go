@@ -35,7 +35,8 @@ type LinkConfig struct {
 	RateBitsPerSecond int64
 	// QueueBytes bounds the packets waiting for the link (drop-tail). A
 	// host's socket gates its own traffic with its send buffer instead, so
-	// this bound applies to forwarded traffic only. 0 means
+	// this bound applies to forwarded traffic only, and only on a link
+	// with a rate (an infinitely fast one never queues). 0 means
 	// DefaultLinkQueueBytes.
 	QueueBytes int
 }
@@ -67,6 +68,7 @@ type Link struct {
 	last   time.Time    // latest in-order arrival, so jitter does not reorder
 	down   bool
 	stats  LinkStats
+	tap    func(now time.Time, p *Packet) // sees every packet as its last bit leaves; nil: none
 }
 
 // NewLink makes a link that hands arriving packets to next. name appears in
@@ -109,6 +111,13 @@ func (l *Link) SetDown(down bool) {
 	}
 }
 
+// SetTap installs fn to see every packet at the instant its serialization
+// ends, that is when its last bit has left the sender and before loss,
+// MTU or a cut decide its fate. The simulator's hosts use it to measure
+// how long a datagram waited before it went out on the wire. fn must not
+// keep p or call back into the link. nil removes the tap.
+func (l *Link) SetTap(fn func(now time.Time, p *Packet)) { l.tap = fn }
+
 // Down reports whether the link is cut.
 func (l *Link) Down() bool { return l.down }
 
@@ -126,7 +135,10 @@ func (l *Link) Send(p Packet) bool { return l.offer(p, false) }
 func (l *Link) offer(p Packet, force bool) bool {
 	l.stats.Offered++
 	size := p.WireBytes()
-	if !force && l.queued+size > l.cfg.QueueBytes {
+	// An infinitely fast link serializes in no time, so it never builds a
+	// queue; its packets only pass through the queue within one instant,
+	// and the bound must not drop them there.
+	if !force && l.cfg.RateBitsPerSecond > 0 && l.queued+size > l.cfg.QueueBytes {
 		l.stats.DropQueueFull++
 		l.drop(DropQueueFull, &p)
 		return false
@@ -170,6 +182,9 @@ func (l *Link) serialized(time.Time) {
 	l.stats.Transmitted++
 	owner := p.owner
 	p.owner = nil // charged to the sender's buffer on this hop only
+	if l.tap != nil {
+		l.tap(l.w.Now(), &p)
+	}
 	l.propagate(p)
 	if len(l.queue) > 0 {
 		l.startNext()
