@@ -129,7 +129,7 @@ func (c *Client) PollTimeout() (deadline time.Time, reason string, ok bool) {
 		}
 	}
 	for _, tx := range c.txs {
-		consider(tx.nextAt, "turn: "+tx.req.kind.String()+" retransmit")
+		consider(tx.nextAt, retransmitReasons[tx.req.kind])
 	}
 	if c.state == StateAllocated {
 		if c.pending(txBinding, peerKey{}) == nil {

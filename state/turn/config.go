@@ -182,3 +182,10 @@ func (c Config) RequestTimeout() time.Duration {
 	}
 	return total
 }
+
+// LostWithin bounds how long after a server dies the client reports
+// EventLost{LostTimeout}: the next request (a keepalive at the latest)
+// goes out within KeepaliveInterval and fails RequestTimeout later.
+func (c Config) LostWithin() time.Duration {
+	return c.KeepaliveInterval + c.RequestTimeout()
+}

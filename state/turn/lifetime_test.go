@@ -156,3 +156,24 @@ func TestWhenEveryNumberCoolsDownBindChannelIsRefused(t *testing.T) {
 		t.Fatalf("BindChannel with every number cooling: %v", err)
 	}
 }
+
+func TestAStaleNonceOnARefreshIsRetriedAndTheScheduleGoesOn(t *testing.T) {
+	h := newHarness(t, nil)
+	h.s.staleNext = 1
+	h.runUntil(601 * time.Second)
+	wantDurations(t, "Refresh", h.at("Refresh+auth"), secs(300, 300, 600))
+	if s := h.c.Stats(); s.StaleNonces != 1 || s.Refreshes != 2 || h.c.State() != StateAllocated {
+		t.Fatalf("state %v, stats %+v", h.c.State(), s)
+	}
+}
+
+func TestPollingTheDeadlineAllocatesNothing(t *testing.T) {
+	h := newHarness(t, nil)
+	if err := h.c.BindChannel(h.now, peerA); err != nil {
+		t.Fatal(err)
+	}
+	h.pump()
+	if n := testing.AllocsPerRun(100, func() { h.c.PollTimeout() }); n != 0 {
+		t.Fatalf("%v allocations per PollTimeout", n)
+	}
+}

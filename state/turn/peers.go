@@ -156,12 +156,17 @@ func (c *Client) BindChannel(now time.Time, peer netip.AddrPort) error {
 	if len(t.chans) >= c.cfg.MaxChannels {
 		return ErrTooManyChannels
 	}
+	// Check the permission bound first: picking a number consumes the
+	// peer's cooldown entry, which a refusal after it would lose.
+	if t.permByIP[peer.Addr()] == nil && len(t.perms) >= c.cfg.MaxPermissions {
+		return ErrTooManyPeers
+	}
 	number, err := t.pickNumber(c.now, peer)
 	if err != nil {
 		return err
 	}
 	if err := c.CreatePermission(now, peer); err != nil {
-		return err
+		panic("turn: permission refused after its checks passed: " + err.Error())
 	}
 	ch := &channel{peer: peer, number: number}
 	t.chans = append(t.chans, ch)

@@ -24,6 +24,11 @@ var txNames = [...]string{"binding", "allocate", "refresh", "permission", "chann
 
 func (k txKind) String() string { return txNames[k] }
 
+// retransmitReasons are PollTimeout's labels, built once so that polling
+// allocates nothing.
+var retransmitReasons = [...]string{"turn: binding retransmit", "turn: allocate retransmit",
+	"turn: refresh retransmit", "turn: permission retransmit", "turn: channel retransmit"}
+
 func (k txKind) messageType() stun.MessageType {
 	switch k {
 	case txBinding:
@@ -122,23 +127,6 @@ func (c *Client) removeTx(tx *transaction) {
 			return
 		}
 	}
-}
-
-// cancelTxs forgets every request of the given kinds: their answers will be
-// dropped as unknown transactions.
-func (c *Client) cancelTxs(kinds ...txKind) {
-	kept := c.txs[:0]
-	for _, tx := range c.txs {
-		cancel := false
-		for _, k := range kinds {
-			cancel = cancel || tx.req.kind == k
-		}
-		if !cancel {
-			kept = append(kept, tx)
-		}
-	}
-	clear(c.txs[len(kept):])
-	c.txs = kept
 }
 
 // retransmitDue resends or fails every transaction whose time has come.

@@ -92,7 +92,7 @@ func serverKilled(t *testing.T, srv *relayServer) {
 	r.waitEvent(turn.EventAllocated, 5*time.Second)
 	killed := time.Now()
 	srv.kill()
-	bound := lostBound(cfg.WithDefaults())
+	bound := cfg.WithDefaults().LostWithin()
 	e := r.waitEventOrLost(bound + 2*time.Second)
 	took := time.Since(killed)
 	if e.Kind != turn.EventLost || e.Reason != turn.LostTimeout {
@@ -121,3 +121,21 @@ func (r *runner) waitEventOrLost(d time.Duration) turn.Event {
 		}
 	}
 }
+
+// closeReleases: Close sends LIFETIME 0, which the server acknowledges.
+func closeReleases(t *testing.T, srv *relayServer) {
+	r := startRunner(t, testConfig(srv.addr, testUser, testPassword))
+	r.waitEvent(turn.EventAllocated, 5*time.Second)
+	start := time.Now()
+	_ = r.do(func(c *turn.Client, now time.Time) error { c.Close(now); return nil })
+	if e := r.waitEventOrLost(2 * time.Second); e.Kind != turn.EventClosed {
+		t.Fatalf("%s: got %+v, want EventClosed", srv.name, e)
+	}
+	// Acknowledged, not timed out: well within one request schedule.
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Fatalf("%s: release took %v; the server did not answer LIFETIME 0", srv.name, took)
+	}
+}
+
+func TestPionCloseReleasesTheAllocation(t *testing.T)   { closeReleases(t, startPion(t, 0)) }
+func TestCoturnCloseReleasesTheAllocation(t *testing.T) { closeReleases(t, startCoturn(t)) }

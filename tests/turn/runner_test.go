@@ -55,12 +55,6 @@ func testConfig(server netip.AddrPort, user, password string) turn.Config {
 	}
 }
 
-// lostBound is how long after a server dies the client must report it:
-// the next keepalive plus one whole request schedule.
-func lostBound(c turn.Config) time.Duration {
-	return c.KeepaliveInterval + c.RequestTimeout()
-}
-
 func newSeededRand() *rand.Rand {
 	var seed [32]byte
 	if _, err := crand.Read(seed[:]); err != nil {

@@ -75,8 +75,8 @@ func startPion(t *testing.T, channelLifetime time.Duration) *relayServer {
 		paddedChannelData: true}
 }
 
-// coturnArgs are the flags of every coturn the tests start; extra ones
-// shorten lifetimes.
+// startCoturn runs coturn's turnserver on loopback with its own empty
+// config file, database and pid file; extra flags shorten lifetimes.
 func startCoturn(t *testing.T, extra ...string) *relayServer {
 	t.Helper()
 	bin, err := exec.LookPath("turnserver")
@@ -104,7 +104,7 @@ func startCoturn(t *testing.T, extra ...string) *relayServer {
 		"--lt-cred-mech", "--user=" + testUser + ":" + testPassword, "--realm=" + testRealm,
 		"--no-tls", "--no-dtls", "--no-tcp", "--no-tcp-relay", "--no-cli", "--allow-loopback-peers",
 		"--fingerprint", "--stale-nonce=5", "--log-file=stdout", "--simple-log",
-		"--pidfile=" + filepath.Join(dir, "turnserver.pid"),
+		"--pidfile=" + filepath.Join(dir, "turnserver.pid"), "--db=" + filepath.Join(dir, "turndb"),
 	}, extra...)
 	cmd := exec.Command(bin, args...)
 	var out lockedBuffer
