@@ -1,0 +1,27 @@
+// Package scenario builds simulated worlds from a Spec, runs them with
+// peerlink's real core and collects what the issue measures: application
+// goodput, every Control datagram's enqueue-to-wire delay (the "probe
+// delay") against its bound, the connection's state timeline, false
+// failures, how long a cut takes to notice, and the queue depth over time.
+//
+// A Spec is plain data (two peers with NATs and access links, an optional
+// relay, traffic sources, a cut, timers, the queue policy and the seed), so
+// property tests can generate Specs and named scenarios are Specs with a
+// story. The same Spec runs the same events and gives the same trace hash.
+//
+//	sc, _ := scenario.Lookup(scenario.DefaultName)
+//	spec := sc.Build(scenario.Options{Seed: 42})
+//	spec.Policy = gso.FIFO
+//	res, _ := scenario.Run(spec)
+//	scenario.WriteSummary(os.Stdout, res, wall)
+//	fmt.Println(scenario.SummaryLine(res, wall))
+//	svg := scenario.Plot([]*scenario.Result{res})
+//
+// Relays: the world can hold a TURN relay host (sim/relay running
+// sim/turnserver), but until the Node speaks TURN the peers use it only as
+// their STUN server, and the default scenario's peers sit behind
+// endpoint-independent NATs so that their direct path works. When the
+// TURN client lands in the Node, pass the relay's address and
+// RelayUser/RelayPassword to each host's Node (node.Config or AddRelay)
+// in run.peer, and symmetric NATs become a scenario like any other.
+package scenario

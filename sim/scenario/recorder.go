@@ -1,0 +1,126 @@
+package scenario
+
+import (
+	"time"
+
+	"github.com/peerlink/peerlink/sim/host"
+	"github.com/peerlink/peerlink/sim/traffic"
+	"github.com/peerlink/peerlink/sim/world"
+	"github.com/peerlink/peerlink/state/node"
+)
+
+// maxDelaySamples bounds the Control delays kept per peer for percentiles;
+// later ones still count toward the maximum and the bound checks.
+const maxDelaySamples = 1 << 20
+
+// recorder collects a run's measurements as they happen.
+type recorder struct {
+	spec     *Spec
+	bound    [2]time.Duration
+	delays   [2][]time.Duration
+	over     [2]int
+	firstBad [2]host.ControlSample
+	maxDelay [2]time.Duration
+	changes  []Change
+	recv     [2]flowStats // indexed by receiving side
+	lastApp  [2]time.Time // either direction, as the Node counts it
+	sentB    [2]uint64
+	buckets  []Bucket
+}
+
+// flowStats is what one side received, per load.
+type flowStats struct {
+	bytes, datagrams uint64
+	bytesBeforeCut   uint64
+	first, last      time.Time
+	highest          [MaxLoads]uint64
+	seen             [MaxLoads]bool
+	late             uint64 // arrived after a higher sequence number of its load
+	malformed        uint64
+}
+
+func newRecorder(s *Spec) *recorder {
+	rec := &recorder{spec: s}
+	for i := range rec.bound {
+		rec.bound[i] = ControlDelayBound(s, i)
+	}
+	return rec
+}
+
+func (rec *recorder) bucket(now time.Time) *Bucket {
+	i := int(now.Sub(world.Epoch) / rec.spec.Bucket)
+	for len(rec.buckets) <= i {
+		rec.buckets = append(rec.buckets, Bucket{At: time.Duration(len(rec.buckets)) * rec.spec.Bucket})
+	}
+	return &rec.buckets[i]
+}
+
+// cutUp reports whether the cut has not happened yet at t: while it has
+// not, the direct path works.
+func (rec *recorder) beforeCut(t time.Time) bool {
+	return rec.spec.CutAt <= 0 || t.Before(world.Epoch.Add(rec.spec.CutAt))
+}
+
+func (rec *recorder) control(side int, s host.ControlSample) {
+	d := s.Delay()
+	if len(rec.delays[side]) < maxDelaySamples {
+		rec.delays[side] = append(rec.delays[side], d)
+	}
+	rec.maxDelay[side] = max(rec.maxDelay[side], d)
+	if d > rec.bound[side] && rec.beforeCut(s.Enqueued) {
+		if rec.over[side] == 0 {
+			rec.firstBad[side] = s
+		}
+		rec.over[side]++
+	}
+	b := rec.bucket(s.Wire)
+	b.ControlDelayMax[side] = max(b.ControlDelayMax[side], d)
+}
+
+func (rec *recorder) sample(now time.Time, side int, h *host.Host) {
+	c, d := h.QueuedBytes()
+	b := rec.bucket(now)
+	b.QueueBytes[side] = max(b.QueueBytes[side], c+d)
+	b.SocketBytes[side] = max(b.SocketBytes[side], h.Socket().SendBufferUsed())
+}
+
+func (rec *recorder) sent(now time.Time, side, n int) {
+	rec.lastApp[side] = now
+	rec.sentB[side] += uint64(n)
+}
+
+// data records a payload that side received.
+func (rec *recorder) data(now time.Time, side int, b []byte) {
+	rec.lastApp[side] = now
+	f := &rec.recv[side]
+	seq, _, ok := traffic.Parse(b)
+	if !ok || len(b) < MinPayload || int(b[traffic.HeaderBytes]) >= MaxLoads {
+		f.malformed++
+		return
+	}
+	load := b[traffic.HeaderBytes]
+	if f.datagrams == 0 {
+		f.first = now
+	}
+	f.datagrams++
+	f.bytes += uint64(len(b))
+	f.last = now
+	if rec.beforeCut(now) {
+		f.bytesBeforeCut += uint64(len(b))
+	}
+	if f.seen[load] && seq <= f.highest[load] {
+		f.late++
+		return
+	}
+	f.highest[load], f.seen[load] = seq, true
+}
+
+func (rec *recorder) change(now time.Time, side int, e node.Event) {
+	c := Change{At: now.Sub(world.Epoch), Side: side, Event: e.String()}
+	if f, ok := e.(node.Failed); ok {
+		c.Failed = true
+		c.Reason = f.Reason
+		c.False = rec.beforeCut(now)
+	}
+	rec.changes = append(rec.changes, c)
+}

@@ -1,0 +1,131 @@
+package scenario
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/peerlink/peerlink/sim/netmodel"
+)
+
+// Scenario is a named, described Spec maker.
+type Scenario struct {
+	Name  string
+	About string
+	// Spec builds the scenario's Spec for a seed.
+	Spec func(seed uint64) Spec
+}
+
+// Options adjust a scenario for one run.
+type Options struct {
+	Seed uint64
+	// Duration, when positive, replaces the scenario's time before the cut
+	// (or its whole length, when it has no cut); what follows the cut keeps
+	// its length.
+	Duration time.Duration
+	// KernelDataBudget, when positive, turns the pump's kernel budget on.
+	KernelDataBudget int
+}
+
+// DefaultName is the scenario the CLI runs without -scenario.
+const DefaultName = "saturated-cut"
+
+// registry holds the scenarios in registration order. It is filled by this
+// package's init and read only afterwards.
+var registry []Scenario
+
+func init() {
+	register(Scenario{Name: DefaultName, About: aboutSaturatedCut, Spec: saturatedCut})
+	register(Scenario{Name: "idle-hour", About: "two peers behind NATs and a relay, connected and idle for one hour", Spec: idleHour})
+}
+
+func register(s Scenario) {
+	if _, dup := Lookup(s.Name); dup {
+		panic("scenario: " + s.Name + " registered twice")
+	}
+	registry = append(registry, s)
+}
+
+// Lookup finds a scenario by name.
+func Lookup(name string) (Scenario, bool) {
+	for _, s := range registry {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scenario{}, false
+}
+
+// Names lists the scenarios, sorted.
+func Names() []string {
+	var out []string
+	for _, s := range registry {
+		out = append(out, s.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Build makes the Spec of a scenario with options applied.
+func (s Scenario) Build(o Options) Spec {
+	spec := s.Spec(o.Seed)
+	spec.Name, spec.Seed = s.Name, o.Seed
+	if o.KernelDataBudget > 0 {
+		spec.KernelDataBudget = o.KernelDataBudget
+	}
+	if o.Duration > 0 {
+		if spec.CutAt > 0 {
+			after := spec.End - spec.CutAt
+			spec.CutAt = o.Duration
+			spec.End = o.Duration + after
+		} else {
+			spec.End = o.Duration
+		}
+	}
+	return spec
+}
+
+var aboutSaturatedCut = strings.Join([]string{
+	"two peers behind endpoint-independent NATs and a relay; alice's uplink is a 1 Mbit/s bottleneck;",
+	"alice saturates it with 1200-byte datagrams for 10 minutes, then her links are cut",
+}, " ")
+
+// eiNAT is an endpoint-independent NAT (mapping and filtering): the peers
+// connect directly through it until the Node can use the relay.
+func eiNAT() *netmodel.NATConfig {
+	return &netmodel.NATConfig{Mapping: netmodel.EndpointIndependent, Filtering: netmodel.EndpointIndependent}
+}
+
+func saturatedCut(seed uint64) Spec {
+	access := netmodel.LinkConfig{Latency: 15 * time.Millisecond, Jitter: 2 * time.Millisecond, RateBitsPerSecond: 50_000_000}
+	bottleneck := access
+	bottleneck.RateBitsPerSecond = 1_000_000
+	return Spec{
+		Seed: seed,
+		Peers: [2]PeerSpec{
+			{Name: "alice", NAT: eiNAT(), Link: netmodel.HostConfig{Up: bottleneck, Down: access}},
+			{Name: "bob", NAT: eiNAT(), Link: netmodel.HostConfig{Up: access, Down: access}},
+		},
+		Relay: true,
+		Loads: []LoadSpec{{Kind: Saturating, From: 0, Size: 1200, Start: 2 * time.Second}},
+		CutAt: 10 * time.Minute,
+		// After the cut, long enough for the idle timeout (60 s) too.
+		End:     10*time.Minute + 90*time.Second,
+		Restart: time.Second,
+	}
+}
+
+func idleHour(seed uint64) Spec {
+	access := netmodel.LinkConfig{Latency: 15 * time.Millisecond, Jitter: 2 * time.Millisecond, RateBitsPerSecond: 50_000_000}
+	return Spec{
+		Seed: seed,
+		Peers: [2]PeerSpec{
+			{Name: "alice", NAT: eiNAT(), Link: netmodel.HostConfig{Up: access, Down: access}},
+			{Name: "bob", NAT: eiNAT(), Link: netmodel.HostConfig{Up: access, Down: access}},
+		},
+		Relay:   true,
+		End:     time.Hour,
+		Restart: time.Second,
+		Bucket:  time.Minute,
+	}
+}
