@@ -1,0 +1,85 @@
+package bench
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/peerlink/peerlink/drivers/linux"
+	"github.com/peerlink/peerlink/drivers/pump"
+)
+
+// sink receives on loopback through the Linux driver and counts datagrams,
+// so that every sender is measured against the same receiver.
+type sink struct {
+	conn      *linux.Conn
+	addr      netip.AddrPort
+	datagrams atomic.Uint64
+	done      chan struct{}
+}
+
+func newSink(b *testing.B, gro bool) *sink {
+	uc := listenLoopback(b)
+	// A deep receive buffer absorbs the sender's bursts while the receiving
+	// goroutine waits for the CPU; root may exceed rmem_max.
+	rc, _ := uc.SyscallConn()
+	rc.Control(func(fd uintptr) {
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20) != nil {
+			uc.SetReadBuffer(32 << 20)
+		}
+	})
+	c, err := linux.New(uc, linux.Config{DisableGRO: !gro})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if gro && !c.GRO() {
+		b.Skip("kernel without UDP_GRO")
+	}
+	s := &sink{conn: c, addr: uc.LocalAddr().(*net.UDPAddr).AddrPort(), done: make(chan struct{})}
+	go s.run(b)
+	return s
+}
+
+func (s *sink) run(b *testing.B) {
+	defer close(s.done)
+	msgs := make([]pump.Message, 32)
+	for i := range msgs {
+		msgs[i].Buf = make([]byte, linux.RecvBufferSize)
+	}
+	for {
+		n, err := s.conn.Recv(msgs)
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		total := 0
+		for _, m := range msgs[:n] {
+			if m.SegmentSize > 0 && m.SegmentSize < m.N {
+				total += (m.N + m.SegmentSize - 1) / m.SegmentSize
+			} else {
+				total++
+			}
+		}
+		s.datagrams.Add(uint64(total))
+	}
+}
+
+func (s *sink) close() {
+	s.conn.Close()
+	<-s.done
+}
+
+func listenLoopback(b *testing.B) *net.UDPConn {
+	uc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return uc
+}
