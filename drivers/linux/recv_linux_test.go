@@ -138,3 +138,21 @@ func TestRecvRejectsAnEmptyBuffer(t *testing.T) {
 		t.Fatalf("Recv with no buffer: %v, want ErrShortBuffer", err)
 	}
 }
+
+func TestADualStackSocketSendsToIPv4WithSourceAndECN(t *testing.T) {
+	tx := newConn(t, "udp", "[::]:0", Config{})
+	rx := newConn(t, "udp4", "127.0.0.1:0", Config{})
+	q := gso.New(gso.Config{Caps: tx.Caps()})
+	src := netip.MustParseAddrPort("127.0.0.2:0")
+	enqueue(t, q, datagram{src: src, dst: addrOf(rx), size: 1200, ecn: gso.ECT0}, 0, 8, gso.Data)
+	flush(t, q, tx)
+
+	got := recvConn(t, rx, 8)
+
+	for i, r := range got {
+		if r.src.Addr() != src.Addr() || r.ecn != gso.ECT0 || len(r.b) != 1200 {
+			t.Fatalf("datagram %d: from %v with ECN %d, %d bytes; want from 127.0.0.2, ECT(0), 1200 bytes",
+				i, r.src, r.ecn, len(r.b))
+		}
+	}
+}
