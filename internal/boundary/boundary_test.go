@@ -123,3 +123,56 @@ func TestPlantedViolationsAreCaught(t *testing.T) {
 		})
 	}
 }
+
+func TestNoMapIsRangedWhereOrderCouldLeak(t *testing.T) {
+	vs, err := MapRanges(repoRoot(t), "./state/...", "./sim/...")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		t.Errorf("%v", v)
+	}
+}
+
+func TestAMapRangeIsCaughtUnlessMarked(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", "module planted\n\ngo 1.24\n")
+	write("p.go", `package planted
+
+type set map[string]bool
+
+func Leaky(m set) (out []string) {
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func Summed(m map[string]int) (n int) {
+	// peerlink:order-independent: a sum does not depend on order.
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func Slice(s []int) (n int) {
+	for _, v := range s {
+		n += v
+	}
+	return n
+}
+`)
+	vs, err := MapRanges(dir, "./...")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 1 || vs[0].Pos.Line != 6 {
+		t.Fatalf("want exactly the unmarked range over a named map type at line 6, got %v", vs)
+	}
+}
