@@ -34,5 +34,11 @@ test-tests:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./state/...
 
+# Loopback send and receive rates: naive sends, the kernel's GSO limit,
+# peerlink's queue and Linux driver, and wireguard-go, side by side.
+bench-drivers:
+	cd tests && $(GO) test -count=1 -run '^$$' -bench Drivers ./bench/
+
+# The default scenario, with the three queue policies side by side.
 sim:
-	@echo "The simulator CLI is not built yet: see the open simulator issue."; exit 1
+	$(GO) run ./cmd/peerlink-sim -compare
