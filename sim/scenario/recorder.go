@@ -15,17 +15,18 @@ const maxDelaySamples = 1 << 20
 
 // recorder collects a run's measurements as they happen.
 type recorder struct {
-	spec     *Spec
-	bound    [2]time.Duration
-	delays   [2][]time.Duration
-	over     [2]int
-	firstBad [2]host.ControlSample
-	maxDelay [2]time.Duration
-	changes  []Change
-	recv     [2]flowStats // indexed by receiving side
-	lastApp  [2]time.Time // either direction, as the Node counts it
-	sentB    [2]uint64
-	buckets  []Bucket
+	spec          *Spec
+	bound         [2]time.Duration
+	delays        [2][]time.Duration
+	over          [2]int
+	firstBad      [2]host.ControlSample
+	maxDelay      [2]time.Duration
+	changes       []Change
+	recv          [2]flowStats // indexed by receiving side
+	lastApp       [2]time.Time // either direction, as the Node counts it
+	lastAppPreCut [2]time.Time
+	sentB         [2]uint64
+	buckets       []Bucket
 }
 
 // flowStats is what one side received, per load.
@@ -84,14 +85,21 @@ func (rec *recorder) sample(now time.Time, side int, h *host.Host) {
 	b.SocketBytes[side] = max(b.SocketBytes[side], h.Socket().SendBufferUsed())
 }
 
-func (rec *recorder) sent(now time.Time, side, n int) {
+func (rec *recorder) app(now time.Time, side int) {
 	rec.lastApp[side] = now
+	if rec.beforeCut(now) {
+		rec.lastAppPreCut[side] = now
+	}
+}
+
+func (rec *recorder) sent(now time.Time, side, n int) {
+	rec.app(now, side)
 	rec.sentB[side] += uint64(n)
 }
 
 // data records a payload that side received.
 func (rec *recorder) data(now time.Time, side int, b []byte) {
-	rec.lastApp[side] = now
+	rec.app(now, side)
 	f := &rec.recv[side]
 	seq, _, ok := traffic.Parse(b)
 	if !ok || len(b) < MinPayload || int(b[traffic.HeaderBytes]) >= MaxLoads {

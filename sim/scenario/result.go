@@ -61,8 +61,10 @@ type PeerResult struct {
 	// their load: reordered (or duplicated) on the way.
 	Late      uint64
 	Malformed uint64
-	// LastApp is the last application datagram either way, since the epoch.
-	LastApp time.Duration
+	// LastApp is the last application datagram either way, since the
+	// epoch; LastAppBeforeCut the last one before the cut.
+	LastApp          time.Duration
+	LastAppBeforeCut time.Duration
 
 	Host   host.Stats
 	Pump   pump.Stats
@@ -119,6 +121,9 @@ func (r *run) result() *Result {
 		}
 		if !rec.lastApp[i].IsZero() {
 			p.LastApp = rec.lastApp[i].Sub(world.Epoch)
+		}
+		if !rec.lastAppPreCut[i].IsZero() {
+			p.LastAppBeforeCut = rec.lastAppPreCut[i].Sub(world.Epoch)
 		}
 	}
 	for _, c := range rec.changes {

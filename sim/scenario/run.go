@@ -152,8 +152,13 @@ func (r *run) load(idx int, l LoadSpec) {
 		}
 		b[traffic.HeaderBytes] = byte(idx)
 		err := r.hosts[from].Send(ConnID, b)
-		if err == nil {
+		switch {
+		case err == nil:
 			r.rec.sent(now, from, len(b))
+		case errors.Is(err, gso.ErrQueueFull):
+			// The Node took it (and counts it as traffic); the queue
+			// refused it.
+			r.rec.app(now, from)
 		}
 		return err
 	}

@@ -1,0 +1,111 @@
+package sim_test
+
+import (
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/peerlink/peerlink/sim/scenario"
+	"github.com/peerlink/peerlink/sim/world"
+	"github.com/peerlink/peerlink/state/gso"
+)
+
+// run runs a generated world and fails the case on a setup error.
+func run(t *rapid.T, s scenario.Spec) *scenario.Result {
+	res, err := scenario.Run(s)
+	if err != nil {
+		t.Fatalf("world did not build: %v", err)
+	}
+	return res
+}
+
+// propNoFalsePositive is P1: in a world whose direct path keeps working
+// (no cut; loss of up to 10% each way), no side ever reports Failed, and
+// every Control datagram leaves its host within ControlDelayBound: the
+// kernel-queue bound plus one pump iteration.
+func propNoFalsePositive(p gso.Policy) func(*rapid.T) {
+	return func(t *rapid.T) {
+		res := run(t, genSpec(t, genOptions{policy: p}))
+		checkNoFalsePositive(t, res)
+	}
+}
+
+func checkNoFalsePositive(t *rapid.T, res *scenario.Result) {
+	connected := [2]bool{}
+	for _, c := range res.Timeline {
+		if c.Failed {
+			t.Fatalf("%s reported %v at %v while its path worked", res.Peers[c.Side].Name, c.Reason, c.At)
+		}
+		connected[c.Side] = true
+	}
+	if !connected[0] || !connected[1] {
+		t.Fatalf("never connected (timeline %v): the world has no direct path, the generator is wrong", res.Timeline)
+	}
+	for _, p := range res.Peers {
+		if p.OverBound > 0 {
+			s := p.FirstOverBound
+			t.Fatalf("%s: %d Control datagrams waited longer than the bound %v; the first, enqueued at %v, waited %v in the queue and %v in the socket",
+				p.Name, p.OverBound, p.ControlDelayBound, s.Enqueued.Sub(world.Epoch),
+				s.Taken.Sub(s.Enqueued), s.Wire.Sub(s.Taken))
+		}
+	}
+}
+
+// propNoFalseNegative is P2: when every path is cut, each side reports
+// Failed within its configured timeout (the active one if application
+// data was flowing at the cut, the idle one otherwise) plus DetectSlack.
+func propNoFalseNegative(t *rapid.T) {
+	s := genSpec(t, genOptions{policy: gso.ControlFirst, cut: true})
+	res := run(t, s)
+	timers := s.ICE.WithDefaults()
+	slack := scenario.DetectSlack(&s)
+	for i, p := range res.Peers {
+		// A side with application traffic up to the cut is on active
+		// timing (and stays on it past the detection, since IdleAfter
+		// exceeds ProbeTimeout plus the slack); any other side may be on
+		// either.
+		timeout := max(timers.ProbeTimeout, timers.IdleProbeTimeout)
+		if p.LastAppBeforeCut >= s.CutAt-time.Second {
+			timeout = timers.ProbeTimeout
+		}
+		if !res.Detected[i] {
+			t.Fatalf("%s never reported the cut at %v (run ended at %v); timeline %v", p.Name, s.CutAt, res.Simulated, res.Timeline)
+		}
+		if res.Detect[i] > timeout+slack {
+			t.Fatalf("%s reported the cut %v after it, later than the timeout %v plus slack %v", p.Name, res.Detect[i], timeout, slack)
+		}
+	}
+}
+
+// propOrder is P3: on links that neither reorder nor duplicate, every
+// receiver sees each load's datagrams in the order they were sent (losses
+// allowed).
+func propOrder(p gso.Policy) func(*rapid.T) {
+	return func(t *rapid.T) {
+		res := run(t, genSpec(t, genOptions{policy: p, ordered: true}))
+		for _, peer := range res.Peers {
+			if peer.Late > 0 || peer.Malformed > 0 {
+				t.Fatalf("%s received %d datagrams after a later one of their load (%d malformed)", peer.Name, peer.Late, peer.Malformed)
+			}
+		}
+	}
+}
+
+// propDeterminism is P4: a world run twice gives the same trace hash, event
+// count and timeline.
+func propDeterminism(t *rapid.T) {
+	s := genSpec(t, genOptions{policy: gso.Policy(rapid.IntRange(0, 2).Draw(t, "policy")), cut: rapid.Bool().Draw(t, "cut")})
+	a, b := run(t, s), run(t, s)
+	if a.TraceHash != b.TraceHash || a.TraceRecords != b.TraceRecords || a.Events != b.Events {
+		t.Fatalf("trace %016x (%d records, %d events), then %016x (%d, %d)",
+			a.TraceHash, a.TraceRecords, a.Events, b.TraceHash, b.TraceRecords, b.Events)
+	}
+	if len(a.Timeline) != len(b.Timeline) {
+		t.Fatalf("timelines differ: %v\n%v", a.Timeline, b.Timeline)
+	}
+	for i := range a.Timeline {
+		if a.Timeline[i] != b.Timeline[i] {
+			t.Fatalf("timelines differ at %d: %v, then %v", i, a.Timeline[i], b.Timeline[i])
+		}
+	}
+}

@@ -1,0 +1,118 @@
+// Package sim_test holds the simulator's properties: generated worlds run
+// with peerlink's real core, queue and pump (see sim/scenario), and four
+// properties checked over them.
+//
+//	P1 no false positive: no Failed while the path works, and every
+//	   Control datagram leaves within scenario.ControlDelayBound
+//	P2 no false negative: a cut is reported within the timeout plus
+//	   scenario.DetectSlack
+//	P3 order: no datagram of a load arrives after a later one
+//	P4 determinism: the same world twice gives the same trace hash
+//
+// P1 and P3 are shown to bite: with the FIFO and smallest-first queue
+// policies rapid finds worlds where they fail. Shrunk failing cases live
+// in testdata/rapid and replay first.
+//
+// Case counts: a world costs up to a few hundred milliseconds on a 2-core
+// machine, so the properties run fewer than rapid's usual thousand cases
+// (casesWorld, below); -short cuts them to a fifth, and -rapid.checks
+// overrides both.
+package sim_test
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/peerlink/peerlink/internal/proptest"
+	"github.com/peerlink/peerlink/state/gso"
+)
+
+// Cases per property.
+const (
+	casesWorld       = 100 // P1, P2, P3: one world each
+	casesDeterminism = 40  // P4: two runs of one world each
+	casesBite        = 100 // the most a bite test may search before giving up
+)
+
+func init() { proptest.UseChecks(casesWorld) }
+
+// userChecks is set when -rapid.checks was given on the command line.
+var userChecks bool
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	flag.Visit(func(f *flag.Flag) { userChecks = userChecks || f.Name == "rapid.checks" })
+	os.Exit(m.Run())
+}
+
+// withChecks runs prop with n cases (a fifth with -short), unless the
+// command line chose a count.
+func withChecks(t *testing.T, n int, prop func(*rapid.T)) {
+	t.Helper()
+	if !userChecks {
+		if testing.Short() {
+			n = max(n/5, 4)
+		}
+		restore := setFlag(t, "rapid.checks", fmt.Sprint(n))
+		defer restore()
+	}
+	rapid.Check(t, prop)
+}
+
+func setFlag(t *testing.T, name, value string) func() {
+	t.Helper()
+	old := flag.Lookup(name).Value.String()
+	if err := flag.Set(name, value); err != nil {
+		t.Fatal(err)
+	}
+	return func() { flag.Set(name, old) }
+}
+
+func TestP1AWorkingPathIsNeverDeclaredLostAndProbesLeaveWithinTheBound(t *testing.T) {
+	withChecks(t, casesWorld, propNoFalsePositive(gso.ControlFirst))
+}
+
+func TestP2ACutPathIsReportedWithinTheTimeoutPlusSlack(t *testing.T) {
+	withChecks(t, casesWorld, propNoFalseNegative)
+}
+
+func TestP3NoLoadIsReorderedOnLinksThatDoNotReorder(t *testing.T) {
+	withChecks(t, casesWorld, propOrder(gso.ControlFirst))
+}
+
+func TestP4AWorldRunTwiceGivesTheSameTrace(t *testing.T) {
+	withChecks(t, casesDeterminism, propDeterminism)
+}
+
+// expectBite requires rapid to falsify prop: the property catches the
+// behaviour it guards against. The shrinking budget is cut, because the
+// failure, not its minimal form, is the point; the stored case in
+// testdata/rapid replays first and makes the search immediate.
+func expectBite(t *testing.T, prop func(*rapid.T)) {
+	t.Helper()
+	if !userChecks {
+		defer setFlag(t, "rapid.checks", fmt.Sprint(casesBite))()
+	}
+	defer setFlag(t, "rapid.shrinktime", "5s")()
+	f := proptest.ExpectFailure(t, prop)
+	if f == nil {
+		t.Fatal("rapid found no world where the property fails")
+	}
+	t.Logf("rapid's counterexample:\n%s", f.Message)
+}
+
+func TestP1BitesWhenTheQueueIsFIFO(t *testing.T) {
+	expectBite(t, propNoFalsePositive(gso.FIFO))
+}
+
+func TestP1BitesWhenTheQueueSendsTheSmallestSegmentsFirst(t *testing.T) {
+	expectBite(t, propNoFalsePositive(gso.SmallestSegmentFirst))
+}
+
+func TestP3BitesWhenTheQueueSendsTheSmallestSegmentsFirst(t *testing.T) {
+	expectBite(t, propOrder(gso.SmallestSegmentFirst))
+}
