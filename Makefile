@@ -4,7 +4,7 @@
 GO ?= go
 GOFILES = $(shell find . -name '*.go' -not -path './.git/*')
 
-.PHONY: test fmt-check vet test-root test-race test-tests bench bench-drivers sim
+.PHONY: test fmt-check vet test-root test-race test-tests bench bench-drivers fuzz sim
 
 test: fmt-check vet test-root test-race test-tests
 
@@ -38,6 +38,17 @@ bench:
 # peerlink's queue and Linux driver, and wireguard-go, side by side.
 bench-drivers:
 	cd tests && $(GO) test -count=1 -run '^$$' -bench Drivers ./bench/
+
+# Every fuzz target for FUZZTIME each (go test runs one target at a time).
+# `make test` already replays each target's seed corpus under testdata/fuzz.
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
 
 # The default scenario, with the three queue policies side by side.
 sim:
