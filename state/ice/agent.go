@@ -61,6 +61,10 @@ type Agent struct {
 	nominating *pair
 	selected   *pair
 	live       liveness
+	// recheckAt is when failed pairs ranking above the selected one go
+	// back to waiting (Config.RecheckInterval); zero until a pair is
+	// selected.
+	recheckAt time.Time
 
 	transmits []Transmit
 	txHead    int
@@ -72,6 +76,9 @@ type Agent struct {
 // Stats counts what the agent did, for tests and metrics.
 type Stats struct {
 	ChecksSent, Retransmits, ProbesSent, ResponsesSent, RoleConflicts uint64
+	// Rechecks counts rounds that put failed pairs ranking above the
+	// selected one back to waiting (Config.RecheckInterval).
+	Rechecks uint64
 }
 
 // New creates an agent. The config must be complete (Config.WithDefaults).
@@ -150,11 +157,12 @@ const (
 	timerProbeTimeout
 	timerProbe
 	timerIdle
+	timerRecheck
 	numTimers
 )
 
 var timerNames = [numTimers]string{"candidate-timeout", "check-retransmit", "check-pacing", "nominate",
-	"probe-timeout", "probe", "idle"}
+	"probe-timeout", "probe", "idle", "recheck"}
 
 // PollTimeout returns when HandleTimeout must next be called and why. It
 // changes after every input and command. A deadline may lie in the past
@@ -190,6 +198,8 @@ func (a *Agent) deadline(t timer) (time.Time, bool) {
 		return a.nextCheckAt, a.checkPending()
 	case timerNominate:
 		return a.nominateDeadline()
+	case timerRecheck:
+		return a.recheckAt, a.recheckWanted()
 	default:
 		return a.live.deadline(t, &a.cfg)
 	}
@@ -206,6 +216,8 @@ func (a *Agent) HandleTimeout(now time.Time) {
 	}
 	a.retransmitChecks(now)
 	a.maybeNominate(now)
+	// Before the paced send: a recheck makes a check due at once.
+	a.recheckDue(now)
 	if a.checkPending() && !now.Before(a.nextCheckAt) {
 		a.sendNextCheck(now)
 	}

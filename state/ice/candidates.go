@@ -98,31 +98,24 @@ func (a *Agent) AddRemoteCandidate(now time.Time, c stunmsg.Candidate) error {
 }
 
 // RemoveRemoteCandidate forgets a remote candidate and its pairs, except a
-// selected pair: the path in use stays until its probes fail, so a
-// signalling hiccup cannot cut a working connection.
+// selected pair on a host or reflexive candidate: that path stays until its
+// probes fail, so a signalling hiccup cannot cut a working connection. A
+// withdrawn relay candidate is different: the peer's allocation is gone and
+// nothing sent to it arrives, so the selected pair goes too and the agent
+// moves to another succeeded pair or fails with RelayLost.
 func (a *Agent) RemoveRemoteCandidate(now time.Time, addr netip.AddrPort) bool {
 	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
 	i := a.remoteIndex(addr)
 	if i < 0 {
 		return false
 	}
-	if a.selected != nil && a.selected.remote.Addr == addr {
+	lostSelected := a.selected != nil && a.selected.remote.Addr == addr
+	if lostSelected && a.remotes[i].Type != stunmsg.Relay {
 		return false
 	}
 	a.remotes = slices.Delete(a.remotes, i, i+1)
-	a.pairs = slices.DeleteFunc(a.pairs, func(p *pair) bool {
-		if p.remote.Addr != addr {
-			return false
-		}
-		p.removed = true
-		if a.nominating == p {
-			a.nominating = nil
-		}
-		return true
-	})
-	a.triggered = slices.DeleteFunc(a.triggered, func(p *pair) bool { return p.removed })
-	a.checks = slices.DeleteFunc(a.checks, func(x *txn) bool { return x.pair.removed })
-	a.failIfAllChecksFailed()
+	a.removePairs(func(p *pair) bool { return p.remote.Addr == addr })
+	a.afterRemoval(now, lostSelected, RelayLost)
 	return true
 }
 

@@ -315,6 +315,7 @@ func (a *Agent) selectPair(now time.Time, p *pair) {
 	}
 	first := a.selected == nil
 	a.selected = p
+	a.recheckAt = now.Add(a.cfg.RecheckInterval)
 	if a.nominating == p {
 		a.nominating = nil
 	}

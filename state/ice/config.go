@@ -66,6 +66,13 @@ type Config struct {
 	// ProbeMemory is how many recent probe transactions are remembered, so
 	// that a late answer still counts. Default 16 (24 s of active probing).
 	ProbeMemory int
+	// RecheckInterval is how often pairs that failed their checks but rank
+	// above the selected pair are checked again. Default 30 s. A connection
+	// that fell back to a relay because the direct path was blocked at
+	// first (a firewall rule, a NAT mapping not yet open) moves to that
+	// direct path within about this long once it opens; each round costs
+	// one check schedule per such pair, a few hundred bytes every 30 s.
+	RecheckInterval time.Duration
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -85,6 +92,7 @@ func DefaultConfig() Config {
 		MaxRemoteCandidates: 32,
 		MaxLocalCandidates:  16,
 		ProbeMemory:         16,
+		RecheckInterval:     30 * time.Second,
 	}
 }
 
@@ -115,6 +123,7 @@ func (c Config) WithDefaults() Config {
 	setInt(&c.MaxRemoteCandidates, d.MaxRemoteCandidates)
 	setInt(&c.MaxLocalCandidates, d.MaxLocalCandidates)
 	setInt(&c.ProbeMemory, d.ProbeMemory)
+	setDur(&c.RecheckInterval, d.RecheckInterval)
 	return c
 }
 
@@ -131,6 +140,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: ProbeTimeout must exceed ProbeInterval > 0", ErrConfig)
 	case c.IdleProbeInterval <= 0 || c.IdleProbeTimeout <= c.IdleProbeInterval:
 		return fmt.Errorf("%w: IdleProbeTimeout must exceed IdleProbeInterval > 0", ErrConfig)
+	case c.RecheckInterval < 0:
+		return fmt.Errorf("%w: negative RecheckInterval", ErrConfig)
 	case c.IdleAfter <= 0:
 		return fmt.Errorf("%w: IdleAfter must be positive", ErrConfig)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/turn"
 )
 
 // Config configures a Node. Zero fields take the documented defaults.
@@ -38,6 +39,14 @@ type Config struct {
 	PendingMax int
 	// MaxLocalAddresses bounds AddLocalAddress. Default 16.
 	MaxLocalAddresses int
+	// Relay holds the timers and bounds of every relay's TURN client (see
+	// turn.Config for each default and its reason). Server, Local,
+	// credentials and RNG are ignored here: AddRelay sets them.
+	Relay turn.Config
+	// MaxRelays bounds AddRelay. Default 4: each connection uses one relay,
+	// so more relays only spread connections and survive a relay's loss;
+	// every relay costs an allocation, refreshes and a keepalive every 25 s.
+	MaxRelays int
 }
 
 func (c Config) withDefaults() Config {
@@ -54,6 +63,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxLocalAddresses == 0 {
 		c.MaxLocalAddresses = 16
 	}
+	if c.MaxRelays == 0 {
+		c.MaxRelays = 4
+	}
 	return c
 }
 
@@ -61,7 +73,7 @@ func (c Config) validate() error {
 	if c.Rand == nil {
 		return fmt.Errorf("%w: Rand is required", ErrConfig)
 	}
-	if c.StunRTO < 0 || c.StunTransmits < 0 || c.PendingMax < 0 || c.MaxLocalAddresses < 0 {
+	if c.StunRTO < 0 || c.StunTransmits < 0 || c.PendingMax < 0 || c.MaxLocalAddresses < 0 || c.MaxRelays < 0 {
 		return fmt.Errorf("%w: negative value", ErrConfig)
 	}
 	if err := c.ICE.Validate(); err != nil {

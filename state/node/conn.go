@@ -21,8 +21,12 @@ type conn struct {
 	failed        FailReason
 	pending       [][]byte // bounded by Config.PendingMax
 	routes        []route
-	timer         timerItem
-	indexed       bool
+	timer         timerSlot
+	// relay is the relay this connection uses, nil without relays. permIPs
+	// and channel are what it asked the relay for (see relay.perms).
+	relay   *relay
+	permIPs []netip.Addr
+	channel netip.AddrPort
 }
 
 // Connect creates or updates connection id. It is an idempotent upsert:
@@ -67,6 +71,8 @@ func (n *Node) Connect(now time.Time, id ConnID, role Role, local, remote Creden
 	for _, l := range n.locals {
 		n.addLocalTo(now, c, l)
 	}
+	c.relay = n.pickRelay()
+	n.addRelayCandidate(c)
 	for _, s := range n.gather.srflx {
 		n.emit(CandidateGathered{Conn: id, Candidate: s})
 	}
@@ -97,6 +103,7 @@ func (n *Node) Close(now time.Time, id ConnID) error {
 
 // forget removes every trace of c from the Node's indexes.
 func (n *Node) forget(c *conn) {
+	n.releasePeers(c)
 	n.unindex(c)
 	delete(n.conns, c.id)
 	n.order.Delete(c.id)
@@ -122,6 +129,7 @@ func (n *Node) AddRemoteCandidate(now time.Time, id ConnID, cand Candidate) erro
 	if err := c.agent.AddRemoteCandidate(now, cand); err != nil {
 		return err
 	}
+	n.permit(c, cand.Addr)
 	n.settle(c)
 	return nil
 }
@@ -219,10 +227,10 @@ func (n *Node) Send(now time.Time, id ConnID, payload []byte) error {
 		c.pending = append(c.pending, append([]byte(nil), payload...))
 		return nil
 	}
-	if len(payload) > gso.MaxBytesFor(c.path.Dst()) {
+	if len(payload) > n.maxPayload(c) {
 		return ErrPayloadTooLong
 	}
-	n.transmit(c.path.Src(), c.path.Dst(), payload, gso.Data)
+	n.send(c, c.path.Src(), c.path.Dst(), payload, gso.Data)
 	if c.agent.NotifyAppTraffic(now) {
 		n.settle(c)
 	}
@@ -238,7 +246,7 @@ func (n *Node) settle(c *conn) {
 		if !ok {
 			break
 		}
-		n.transmit(t.Src, t.Dst, t.Payload, gso.Control)
+		n.send(c, t.Src, t.Dst, t.Payload, gso.Control)
 	}
 	for {
 		e, ok := c.agent.PollEvent()
@@ -255,6 +263,7 @@ func (n *Node) agentEvent(c *conn, e ice.Event) {
 	case ice.EventConnected, ice.EventPathChanged:
 		c.path = e.Path
 		n.addRoute(c, route{local: e.Path.Src(), remote: e.Path.Dst()})
+		n.bindChannel(c, e.Path)
 		if e.Kind == ice.EventPathChanged {
 			n.emit(PathChanged{Conn: c.id, Path: e.Path})
 			return
@@ -262,7 +271,7 @@ func (n *Node) agentEvent(c *conn, e ice.Event) {
 		c.connected = true
 		n.emit(Connected{Conn: c.id, Path: e.Path})
 		for _, p := range c.pending {
-			n.transmit(c.path.Src(), c.path.Dst(), p, gso.Data)
+			n.send(c, c.path.Src(), c.path.Dst(), p, gso.Data)
 		}
 		c.pending = nil
 	case ice.EventFailed:

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pion/stun/v2"
 
+	"github.com/peerlink/peerlink/sim/turnserver"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/stunmsg"
@@ -18,9 +20,11 @@ import (
 // epoch is the harness's time zero; times print as seconds since it.
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// packet is a datagram in flight between the two nodes.
+// packet is a datagram in flight between the two nodes (or a node and the
+// relay).
 type packet struct {
-	at       time.Time
+	at time.Time
+	// from is the sending node, fromRelay for the relay server.
 	from     int
 	src, dst netip.AddrPort
 	b        []byte
@@ -43,7 +47,20 @@ type pairHarness struct {
 	// received counts application payloads delivered to each side.
 	received [2]int
 	sent     [2][2]int // [node][class] transmits
+
+	// relay, when set, is a TURN server at relayIP that both nodes may use.
+	relay *turnserver.Server
+	// blockDirect drops every datagram between the nodes' own addresses,
+	// as a firewall between them would; the relay is still reachable.
+	blockDirect bool
+	// relayDown drops everything to and from the relay: the server died.
+	relayDown bool
+	// wrapped counts transmits to the relay by what they carry inside:
+	// [node][class][inner kind] (see checkWrapped).
+	wrapped [2][2][3]int
 }
+
+const fromRelay = -1
 
 const connID ConnID = 1
 
@@ -97,6 +114,7 @@ func (h *pairHarness) drain() {
 				}
 				again = true
 				h.sent[i][tx.Class]++
+				h.checkWrapped(i, tx)
 				if !h.quiet {
 					h.logf("%s send %s %s", names[i], tx.Class, describe(tx.Payload))
 				}
@@ -113,10 +131,14 @@ func (h *pairHarness) drain() {
 				if _, cand := e.(CandidateGathered); !cand || !h.quiet {
 					h.logf("%s event %s", names[i], e)
 				}
-				if g, ok := e.(CandidateGathered); ok {
-					if err := h.nodes[1-i].AddRemoteCandidate(h.now, g.Conn, g.Candidate); err != nil && err != ErrUnknownConn {
+				switch g := e.(type) {
+				case CandidateGathered:
+					if err := h.nodes[1-i].AddRemoteCandidate(h.now, g.Conn, g.Candidate); err != nil &&
+						err != ErrUnknownConn && err != ErrConnFailed {
 						h.t.Fatal(err)
 					}
+				case CandidateWithdrawn:
+					_ = h.nodes[1-i].RemoveRemoteCandidate(h.now, g.Conn, g.Candidate.Addr)
 				}
 			}
 		}
@@ -125,7 +147,14 @@ func (h *pairHarness) drain() {
 
 // describe names a datagram for the trace.
 func describe(b []byte) string {
-	if stunmsg.Classify(b) != stunmsg.KindSTUN {
+	switch stunmsg.Classify(b) {
+	case stunmsg.KindChannelData:
+		_, inner, err := stunmsg.DecodeChannelData(b)
+		if err != nil {
+			return "malformed-channeldata"
+		}
+		return "channeldata(" + describe(inner) + ")"
+	case stunmsg.KindApp:
 		return fmt.Sprintf("app %dB", len(b))
 	}
 	var m stun.Message
@@ -143,8 +172,12 @@ func describe(b []byte) string {
 	case stunmsg.IsBindingError(&m):
 		r, _ := stunmsg.ParseResponse(&m)
 		return fmt.Sprintf("binding-error %d", r.Code)
+	case m.Type == stun.NewType(stun.MethodSend, stun.ClassIndication),
+		m.Type == stun.NewType(stun.MethodData, stun.ClassIndication):
+		data, _ := m.Get(stun.AttrData)
+		return strings.ToLower(m.Type.Method.String()) + "(" + describe(data) + ")"
 	}
-	return "stun"
+	return strings.ToLower(strings.ReplaceAll(m.Type.String(), " ", "-"))
 }
 
 // next is the earliest instant anything happens, if anything will.
@@ -159,6 +192,11 @@ func (h *pairHarness) next() (time.Time, bool) {
 	for _, p := range h.flight {
 		if !ok || p.at.Before(at) {
 			at, ok = p.at, true
+		}
+	}
+	if h.relay != nil {
+		if d, found := h.relay.PollTimeout(); found && (!ok || d.Before(at)) {
+			at, ok = d, true
 		}
 	}
 	return at, ok
@@ -181,16 +219,13 @@ func (h *pairHarness) step() bool {
 	}
 	h.flight = later
 	for _, p := range due {
-		to := 1 - p.from
-		if h.cut || p.dst != h.addrs[to] {
-			if !h.quiet {
-				h.logf("%s lost %s", names[to], describe(p.b))
-			}
-			continue
+		h.deliver(at, p)
+	}
+	if h.relay != nil {
+		if d, found := h.relay.PollTimeout(); found && !d.After(at) {
+			h.relay.HandleTimeout(at)
 		}
-		if _, _, ok := h.nodes[to].HandleDatagram(at, p.dst, p.src, p.b); ok {
-			h.received[to]++
-		}
+		h.drainRelay()
 	}
 	for _, n := range h.nodes {
 		if d, _, found := n.PollTimeout(); found && !d.After(at) {
@@ -199,6 +234,34 @@ func (h *pairHarness) step() bool {
 	}
 	h.drain()
 	return true
+}
+
+// deliver hands a datagram to the node or relay it is addressed to, unless
+// the network drops it.
+func (h *pairHarness) deliver(at time.Time, p packet) {
+	if h.relay != nil && p.dst.Addr() == relayIP {
+		if !h.cut && !h.relayDown {
+			h.relay.HandleDatagram(at, p.src, p.dst, p.b)
+			h.drainRelay()
+		} else if !h.quiet {
+			h.logf("relay lost %s", describe(p.b))
+		}
+		return
+	}
+	to := 1 - p.from
+	if p.from == fromRelay {
+		to = slices.Index(h.addrs[:], p.dst)
+	}
+	direct := p.from != fromRelay && p.src.Addr() == h.addrs[p.from].Addr()
+	if to < 0 || h.cut || p.dst != h.addrs[to] || (h.blockDirect && direct) || (p.from == fromRelay && h.relayDown) {
+		if !h.quiet && to >= 0 {
+			h.logf("%s lost %s", names[to], describe(p.b))
+		}
+		return
+	}
+	if _, _, ok := h.nodes[to].HandleDatagram(at, p.dst, p.src, p.b); ok {
+		h.received[to]++
+	}
 }
 
 // runUntil steps until the clock would pass end, then sets it to end.

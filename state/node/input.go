@@ -18,8 +18,10 @@ import (
 // counting what nobody wants. It never panics on what the network sends.
 func (n *Node) HandleDatagram(now time.Time, local, remote netip.AddrPort, b []byte) (id ConnID, payload []byte, ok bool) {
 	now = n.clock(now)
-	local = netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
-	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
+	local, remote = unmap(local), unmap(remote)
+	if r := n.relayFor(local, remote); r != nil {
+		return n.handleRelayed(now, r, remote, b)
+	}
 	switch stunmsg.Classify(b) {
 	case stunmsg.KindSTUN:
 		n.handleSTUN(now, local, remote, b)
@@ -28,6 +30,12 @@ func (n *Node) HandleDatagram(now time.Time, local, remote netip.AddrPort, b []b
 		n.drop(ice.DropChannelData)
 		return 0, nil, false
 	}
+	return n.appData(now, local, remote, b)
+}
+
+// appData delivers application data that arrived on the path (local,
+// remote), directly or unwrapped by a relay.
+func (n *Node) appData(now time.Time, local, remote netip.AddrPort, b []byte) (ConnID, []byte, bool) {
 	id, found := n.routes[route{local: local, remote: remote}]
 	if !found {
 		n.drop(ice.DropUnknownPath)
@@ -108,12 +116,26 @@ func (n *Node) HandleTimeout(now time.Time) {
 		if !ok || it.at.After(now) {
 			return
 		}
-		c := n.conns[it.id]
-		n.unindex(c)
-		c.agent.HandleTimeout(now)
-		n.settle(c)
-		if c.indexed && !c.timer.at.After(now) {
-			panic("node: agent deadline " + c.timer.reason + " did not advance past now")
+		slot := n.timeoutOne(now, it)
+		if slot.indexed && !slot.item.at.After(now) {
+			panic("node: deadline " + slot.item.reason + " did not advance past now")
 		}
 	}
+}
+
+// timeoutOne runs the due timers of one connection or relay; the events a
+// relay raises flow into the Node's outputs in the same call.
+func (n *Node) timeoutOne(now time.Time, it timerItem) *timerSlot {
+	if it.relay {
+		r := n.relayByID(it.id)
+		n.clearTimer(&r.timer)
+		r.client.HandleTimeout(now)
+		n.drainRelay(r)
+		return &r.timer
+	}
+	c := n.conns[ConnID(it.id)]
+	n.unindex(c)
+	c.agent.HandleTimeout(now)
+	n.settle(c)
+	return &c.timer
 }

@@ -29,6 +29,13 @@ type Node struct {
 	locals []stunmsg.Candidate // host candidates, in registration order
 	gather gatherer
 
+	relays   []*relay // in the order added; bounded by Config.MaxRelays
+	relaySeq uint64
+	// arena holds the frames relay clients wrap around outgoing datagrams;
+	// it is reused once every transmit has been polled, so relayed sending
+	// allocates nothing in steady state.
+	arena []byte
+
 	msg stun.Message // reused for decoding
 
 	out     []Transmit
@@ -100,14 +107,18 @@ func (n *Node) agentOf(id ConnID) *ice.Agent { return n.conns[id].agent }
 func (n *Node) PollTransmit() (Transmit, bool) {
 	if n.outHead == len(n.out) {
 		n.out, n.outHead = n.out[:0], 0
+		n.arena = n.arena[:0]
 		return Transmit{}, false
 	}
 	t := n.out[n.outHead]
 	n.out[n.outHead] = Transmit{}
 	n.outHead++
 	if n.outHead == len(n.out) {
-		// Reuse the backing array: steady-state sending allocates nothing.
+		// Reuse the backing arrays: steady-state sending allocates nothing.
+		// The returned payload may live in the arena; the next call into
+		// the Node is what may overwrite it, as Transmit.Payload says.
 		n.out, n.outHead = n.out[:0], 0
+		n.arena = n.arena[:0]
 	}
 	return t, true
 }
@@ -128,7 +139,9 @@ func (n *Node) PollEvent() (Event, bool) {
 }
 
 // PollTimeout returns when HandleTimeout must next be called and a label
-// for why ("probe", "check-retransmit", "stun-retransmit", ...). It never
+// for why ("probe", "check-retransmit", "stun-retransmit", a relay's
+// "turn: keepalive", ...): connections and relays share one ordered index,
+// so this is O(log n). It never
 // returns a time before the latest now given to the Node: a deadline that
 // is already due comes back as that now. ok is false when nothing is
 // scheduled. Inputs and commands change it; ask again after each.

@@ -2,12 +2,15 @@ package node
 
 import "time"
 
-// timerItem indexes one connection's next deadline. The index holds at most
-// one item per connection, so HandleTimeout visits only connections that
-// are due and PollTimeout reads the minimum: O(log n) in connections.
+// timerItem indexes the next deadline of one connection or one relay. The
+// index holds at most one item per owner, so HandleTimeout visits only
+// owners that are due and PollTimeout reads the minimum: O(log n) in
+// connections and relays.
 type timerItem struct {
-	at     time.Time
-	id     ConnID
+	at time.Time
+	// relay: the item belongs to the relay numbered id, not a connection.
+	relay  bool
+	id     uint64
 	reason string
 }
 
@@ -15,32 +18,44 @@ func (a timerItem) less(b timerItem) bool {
 	if !a.at.Equal(b.at) {
 		return a.at.Before(b.at)
 	}
+	if a.relay != b.relay {
+		return b.relay // connections first: they were there before relays
+	}
 	return a.id < b.id
 }
 
-// reindex puts c's current deadline into the index. Call it after every
-// input to c's agent.
-func (n *Node) reindex(c *conn) {
-	at, reason, ok := c.agent.PollTimeout()
-	if c.failed != 0 {
-		ok = false
-	}
-	if c.indexed && ok && c.timer.at.Equal(at) && c.timer.reason == reason {
+// timerSlot is an owner's place in the index.
+type timerSlot struct {
+	item    timerItem
+	indexed bool
+}
+
+// set puts the owner's deadline into the index (or takes it out when ok
+// is false). Call it after every input to the owner.
+func (n *Node) setTimer(s *timerSlot, it timerItem, ok bool) {
+	if s.indexed && ok && s.item.at.Equal(it.at) && s.item.reason == it.reason {
 		return
 	}
-	n.unindex(c)
+	n.clearTimer(s)
 	if ok {
-		c.timer = timerItem{at: at, id: c.id, reason: reason}
-		c.indexed = true
-		n.timers.ReplaceOrInsert(c.timer)
+		s.item, s.indexed = it, true
+		n.timers.ReplaceOrInsert(it)
 	}
 }
 
-func (n *Node) unindex(c *conn) {
-	if c.indexed {
-		if _, found := n.timers.Delete(c.timer); !found {
+func (n *Node) clearTimer(s *timerSlot) {
+	if s.indexed {
+		if _, found := n.timers.Delete(s.item); !found {
 			panic("node: indexed timer missing")
 		}
-		c.indexed = false
+		s.indexed = false
 	}
 }
+
+// reindex puts c's current deadline into the index.
+func (n *Node) reindex(c *conn) {
+	at, reason, ok := c.agent.PollTimeout()
+	n.setTimer(&c.timer, timerItem{at: at, id: uint64(c.id), reason: reason}, ok && c.failed == 0)
+}
+
+func (n *Node) unindex(c *conn) { n.clearTimer(&c.timer) }

@@ -8,6 +8,7 @@ import (
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/stunmsg"
+	"github.com/peerlink/peerlink/state/turn"
 )
 
 // ConnID names a connection. The application chooses it (a peer ID, a
@@ -95,15 +96,44 @@ type Closed struct {
 	Reason FailReason
 }
 
-func (e CandidateGathered) ConnID() ConnID { return e.Conn }
-func (e Connected) ConnID() ConnID         { return e.Conn }
-func (e PathChanged) ConnID() ConnID       { return e.Conn }
-func (e RoleChanged) ConnID() ConnID       { return e.Conn }
-func (e Failed) ConnID() ConnID            { return e.Conn }
-func (e Closed) ConnID() ConnID            { return e.Conn }
+// CandidateWithdrawn: a local candidate of Conn is gone (its relay's
+// allocation ended); signal it so that the peer calls
+// RemoveRemoteCandidate.
+type CandidateWithdrawn struct {
+	Conn      ConnID
+	Candidate Candidate
+}
+
+// RelayLostEvent: the relay at Server failed for good (it stopped answering, or
+// refused our credentials or the allocation). Its candidates were withdrawn
+// and the connections on it moved or failed with RelayLost just before.
+// It is about a relay, not a connection: ConnID returns 0. The application
+// may AddRelay again. (The name RelayLost is the FailReason that
+// connections on the relay fail with.)
+type RelayLostEvent struct {
+	Server netip.AddrPort
+	Reason turn.LostReason
+	// Code is the STUN error code behind it, 0 if none.
+	Code int
+}
+
+func (e CandidateGathered) ConnID() ConnID  { return e.Conn }
+func (e CandidateWithdrawn) ConnID() ConnID { return e.Conn }
+func (e RelayLostEvent) ConnID() ConnID     { return 0 }
+func (e Connected) ConnID() ConnID          { return e.Conn }
+func (e PathChanged) ConnID() ConnID        { return e.Conn }
+func (e RoleChanged) ConnID() ConnID        { return e.Conn }
+func (e Failed) ConnID() ConnID             { return e.Conn }
+func (e Closed) ConnID() ConnID             { return e.Conn }
 
 func (e CandidateGathered) String() string {
 	return fmt.Sprintf("conn %d candidate-gathered %s", e.Conn, e.Candidate.Marshal())
+}
+func (e CandidateWithdrawn) String() string {
+	return fmt.Sprintf("conn %d candidate-withdrawn %s", e.Conn, e.Candidate.Marshal())
+}
+func (e RelayLostEvent) String() string {
+	return fmt.Sprintf("relay-lost %s %s code=%d", e.Server, e.Reason, e.Code)
 }
 func (e Connected) String() string   { return fmt.Sprintf("conn %d connected %s", e.Conn, e.Path) }
 func (e PathChanged) String() string { return fmt.Sprintf("conn %d path-changed %s", e.Conn, e.Path) }
@@ -123,6 +153,9 @@ type Stats struct {
 	PendingDropped uint64
 	// StunTimeouts counts STUN server requests that got no answer.
 	StunTimeouts uint64
+	// RelaySendErrors counts datagrams, permissions and channels a relay
+	// client refused (over its bounds, or no allocation at that instant).
+	RelaySendErrors uint64
 }
 
 // Drops returns the drop count for one reason.
@@ -139,4 +172,7 @@ var (
 	ErrTooManyAddrs   = errors.New("node: local address limit reached")
 	ErrEmptyPayload   = errors.New("node: empty payload")
 	ErrPayloadTooLong = errors.New("node: payload larger than one UDP datagram")
+	ErrRelayExists    = errors.New("node: relay already added for this server")
+	ErrUnknownRelay   = errors.New("node: no relay for this server")
+	ErrTooManyRelays  = errors.New("node: relay limit reached")
 )

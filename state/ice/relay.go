@@ -1,0 +1,160 @@
+package ice
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/peerlink/peerlink/state/stunmsg"
+)
+
+// This file holds what the agent does for relayed candidates: losing a
+// local candidate (a TURN allocation withdrawn), failing the pairs a relay
+// cannot serve, and checking better pairs again while a worse one carries
+// the connection, so that a relayed connection moves to a direct path once
+// one opens.
+
+// Remotes returns the remote candidates, signalled and peer reflexive, in
+// the order they were learned. The slice is a copy.
+func (a *Agent) Remotes() []stunmsg.Candidate { return slices.Clone(a.remotes) }
+
+// HasLocal reports whether the agent has a local candidate with this base.
+func (a *Agent) HasLocal(base netip.AddrPort) bool {
+	for _, l := range a.locals {
+		if l.Base == base {
+			return true
+		}
+	}
+	return false
+}
+
+// RemoveLocalCandidate forgets the local candidate with this base and every
+// pair on it: a relay's allocation is gone, so nothing can be sent or
+// received through it. When the selected pair was one of them the agent
+// moves to the best pair that has succeeded (PathChanged; the controlling
+// agent also nominates it so the peer follows), or, with none left, fails
+// with reason. It returns false when there was no such candidate.
+func (a *Agent) RemoveLocalCandidate(now time.Time, base netip.AddrPort, reason FailReason) bool {
+	i := slices.IndexFunc(a.locals, func(l stunmsg.Candidate) bool { return l.Base == base })
+	if i < 0 {
+		return false
+	}
+	a.locals = slices.Delete(a.locals, i, i+1)
+	lostSelected := a.selected != nil && a.selected.local.Base == base
+	a.removePairs(func(p *pair) bool { return p.local.Base == base })
+	a.afterRemoval(now, lostSelected, reason)
+	return true
+}
+
+// afterRemoval follows the removal of pairs: with the selected pair gone
+// the agent moves to the best pair that has succeeded (PathChanged; the
+// controlling agent also nominates it so the peer follows), or, with none
+// left, fails with reason.
+func (a *Agent) afterRemoval(now time.Time, lostSelected bool, reason FailReason) {
+	if a.failed != 0 {
+		return
+	}
+	if !lostSelected {
+		a.failIfAllChecksFailed()
+		return
+	}
+	a.selected = nil
+	best := a.bestSucceeded()
+	if best == nil {
+		a.fail(reason)
+		return
+	}
+	a.selected = best
+	a.recheckAt = now.Add(a.cfg.RecheckInterval)
+	a.live.answered(now)
+	if a.role == Controlling {
+		best.useCandidate = true
+		a.nominating = best
+		a.trigger(best)
+	}
+	a.events = append(a.events, Event{Kind: EventPathChanged, Path: best.path()})
+}
+
+// FailPairs marks failed every pair from the local base to the peer IP,
+// except the selected one (its probes decide about it): the relay refused
+// or never confirmed a permission for that peer, so checks through it
+// cannot succeed.
+func (a *Agent) FailPairs(now time.Time, base netip.AddrPort, peer netip.Addr) {
+	peer = peer.Unmap()
+	for _, p := range a.pairs {
+		if p.local.Base != base || p.remote.Addr.Addr() != peer || p == a.selected {
+			continue
+		}
+		p.state = failedState
+		if a.nominating == p {
+			a.nominating, p.useCandidate = nil, false
+		}
+	}
+	a.triggered = slices.DeleteFunc(a.triggered, func(p *pair) bool { return p.state == failedState })
+	a.checks = slices.DeleteFunc(a.checks, func(x *txn) bool { return x.pair.state == failedState })
+	a.failIfAllChecksFailed()
+}
+
+// removePairs drops the pairs del selects, with their checks in flight.
+func (a *Agent) removePairs(del func(*pair) bool) {
+	a.pairs = slices.DeleteFunc(a.pairs, func(p *pair) bool {
+		if !del(p) {
+			return false
+		}
+		p.removed = true
+		if a.nominating == p {
+			a.nominating = nil
+		}
+		return true
+	})
+	a.triggered = slices.DeleteFunc(a.triggered, func(p *pair) bool { return p.removed })
+	a.checks = slices.DeleteFunc(a.checks, func(x *txn) bool { return x.pair.removed })
+	a.probes = slices.DeleteFunc(a.probes, func(x probe) bool { return x.pair.removed })
+}
+
+// bestSucceeded is the highest-priority pair whose checks succeeded.
+func (a *Agent) bestSucceeded() *pair {
+	for _, p := range a.pairs { // highest priority first
+		if p.state == succeeded {
+			return p
+		}
+	}
+	return nil
+}
+
+// recheckWanted: a pair that failed ranks above the selected one, so a
+// better path may open later (a relayed connection whose direct path was
+// blocked at first).
+func (a *Agent) recheckWanted() bool {
+	if a.selected == nil || a.failed != 0 || a.recheckAt.IsZero() {
+		return false
+	}
+	for _, p := range a.pairs { // highest priority first
+		if p == a.selected {
+			return false
+		}
+		if p.state == failedState {
+			return true
+		}
+	}
+	return false
+}
+
+// recheckDue puts the failed pairs above the selected one back to waiting,
+// so the paced checks try them again.
+func (a *Agent) recheckDue(now time.Time) {
+	if !a.recheckWanted() || now.Before(a.recheckAt) {
+		return
+	}
+	a.recheckAt = now.Add(a.cfg.RecheckInterval)
+	for _, p := range a.pairs {
+		if p == a.selected {
+			break
+		}
+		if p.state == failedState {
+			p.state = waiting
+		}
+	}
+	a.nextCheckAt = maxTime(a.nextCheckAt, now)
+	a.stats.Rechecks++
+}

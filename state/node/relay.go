@@ -1,0 +1,306 @@
+package node
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/stunmsg"
+	"github.com/peerlink/peerlink/state/turn"
+)
+
+// relay is one TURN server the Node holds an allocation on, through its own
+// turn.Client. Each connection uses at most one relay (conn.relay), drawn
+// from the seeded source, and gets that relay's candidate.
+type relay struct {
+	id     uint64 // names the relay in the timer index
+	server netip.AddrPort
+	local  netip.AddrPort
+	client *turn.Client
+	// cand is the relay candidate while an allocation exists; its Base is
+	// the relayed address, which is what the agents send from.
+	cand    Candidate
+	closing bool // RemoveRelay was called: no new connections pick it
+	removed bool
+	timer   timerSlot
+	// Reference counts of what connections asked the client for, so that
+	// one connection closing does not remove what another still uses.
+	// Lookups only; never ranged over.
+	perms map[netip.Addr]int
+	chans map[netip.AddrPort]int
+}
+
+func (r *relay) allocated() bool { return r.cand.Addr.IsValid() }
+
+// AddRelay starts an allocation on the TURN server at server, sending from
+// the local socket address local with long-term credentials. Connections
+// without a relay, and every later one, use it once it is allocated: its
+// relay candidate comes as CandidateGathered (and the server-reflexive
+// address it reports as another). Timers come from Config.Relay.
+func (n *Node) AddRelay(now time.Time, server, local netip.AddrPort, username, password string) error {
+	now = n.clock(now)
+	server, local = unmap(server), unmap(local)
+	if !server.IsValid() || server.Port() == 0 || !local.IsValid() || local.Port() == 0 {
+		return ErrInvalidAddr
+	}
+	if n.relayByServer(server) != nil {
+		return ErrRelayExists
+	}
+	if len(n.relays) >= n.cfg.MaxRelays {
+		return ErrTooManyRelays
+	}
+	cfg := n.cfg.Relay
+	cfg.Server, cfg.Local, cfg.Username, cfg.Password, cfg.RNG = server, local, username, password, n.cfg.Rand
+	client, err := turn.New(now, cfg)
+	if err != nil {
+		return err
+	}
+	n.relaySeq++
+	r := &relay{id: n.relaySeq, server: server, local: local, client: client,
+		perms: make(map[netip.Addr]int), chans: make(map[netip.AddrPort]int)}
+	n.relays = append(n.relays, r)
+	n.order.Ascend(func(id ConnID) bool {
+		if c := n.conns[id]; c.relay == nil && c.failed == 0 {
+			c.relay = r
+		}
+		return true
+	})
+	n.drainRelay(r)
+	return nil
+}
+
+// RemoveRelay releases the allocation on server (a Refresh with LIFETIME 0)
+// and forgets the relay once the server answers or the release times out.
+// Connections on it move to another path or fail with RelayLost, as when
+// the relay is lost, but no RelayLost event is emitted.
+func (n *Node) RemoveRelay(now time.Time, server netip.AddrPort) error {
+	now = n.clock(now)
+	r := n.relayByServer(unmap(server))
+	if r == nil {
+		return ErrUnknownRelay
+	}
+	if r.closing {
+		return nil
+	}
+	r.closing = true
+	r.client.Close(now)
+	n.drainRelay(r)
+	return nil
+}
+
+// Relays returns the servers of the relays in use, in the order added.
+func (n *Node) Relays() []netip.AddrPort {
+	out := make([]netip.AddrPort, 0, len(n.relays))
+	for _, r := range n.relays {
+		out = append(out, r.server)
+	}
+	return out
+}
+
+func (n *Node) relayByServer(server netip.AddrPort) *relay {
+	for _, r := range n.relays {
+		if r.server == server {
+			return r
+		}
+	}
+	return nil
+}
+
+func (n *Node) relayByID(id uint64) *relay {
+	for _, r := range n.relays {
+		if r.id == id {
+			return r
+		}
+	}
+	panic("node: timer of an unknown relay")
+}
+
+// relayFor returns the relay whose server sent a datagram that arrived on
+// local, if any. Relays are few (Config.MaxRelays), so a scan is cheapest.
+func (n *Node) relayFor(local, remote netip.AddrPort) *relay {
+	for _, r := range n.relays {
+		if r.server == remote && sameLocal(local, r.local) {
+			return r
+		}
+	}
+	return nil
+}
+
+// sameLocal: a driver without PKTINFO reports the socket's wildcard
+// address; the port still identifies the socket.
+func sameLocal(got, want netip.AddrPort) bool {
+	return got == want || got.Port() == want.Port() && (!got.Addr().IsValid() || got.Addr().IsUnspecified())
+}
+
+// pickRelay chooses the relay for a new connection from the seeded source,
+// so that connections spread over relays and a seed replays the choice.
+func (n *Node) pickRelay() *relay {
+	var live []*relay
+	for _, r := range n.relays {
+		if !r.closing && !r.client.State().Terminal() {
+			live = append(live, r)
+		}
+	}
+	switch len(live) {
+	case 0:
+		return nil
+	case 1:
+		return live[0]
+	}
+	return live[n.cfg.Rand.IntN(len(live))]
+}
+
+// drainRelay moves a relay client's output into the Node's after an input:
+// its transmits go out as Control, its events become candidates, moved or
+// failed connections and Node events. Call it after every input or
+// command given to the client.
+func (n *Node) drainRelay(r *relay) {
+	n.relayTransmits(r)
+	for {
+		e, ok := r.client.PollEvent()
+		if !ok {
+			break
+		}
+		n.relayEvent(r, e)
+	}
+	// The events may have given the client commands (permissions).
+	n.relayTransmits(r)
+	n.reindexRelay(r)
+}
+
+func (n *Node) relayTransmits(r *relay) {
+	for {
+		t, ok := r.client.PollTransmit()
+		if !ok {
+			return
+		}
+		n.transmit(t.Src, t.Dst, t.Payload, t.Class)
+	}
+}
+
+func (n *Node) reindexRelay(r *relay) {
+	at, reason, ok := r.client.PollTimeout()
+	n.setTimer(&r.timer, timerItem{at: at, relay: true, id: r.id, reason: reason}, ok && !r.removed)
+}
+
+func (n *Node) relayEvent(r *relay, e turn.Event) {
+	switch e.Kind {
+	case turn.EventReflexive:
+		n.addSrflx(r.local, r.server, e.Reflexive)
+	case turn.EventAllocated:
+		if e.Reflexive.IsValid() {
+			n.addSrflx(r.local, r.server, e.Reflexive)
+		}
+		r.cand = stunmsg.NewCandidate(stunmsg.Relay, e.Relayed, e.Relayed, r.server, n.relayPref(r))
+		n.forConnsOn(r, func(c *conn) { n.addRelayCandidate(c) })
+	case turn.EventWithdrawn:
+		n.withdrawRelay(r)
+	case turn.EventLost:
+		n.emit(RelayLostEvent{Server: r.server, Reason: e.Reason, Code: e.Code})
+		n.removeRelay(r)
+	case turn.EventClosed:
+		n.removeRelay(r)
+	case turn.EventPeerFailed:
+		if r.allocated() {
+			n.forConnsOn(r, func(c *conn) { c.agent.FailPairs(n.now, r.cand.Base, e.Peer.Addr()) })
+		}
+	case turn.EventPermitted, turn.EventChannelBound:
+		// Informational: Send already uses the channel once it is bound.
+	default:
+		panic("node: unknown relay event " + e.Kind.String())
+	}
+}
+
+// relayPref ranks relay candidates by the order relays were added, like
+// host candidates by the order of their addresses.
+func (n *Node) relayPref(r *relay) uint16 {
+	for i, x := range n.relays {
+		if x == r {
+			return uint16(65535 - i)
+		}
+	}
+	return 0
+}
+
+// forConnsOn calls fn for every live connection on relay r, in ID order,
+// and settles each.
+func (n *Node) forConnsOn(r *relay, fn func(c *conn)) {
+	n.order.Ascend(func(id ConnID) bool {
+		if c := n.conns[id]; c.relay == r && c.failed == 0 {
+			fn(c)
+			n.settle(c)
+		}
+		return true
+	})
+}
+
+// addRelayCandidate gives c its relay's candidate, announces it, and asks
+// for a permission toward every remote candidate the peer signalled so far,
+// so that checks through the relay are not dropped by the server.
+func (n *Node) addRelayCandidate(c *conn) {
+	r := c.relay
+	if r == nil || !r.allocated() || c.failed != 0 || c.agent.HasLocal(r.cand.Base) {
+		return
+	}
+	if c.agent.AddLocalCandidate(n.now, r.cand) != nil {
+		return // over the agent's bound: the direct candidates stay
+	}
+	n.emit(CandidateGathered{Conn: c.id, Candidate: r.cand})
+	for _, rc := range c.agent.Remotes() {
+		n.permit(c, rc.Addr)
+	}
+}
+
+// withdrawRelay: the allocation is gone (lost, closed, or replaced by a
+// fresh one). Every connection on it loses the relay candidate — the
+// application signals CandidateWithdrawn to the peer — and moves to another
+// path or fails with RelayLost. What the client was asked for is gone with
+// the allocation; a fresh allocation brings a new candidate, and the
+// connections ask again.
+func (n *Node) withdrawRelay(r *relay) {
+	old := r.cand
+	if !old.Addr.IsValid() {
+		return
+	}
+	r.cand = Candidate{}
+	clear(r.perms)
+	clear(r.chans)
+	n.forConnsOn(r, func(c *conn) {
+		c.permIPs, c.channel = c.permIPs[:0], netip.AddrPort{}
+		if c.agent.RemoveLocalCandidate(n.now, old.Base, ice.RelayLost) {
+			n.emit(CandidateWithdrawn{Conn: c.id, Candidate: old})
+		}
+	})
+}
+
+// removeRelay forgets a relay whose client ended, and gives its connections
+// another relay if there is one.
+func (n *Node) removeRelay(r *relay) {
+	if r.removed {
+		return
+	}
+	n.withdrawRelay(r)
+	r.removed = true
+	n.clearTimer(&r.timer)
+	for i, x := range n.relays {
+		if x == r {
+			n.relays = append(n.relays[:i], n.relays[i+1:]...)
+			break
+		}
+	}
+	n.order.Ascend(func(id ConnID) bool {
+		c := n.conns[id]
+		if c.relay != r {
+			return true
+		}
+		c.relay = nil
+		if c.failed == 0 {
+			c.relay = n.pickRelay()
+			n.addRelayCandidate(c)
+			n.settle(c)
+		}
+		return true
+	})
+}
+
+func unmap(a netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(a.Addr().Unmap(), a.Port()) }

@@ -1,0 +1,225 @@
+package node
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/stunmsg"
+	"github.com/peerlink/peerlink/state/turn"
+)
+
+// newRelayPair is a pair harness whose direct path is blocked and whose
+// nodes both use the harness relay.
+func newRelayPair(t *testing.T, seed uint64) *pairHarness {
+	h := newPairHarness(t, seed, ice.Config{})
+	for _, n := range h.nodes {
+		n.cfg.Relay = fastRelay.WithDefaults()
+	}
+	h.blockDirect = true
+	h.withRelay()
+	return h
+}
+
+func (h *pairHarness) mustConnect() {
+	h.t.Helper()
+	if !h.connected(0) || !h.connected(1) {
+		h.t.Fatalf("not connected:\n%s", strings.Join(h.log, "\n"))
+	}
+}
+
+// throughRelay: the path leaves from our relayed address or goes to the
+// peer's.
+func throughRelay(p Path) bool {
+	return p.Local.Type == stunmsg.Relay || p.Remote.Type == stunmsg.Relay || p.Dst().Addr() == relayIP
+}
+
+func TestPeersWhoseDirectPathIsBlockedConnectThroughTheRelayAndExchangeData(t *testing.T) {
+	h := newRelayPair(t, 10)
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(3 * time.Second)
+	h.mustConnect()
+	for i, n := range h.nodes {
+		if p, _ := n.Path(connID); !throughRelay(p) {
+			t.Fatalf("%s: path %v does not go through the relay", names[i], p)
+		}
+	}
+	h.send(0, 100, 1000)
+	h.send(1, 100, 1000)
+	h.runFor(time.Second)
+	if testing.Verbose() {
+		t.Log("\n" + strings.Join(h.log, "\n"))
+	}
+	if h.received[0] != 100 || h.received[1] != 100 {
+		t.Fatalf("received a=%d b=%d, want 100 each", h.received[0], h.received[1])
+	}
+	// Checks through the relay went out Control and data Data
+	// (checkWrapped fails the test otherwise); at least one side wrapped
+	// both, and its data used the bound channel.
+	wrappedChecks := h.wrapped[0][gso.Control][innerCheck] + h.wrapped[1][gso.Control][innerCheck]
+	wrappedData := h.wrapped[0][gso.Data][innerApp] + h.wrapped[1][gso.Data][innerApp]
+	if wrappedChecks == 0 || wrappedData < 100 {
+		t.Fatalf("wrapped checks=%d data=%d, want both through the relay", wrappedChecks, wrappedData)
+	}
+	if st := h.relay.Stats(); st.RelayedToPeer < 100 || st.RelayedToClient < 100 {
+		t.Fatalf("relay stats %+v", st)
+	}
+}
+
+func TestRelayedDataTravelsInChannelDataOnceTheChannelIsBound(t *testing.T) {
+	h := newRelayPair(t, 11)
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(3 * time.Second)
+	h.mustConnect()
+	h.log = nil
+	h.send(0, 1, 500)
+	h.send(1, 1, 500)
+	var frames []string
+	for _, l := range h.log {
+		if strings.Contains(l, "send data") {
+			frames = append(frames, l)
+		}
+	}
+	sawChannel := false
+	for _, l := range frames {
+		if strings.Contains(l, "send(") {
+			t.Fatalf("data in a Send indication after the channel was bound: %s", l)
+		}
+		sawChannel = sawChannel || strings.Contains(l, "channeldata(app 500B)")
+	}
+	if !sawChannel {
+		t.Fatalf("no ChannelData among %q", frames)
+	}
+}
+
+func TestALostRelayFailsTheConnectionsOnItWithRelayLost(t *testing.T) {
+	h := newRelayPair(t, 12)
+	h.quiet = true
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(3 * time.Second)
+	h.mustConnect()
+	h.relayDown = true
+	downAt := h.now
+	bound := fastRelay.WithDefaults().LostWithin()
+	h.runFor(bound + time.Second)
+	for i := range h.nodes {
+		lost, failed := time.Duration(-1), ice.FailReason(0)
+		for _, e := range h.events[i] {
+			switch e := e.(type) {
+			case RelayLostEvent:
+				if lost < 0 {
+					lost = 0
+				}
+				if e.Server != relayAddr || e.Reason != turn.LostTimeout {
+					t.Fatalf("%s: %v", names[i], e)
+				}
+			case Failed:
+				failed = e.Reason
+			}
+		}
+		line, _ := h.find(names[i] + " event relay-lost")
+		if lost < 0 || line == "" {
+			t.Fatalf("%s: no RelayLost within %v:\n%s", names[i], bound, strings.Join(h.log, "\n"))
+		}
+		if d := parseTS(t, line).Sub(downAt); d > bound {
+			t.Fatalf("%s: RelayLost %v after the relay died, bound %v", names[i], d, bound)
+		}
+		if failed != RelayLost {
+			t.Fatalf("%s: connection ended with %v, want RelayLost:\n%s", names[i], failed, strings.Join(h.log, "\n"))
+		}
+	}
+}
+
+func TestARelayedConnectionMovesToTheDirectPathOnceItOpens(t *testing.T) {
+	h := newRelayPair(t, 13)
+	h.quiet = true
+	h.connect([2]Role{Controlling, Controlled})
+	// Long enough for the direct pair's checks (13.75 s of retransmissions)
+	// to fail: only the periodic recheck can find the path after this.
+	h.runFor(20 * time.Second)
+	h.mustConnect()
+	if s := h.nodes[0].agentOf(connID).Stats(); s.Rechecks != 0 {
+		t.Fatalf("rechecks before the interval: %d", s.Rechecks)
+	}
+	h.blockDirect = false
+	openAt := h.now
+	h.runFor(ice.DefaultConfig().RecheckInterval + 5*time.Second)
+	for i, n := range h.nodes {
+		p, ok := n.Path(connID)
+		if !ok || throughRelay(p) || p.Src() != h.addrs[i] || p.Dst() != h.addrs[1-i] {
+			t.Fatalf("%s: path %v, want host to host:\n%s", names[i], p, strings.Join(h.log, "\n"))
+		}
+		line, found := h.find(names[i] + " event conn 1 path-changed host")
+		if !found {
+			t.Fatalf("%s: no PathChanged to the direct path:\n%s", names[i], strings.Join(h.log, "\n"))
+		}
+		if d := parseTS(t, line).Sub(openAt); d > ice.DefaultConfig().RecheckInterval+time.Second || d < 0 {
+			t.Fatalf("%s: moved %v after the path opened", names[i], d)
+		}
+	}
+	h.send(0, 10, 100)
+	h.send(1, 10, 100)
+	h.runFor(time.Second)
+	if h.received[0] != 10 || h.received[1] != 10 {
+		t.Fatalf("received a=%d b=%d after the move", h.received[0], h.received[1])
+	}
+}
+
+func TestARelayLostWhileADirectPathWorksLeavesTheConnectionUp(t *testing.T) {
+	h := newPairHarness(t, 14, ice.Config{})
+	for _, n := range h.nodes {
+		n.cfg.Relay = fastRelay.WithDefaults()
+	}
+	h.withRelay()
+	h.quiet = true
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(3 * time.Second)
+	h.mustConnect()
+	h.relayDown = true
+	h.runFor(20 * time.Second)
+	if _, ok := h.find("relay-lost"); !ok {
+		t.Fatal("relay not reported lost")
+	}
+	h.mustConnect()
+	if _, ok := h.find("failed"); ok {
+		t.Fatalf("a connection failed:\n%s", strings.Join(h.log, "\n"))
+	}
+}
+
+func TestRelayCommandsRefuseMisuseWithSentinelErrors(t *testing.T) {
+	h := newPairHarness(t, 15, ice.Config{})
+	n := h.nodes[0]
+	server := netip.MustParseAddrPort("10.0.0.9:3478")
+	if err := n.AddRelay(h.now, netip.AddrPort{}, h.addrs[0], "u", "p"); !errors.Is(err, ErrInvalidAddr) {
+		t.Fatalf("invalid server: %v", err)
+	}
+	if err := n.AddRelay(h.now, server, h.addrs[0], "u", "p"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.AddRelay(h.now, server, h.addrs[0], "u", "p"); !errors.Is(err, ErrRelayExists) {
+		t.Fatalf("second AddRelay for a server: %v", err)
+	}
+	for i := 2; i <= n.cfg.MaxRelays; i++ {
+		s := netip.AddrPortFrom(server.Addr(), uint16(3478+i))
+		if err := n.AddRelay(h.now, s, h.addrs[0], "u", "p"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n.AddRelay(h.now, netip.MustParseAddrPort("10.0.0.9:1"), h.addrs[0], "u", "p"); !errors.Is(err, ErrTooManyRelays) {
+		t.Fatalf("past MaxRelays: %v", err)
+	}
+	if err := n.RemoveRelay(h.now, netip.MustParseAddrPort("10.9.9.9:1")); !errors.Is(err, ErrUnknownRelay) {
+		t.Fatalf("unknown relay: %v", err)
+	}
+	if err := n.RemoveRelay(h.now, server); err != nil {
+		t.Fatal(err)
+	}
+	// Without an allocation yet the relay closes at once and is forgotten.
+	if err := n.RemoveRelay(h.now, server); !errors.Is(err, ErrUnknownRelay) {
+		t.Fatalf("removing twice: %v", err)
+	}
+}
