@@ -1,0 +1,181 @@
+// Package relay_test connects two peerlink Nodes, each run by the real-time
+// driver over a real UDP socket on 127.0.0.1, through real TURN servers:
+// pion/turn in this process and coturn as a child process. Their direct
+// path is blocked by signalling: each side learns only the other's relay
+// candidates, never its host address.
+package relay_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/peerlink/peerlink/drivers"
+	"github.com/peerlink/peerlink/drivers/linux"
+	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/stunmsg"
+	"github.com/peerlink/peerlink/state/turn"
+)
+
+const (
+	conn      node.ConnID = 7
+	datagrams             = 1000
+)
+
+// relayTimers are short so that a dead relay is reported within seconds:
+// a keepalive every 2 s, a request given up after 0.1+0.2+0.4+0.4+0.4 s, so
+// LostWithin is 3.5 s.
+var relayTimers = turn.Config{
+	KeepaliveInterval: 2 * time.Second,
+	RequestRTO:        100 * time.Millisecond,
+	RequestRTOMax:     400 * time.Millisecond,
+	RequestTransmits:  5,
+}
+
+// peer is one Node under drivers.Driver over a linux.Conn.
+type peer struct {
+	name string
+	d    *drivers.Driver
+	fw   *firewall
+	addr netip.AddrPort
+	// raw receives every Node event from the driver's goroutine; route
+	// forwards signalling and passes the rest to events.
+	raw    chan node.Event
+	events chan node.Event
+	got    [datagrams]atomic.Bool
+	count  atomic.Int64
+	done   chan error
+}
+
+func startPeer(t *testing.T, ctx context.Context, name string) *peer {
+	t.Helper()
+	uc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := uc.SetReadBuffer(4 << 20); err != nil {
+		t.Logf("read buffer: %v", err)
+	}
+	lc, err := linux.New(uc, linux.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &firewall{Conn: lc}
+	p := &peer{fw: c, name: name, addr: uc.LocalAddr().(*net.UDPAddr).AddrPort(),
+		raw: make(chan node.Event, 4096), events: make(chan node.Event, 4096), done: make(chan error, 1)}
+	p.d, err = drivers.New(c, drivers.Config{
+		Node:    node.Config{Relay: relayTimers},
+		OnEvent: func(e node.Event) { p.raw <- e },
+		OnData:  p.receive,
+		Logger:  slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.d.Run(ctx) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s: driver did not stop", name)
+		}
+	})
+	if err := p.d.AddLocalAddress(ctx, p.addr); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// receive tallies datagram numbers; duplicates count once.
+func (p *peer) receive(_ node.ConnID, b []byte) {
+	if len(b) < 4 {
+		return
+	}
+	if i := binary.BigEndian.Uint32(b); i < datagrams && !p.got[i].Swap(true) {
+		p.count.Add(1)
+	}
+}
+
+func (p *peer) addRelay(ctx context.Context, s *server) error {
+	return p.d.Do(ctx, func(now time.Time, pp *pump.Pump) error {
+		return pp.Node().AddRelay(now, s.addr, p.addr, user, password)
+	})
+}
+
+// route is the application's signalling from p to other: relay candidates
+// only (no host candidate, so no direct path), and their withdrawal.
+// Everything else goes to p.events for the test.
+func (p *peer) route(ctx context.Context, other *peer) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-p.raw:
+			switch e := e.(type) {
+			case node.CandidateGathered:
+				if e.Candidate.Type == stunmsg.Relay {
+					_ = other.d.AddRemoteCandidate(ctx, e.Conn, e.Candidate)
+				}
+			case node.CandidateWithdrawn:
+				_ = other.d.Do(ctx, func(now time.Time, pp *pump.Pump) error {
+					return pp.Node().RemoveRemoteCandidate(now, e.Conn, e.Candidate.Addr)
+				})
+			}
+			p.events <- e
+		}
+	}
+}
+
+// await returns the first event match accepts, failing the test after d.
+func (p *peer) await(t *testing.T, d time.Duration, what string, match func(node.Event) bool) node.Event {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case e := <-p.events:
+			if match(e) {
+				return e
+			}
+			if f, ok := e.(node.Failed); ok && what != "failed" {
+				t.Fatalf("%s: %v while waiting for %s", p.name, f, what)
+			}
+		case <-timeout:
+			t.Fatalf("%s: no %s within %v", p.name, what, d)
+		}
+	}
+}
+
+// sendAll sends datagrams numbered 0..n-1, waiting briefly whenever the
+// send queue pushes back.
+func (p *peer) sendAll(ctx context.Context, t *testing.T, size int) {
+	b := make([]byte, size)
+	for i := 0; i < datagrams; {
+		binary.BigEndian.PutUint32(b, uint32(i))
+		err := p.d.Send(ctx, conn, b)
+		switch {
+		case err == nil:
+			i++
+			if i%50 == 0 {
+				// A burst of 50 at most: the relay's and the peer's socket
+				// buffers take that on loopback without loss.
+				time.Sleep(2 * time.Millisecond)
+			}
+		case errors.Is(err, gso.ErrQueueFull):
+			time.Sleep(time.Millisecond)
+		default:
+			t.Errorf("%s: send %d: %v", p.name, i, err)
+			return
+		}
+	}
+}
+
+func seeded(n uint64) *rand.Rand { return rand.New(rand.NewPCG(n, n)) }

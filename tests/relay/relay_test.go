@@ -1,0 +1,119 @@
+package relay_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/stunmsg"
+)
+
+func TestTwoNodesConnectThroughPionTurnAndMoveAThousandDatagramsEachWay(t *testing.T) {
+	t.Parallel()
+	throughRelay(t, pionServer(t), false)
+}
+
+func TestTwoNodesConnectThroughCoturnAndMoveAThousandDatagramsEachWay(t *testing.T) {
+	t.Parallel()
+	throughRelay(t, coturnServer(t), false)
+}
+
+func TestKillingCoturnRaisesRelayLostWithinTheBoundAndFailsTheConnection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the relay to be declared lost; skipped with -short")
+	}
+	t.Parallel()
+	throughRelay(t, coturnServer(t), true)
+}
+
+// throughRelay connects two nodes through srv, checks that their path is
+// relayed, moves datagrams both ways, and with kill stops the server and
+// waits for RelayLost and the connection's Failed{RelayLost}.
+func throughRelay(t *testing.T, srv *server, kill bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, b := startPeer(t, ctx, "a"), startPeer(t, ctx, "b")
+	a.fw.block(b.addr)
+	b.fw.block(a.addr)
+	go a.route(ctx, b)
+	go b.route(ctx, a)
+	start := time.Now()
+	for _, p := range []*peer{a, b} {
+		if err := p.addRelay(ctx, srv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	credA, credB := ice.NewCredentials(seeded(1)), ice.NewCredentials(seeded(2))
+	if _, err := a.d.Connect(ctx, conn, node.Controlling, credA, credB); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.d.Connect(ctx, conn, node.Controlled, credB, credA); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*peer{a, b} {
+		e := p.await(t, 10*time.Second, "connected", func(e node.Event) bool { _, ok := e.(node.Connected); return ok })
+		path := e.(node.Connected).Path
+		if path.Local.Type != stunmsg.Relay && path.Remote.Type != stunmsg.Relay {
+			t.Fatalf("%s: connected on %v, not through the relay", p.name, path)
+		}
+		t.Logf("%s %s: connected after %v on %v", srv.name, p.name, time.Since(start).Round(time.Millisecond), path)
+	}
+
+	sent := time.Now()
+	var wg sync.WaitGroup
+	for _, p := range []*peer{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.sendAll(ctx, t, 1000)
+		}()
+	}
+	wg.Wait()
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if a.count.Load() == datagrams && b.count.Load() == datagrams {
+			break
+		}
+	}
+	t.Logf("%s: %d datagrams to a, %d to b in %v", srv.name, a.count.Load(), b.count.Load(),
+		time.Since(sent).Round(time.Millisecond))
+	if a.count.Load() != datagrams || b.count.Load() != datagrams {
+		t.Fatalf("%s: received a=%d b=%d, want %d each", srv.name, a.count.Load(), b.count.Load(), datagrams)
+	}
+	if !kill {
+		return
+	}
+
+	srv.stop()
+	killed := time.Now()
+	bound := relayTimers.WithDefaults().LostWithin()
+	for _, p := range []*peer{a, b} {
+		var lost node.RelayLostEvent
+		var failed node.Failed
+		for lost.Server != srv.addr || failed.Reason == 0 {
+			switch e := p.await(t, bound+2*time.Second, "failed", func(e node.Event) bool {
+				switch e.(type) {
+				case node.RelayLostEvent, node.Failed:
+					return true
+				}
+				return false
+			}).(type) {
+			case node.RelayLostEvent:
+				lost = e
+				after := time.Since(killed)
+				t.Logf("%s %s: %v after %v (bound %v)", srv.name, p.name, e, after.Round(time.Millisecond), bound)
+				if after > bound+500*time.Millisecond {
+					t.Errorf("%s: RelayLost %v after the kill, bound %v", p.name, after, bound)
+				}
+			case node.Failed:
+				failed = e
+				t.Logf("%s %s: %v after %v", srv.name, p.name, e, time.Since(killed).Round(time.Millisecond))
+			}
+		}
+		if failed.Reason != node.RelayLost {
+			t.Errorf("%s: connection ended with %v, want RelayLost", p.name, failed.Reason)
+		}
+	}
+}
