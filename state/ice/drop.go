@@ -23,7 +23,8 @@ const (
 	DropFailed
 	// DropUnknownPath: application data from a path no connection owns.
 	DropUnknownPath
-	// DropChannelData: ChannelData while no relay is configured.
+	// DropChannelData: ChannelData from anyone but a relay's server, or
+	// ChannelData inside a relayed payload.
 	DropChannelData
 	// DropUnexpectedSTUN: a STUN message of a method or class we never
 	// expect (indications, other methods).

@@ -1,8 +1,9 @@
 // Package node is peerlink's connection core: a sans-IO state machine that
 // owns every connection of a process (or socket set), their ICE agents, the
-// local addresses and the STUN servers. It reads no clock, opens no socket,
-// starts no goroutine and draws all randomness from Config.Rand, so the
-// simulator runs exactly the code the drivers run, and a seed replays a run.
+// local addresses, the STUN servers and the TURN relays (one turn.Client
+// each). It reads no clock, opens no socket, starts no goroutine and draws
+// all randomness from Config.Rand, so the simulator runs exactly the code
+// the drivers run, and a seed replays a run.
 //
 // # Verbs
 //
@@ -14,12 +15,13 @@
 // Commands from the application (each also takes now):
 //
 //	Connect, Close, AddRemoteCandidate, RemoveRemoteCandidate, Send,
-//	AddLocalAddress, AddStunServer
+//	AddLocalAddress, AddStunServer, AddRelay, RemoveRelay
 //
 // Outputs are drained until empty after every input or command:
 //
 //	PollTransmit() (Transmit, bool)          // datagrams to send, tagged Control or Data
-//	PollEvent() (Event, bool)                // CandidateGathered, Connected, PathChanged, Failed, Closed, RoleChanged
+//	PollEvent() (Event, bool)                // CandidateGathered, CandidateWithdrawn, Connected, PathChanged,
+//	                                         // Failed, Closed, RoleChanged, RelayLostEvent
 //	PollTimeout() (time.Time, string, bool)  // next deadline and why
 //
 // Time never goes backwards inside: a now earlier than one seen before is
@@ -34,6 +36,7 @@
 //	n, _ := node.New(node.Config{Rand: rand.New(rand.NewChaCha8(seedFromCryptoRand))})
 //	n.AddLocalAddress(clock(), socketAddr)          // each bound, non-wildcard address
 //	n.AddStunServer(clock(), stunServer)            // optional: server-reflexive candidates
+//	n.AddRelay(clock(), turnServer, socketAddr, user, pass) // optional: relayed candidates
 //	creds, _ := n.Connect(clock(), peer, node.Controlling, node.Credentials{}, peerCreds)
 //	// signal creds (and every CandidateGathered candidate) to the peer
 //
@@ -45,9 +48,11 @@
 //			for e, ok := n.PollEvent(); ok; e, ok = n.PollEvent() {
 //				switch e := e.(type) {
 //				case node.CandidateGathered: signal(e.Conn, e.Candidate.Marshal())
+//				case node.CandidateWithdrawn: signalRemoval(e.Conn, e.Candidate) // peer: RemoveRemoteCandidate
 //				case node.Connected:         // ready; e.Path
 //				case node.PathChanged:       // moved to e.Path
-//				case node.Failed:            // e.Reason: CandidateTimeout, ChecksFailed, ProbeTimeout
+//				case node.Failed:            // e.Reason: CandidateTimeout, ChecksFailed, ProbeTimeout, RelayLost
+//				case node.RelayLostEvent:    // e.Server is gone (e.Reason); AddRelay again, or another one
 //				case node.Closed:
 //				}
 //			}
@@ -67,18 +72,70 @@
 //		}
 //	}
 //
-// Every STUN message leaves as gso.Control and every application datagram
-// as gso.Data, so the queue sends probes ahead of bulk data.
+// Every STUN and TURN message leaves as gso.Control and every application
+// datagram as gso.Data, relayed or not, so the queue sends probes ahead of
+// bulk data.
 //
 // # Demultiplexing
 //
-// HandleDatagram follows RFC 7983: a first byte 0-3 with the STUN magic
-// cookie is STUN (a Binding request is routed by the ufrag in its USERNAME,
-// a response by the tag in its transaction ID); 64-79 is TURN ChannelData
-// (reserved for the TURN work, dropped for now); anything else is the
+// HandleDatagram first hands every datagram from a relay's server that
+// arrived on that relay's local address to the relay's TURN client, which
+// consumes its own signalling and unwraps ChannelData and Data indications.
+// What it unwraps is demultiplexed again, as if it had arrived on the
+// relayed address from the peer address the relay names. Everything else
+// follows RFC 7983: a first byte 0-3 with the STUN magic cookie is STUN (a
+// Binding request is routed by the ufrag in its USERNAME, a response by the
+// tag in its transaction ID); 64-79 is ChannelData, which only a relay's
+// server may send, so from anyone else it is dropped; anything else is the
 // application's, delivered for the connection that owns the path (local,
 // remote) — a path the peer has authenticated on with a check. Whatever
 // nobody wants is dropped and counted by reason in Stats, never a panic.
+// Do not name a relay's server as a STUN server too: its answers would go
+// to the relay's client, which gives a server-reflexive candidate anyway.
+//
+// # Relays
+//
+// AddRelay starts a TURN client (state/turn) for one server, with the
+// timers of Config.Relay; at most Config.MaxRelays. Each connection uses
+// one relay, drawn from the seeded source among the live ones when the
+// connection is created (or when its relay goes away), and the relay is
+// one more local candidate of its agent:
+//
+//   - The allocation becomes a relay candidate (CandidateGathered) of every
+//     connection on the relay, present and future; the server-reflexive
+//     address the relay reports becomes a srflx candidate like a STUN
+//     server's. The agent pairs the relay candidate with every remote one,
+//     so connections get pairs through our relay, to the peer's relay (a
+//     host candidate paired with the peer's relay candidate, sent directly)
+//     and relay to relay.
+//   - Before checks start the node asks the relay for a permission toward
+//     every remote candidate's IP paired with the relay candidate (and for
+//     a peer-reflexive one the moment a check to it is sent). A check that
+//     leaves from the relayed address is wrapped by the client (Send
+//     indication, or ChannelData once bound) and leaves as Control toward
+//     the server; application data on a relayed path leaves as Data.
+//   - When a relayed pair becomes the path (Connected or PathChanged), the
+//     node binds a channel to its remote end, so data costs 4 bytes of
+//     header. Close gives permissions and channels back (reference-counted
+//     across the connections on a relay).
+//   - A withdrawn allocation (lost, removed, or replaced after a 437)
+//     withdraws the candidate: CandidateWithdrawn, which the application
+//     signals so that the peer calls RemoveRemoteCandidate. A connection
+//     whose path used it moves to the best other pair that succeeded
+//     (PathChanged) or fails with Failed{RelayLost}. A peer that loses the
+//     relay candidate its path pointed at does the same. A relay that stops
+//     answering or refuses our credentials also raises RelayLostEvent and
+//     is forgotten; its connections get another relay if there is one.
+//   - While a relayed pair carries a connection, the pairs that failed and
+//     rank above it (the direct ones) are checked again every
+//     ice.Config.RecheckInterval, so the connection moves to a direct path
+//     (PathChanged) once one opens.
+//
+// The relays' deadlines sit in the same ordered index as the connections',
+// so PollTimeout stays O(log n) and carries the client's reason label
+// ("turn: keepalive", "turn: allocation refresh", ...); HandleTimeout runs
+// the due relays and turns their events into the node's outputs in the same
+// call, because a relay's event may become a connection's transmit.
 //
 // # Failure
 //

@@ -30,6 +30,10 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 //	cut / heal                  drop every datagram in flight, or stop that
 //	next                        print each node's next deadline and reason
 //	stats                       print probe and drop counters
+//	relay                       start the TURN relay and add it to both nodes
+//	block-direct / open-direct  drop datagrams between the nodes' own
+//	                            addresses (the relay stays reachable), or stop
+//	relay-down                  the relay stops answering for good
 func TestScenarios(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.txt")
 	if err != nil || len(files) == 0 {
@@ -145,6 +149,17 @@ func (h *pairHarness) exec(t *testing.T, cmd string) {
 		h.cut = true
 	case "heal":
 		h.cut = false
+	case "relay":
+		for _, n := range h.nodes {
+			n.cfg.Relay = fastRelay.WithDefaults()
+		}
+		h.withRelay()
+	case "block-direct":
+		h.blockDirect = true
+	case "open-direct":
+		h.blockDirect = false
+	case "relay-down":
+		h.relayDown = true
 	case "next":
 		for i, n := range h.nodes {
 			d, reason, ok := n.PollTimeout()

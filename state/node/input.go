@@ -9,10 +9,12 @@ import (
 )
 
 // HandleDatagram takes one received datagram: local is the address it
-// arrived on, remote its sender. It demultiplexes by RFC 7983: STUN goes to
-// the agent it names (or to the STUN server gatherer), ChannelData to the
-// relays (the TURN work; dropped for now), and anything else is application
-// data of the connection that owns the path (local, remote). For
+// arrived on, remote its sender. What a relay's server sends goes to that
+// relay's client first, and what it unwraps is demultiplexed as arriving on
+// the relayed address. Otherwise it demultiplexes by RFC 7983: STUN goes to
+// the agent it names (or to the STUN server gatherer), ChannelData not from
+// a relay is dropped, and anything else is application data of the
+// connection that owns the path (local, remote). For
 // application data it returns the connection and the payload (a sub-slice
 // of b) with ok true; everything else returns ok false, dropping and
 // counting what nobody wants. It never panics on what the network sends.
