@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -34,7 +35,7 @@ import (
 // Cases per property.
 const (
 	casesWorld       = 100 // P1, P2, P3: one world each
-	casesDeterminism = 40  // P4: two runs of one world each
+	casesDeterminism = 25  // P4: two runs of one world each
 	casesBite        = 100 // the most a bite test may search before giving up
 )
 
@@ -45,18 +46,19 @@ var userChecks bool
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	flag.Visit(func(f *flag.Flag) { userChecks = userChecks || f.Name == "rapid.checks" })
+	// flag.Visit would also see UseChecks' own flag.Set; only the command
+	// line counts here.
+	for _, a := range os.Args[1:] {
+		userChecks = userChecks || strings.HasPrefix(strings.TrimLeft(a, "-"), "rapid.checks")
+	}
 	os.Exit(m.Run())
 }
 
-// withChecks runs prop with n cases (a fifth with -short), unless the
-// command line chose a count.
+// withChecks runs prop with n cases (rapid itself runs a fifth with
+// -short), unless the command line chose a count.
 func withChecks(t *testing.T, n int, prop func(*rapid.T)) {
 	t.Helper()
 	if !userChecks {
-		if testing.Short() {
-			n = max(n/5, 4)
-		}
 		restore := setFlag(t, "rapid.checks", fmt.Sprint(n))
 		defer restore()
 	}
