@@ -174,7 +174,7 @@ func genNATs(t *rapid.T, s *scenario.Spec) {
 // idle timing long enough that a loaded connection never goes idle
 // before a cut is noticed. Idle probes are drawn fast enough for the same
 // loss argument (the defaults' 25 s within 60 s are not; see the finding
-// in the package documentation).
+// in sim_test.go's package documentation).
 func genTimers(t *rapid.T, s *scenario.Spec) ice.Config {
 	interval := time.Duration(rapid.IntRange(5, 20).Draw(t, "probe_interval_ds")) * 100 * time.Millisecond
 	rtt := scenario.ControlDelayBound(s, 0) + scenario.ControlDelayBound(s, 1) + scenario.DetectSlack(s)
