@@ -223,3 +223,91 @@ func TestRelayCommandsRefuseMisuseWithSentinelErrors(t *testing.T) {
 		t.Fatalf("removing twice: %v", err)
 	}
 }
+
+func TestRemovingOneSidesRelayMovesTheConnectionOntoThePeersRelay(t *testing.T) {
+	h := newRelayPair(t, 16)
+	h.quiet = true
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(3 * time.Second)
+	h.mustConnect()
+	if err := h.nodes[1].RemoveRelay(h.now, relayAddr); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	h.runFor(2 * time.Second)
+	h.mustConnect()
+	for i := range h.nodes {
+		if _, ok := h.find(names[i] + " event conn 1 path-changed"); !ok {
+			t.Fatalf("%s: no PathChanged:\n%s", names[i], strings.Join(h.log, "\n"))
+		}
+	}
+	// What is left goes through a's allocation only.
+	pa, _ := h.nodes[0].Path(connID)
+	pb, _ := h.nodes[1].Path(connID)
+	if pa.Local.Type != stunmsg.Relay || pb.Remote.Type != stunmsg.Relay || pb.Dst() != pa.Src() {
+		t.Fatalf("paths a %v, b %v: want both on a's relayed address", pa, pb)
+	}
+	if _, ok := h.find("relay-lost"); ok {
+		t.Fatal("RemoveRelay raised RelayLost")
+	}
+	h.send(0, 20, 100)
+	h.send(1, 20, 100)
+	h.runFor(time.Second)
+	if h.received[0] != 20 || h.received[1] != 20 {
+		t.Fatalf("received a=%d b=%d after the move", h.received[0], h.received[1])
+	}
+	if got := h.nodes[1].Relays(); len(got) != 0 {
+		t.Fatalf("b still lists relays %v", got)
+	}
+}
+
+func TestClosingAConnectionGivesBackOnlyThePermissionsNoOtherConnectionUses(t *testing.T) {
+	h := newRelayPair(t, 17)
+	h.quiet = true
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(3 * time.Second)
+	h.mustConnect()
+	a, b := h.nodes[0], h.nodes[1]
+	relayA, relayB := a.relays[0].client, b.relays[0].client
+	peerB := h.addrs[1]
+	// A second connection on a toward the same peer IP shares the
+	// permission.
+	creds := ice.NewCredentials(a.cfg.Rand)
+	if _, err := a.Connect(h.now, 2, Controlling, Credentials{}, creds); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.AddRemoteCandidate(h.now, 2, stunmsg.NewCandidate(stunmsg.Host, peerB, peerB, netip.AddrPort{}, 1)); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	h.runFor(time.Second)
+	if !relayA.Permitted(peerB) {
+		t.Fatal("no permission toward b's IP while both connections are open")
+	}
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(a.Close(h.now, 2))
+	h.drain()
+	if !relayA.Permitted(peerB) {
+		t.Fatal("closing connection 2 removed the permission connection 1 still uses")
+	}
+	must(a.Close(h.now, connID))
+	h.drain()
+	if relayA.Permitted(peerB) {
+		t.Fatal("permission kept after every connection using it closed")
+	}
+	// b's path runs through its own relay with a bound channel; closing
+	// gives back the channel and the permission.
+	p, _ := b.Path(connID)
+	if !relayB.HasChannel(p.Dst()) || !relayB.Permitted(p.Dst()) {
+		t.Fatalf("b: no channel or permission toward %v", p.Dst())
+	}
+	must(b.Close(h.now, connID))
+	h.drain()
+	if relayB.HasChannel(p.Dst()) || relayB.Permitted(p.Dst()) {
+		t.Fatal("b: channel or permission kept after its only connection closed")
+	}
+}
