@@ -1,7 +1,8 @@
 package linux
 
 // Config tunes a Conn. The zero value enables every offload the kernel
-// supports and no kernel queue budget.
+// supports. The kernel queue budget lives in the pump, which reads
+// Conn.UnsentBytes.
 type Config struct {
 	// DisableGSO sends one datagram per message even when the kernel could
 	// segment (for comparisons, or to work around a misbehaving NIC).
@@ -9,10 +10,6 @@ type Config struct {
 	// DisableGRO leaves UDP_GRO off, so every received buffer holds one
 	// datagram.
 	DisableGRO bool
-	// KernelBudgetBytes is the most unsent bytes the socket's send buffer may
-	// hold before OverBudget reports true and the caller should hold back
-	// Data (Control always goes). 0 means no budget.
-	KernelBudgetBytes int
 	// OnGSODisabled, when set, is called once, from Send, when the kernel
 	// rejected segmentation and the Conn switched to one datagram per
 	// message. It is meant for a single log line.

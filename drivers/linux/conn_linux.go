@@ -12,8 +12,8 @@ import (
 	"github.com/peerlink/peerlink/state/gso"
 )
 
-// Conn is a pump.Conn over one UDP socket. Send, WaitWritable, UnsentBytes
-// and OverBudget belong to one goroutine and Recv to one (possibly another);
+// Conn is a pump.Conn over one UDP socket. Send, WaitWritable and
+// UnsentBytes belong to one goroutine and Recv to one (possibly another);
 // Stats, Caps and Close may be called from anywhere.
 type Conn struct {
 	uc        *net.UDPConn

@@ -23,15 +23,3 @@ func (c *Conn) UnsentBytes() (int, error) {
 	}
 	return c.oq.n, c.oq.err
 }
-
-// OverBudget reports whether the kernel already holds more unsent bytes than
-// Config.KernelBudgetBytes, in which case the caller should hold Data back
-// and send only Control until it drains. Without a budget it is always
-// false.
-func (c *Conn) OverBudget() bool {
-	if c.cfg.KernelBudgetBytes <= 0 {
-		return false
-	}
-	n, err := c.UnsentBytes()
-	return err == nil && n > c.cfg.KernelBudgetBytes
-}

@@ -2,6 +2,7 @@ package pump
 
 import (
 	"errors"
+	"math"
 
 	"github.com/peerlink/peerlink/state/gso"
 )
@@ -42,20 +43,24 @@ func newFlusher(maxBatches, budget int, stats *Stats) flusher {
 // flush sends until the queue is empty, the socket would block, Data is held
 // back by the kernel budget, or the Conn fails. Whatever the Conn did not
 // take stays queued in order.
+//
+// With a budget, each round offers the kernel only as much Data as the
+// budget leaves room for beside what the kernel already holds unsent, so a
+// probe sent next waits behind at most the budget (plus one Control batch).
+// Checking the budget only before a send is not enough: once below it, one
+// send would hand the kernel a whole socket buffer of Data.
 func (f *flusher) flush(q *gso.Queue, c Conn) (FlushResult, error) {
 	var res FlushResult
 	for !q.Empty() {
-		batches := q.Peek(f.peek[:0])
-		if f.overBudget(c) {
-			batches = controlPrefix(batches)
-			if len(batches) == 0 {
-				res.DataHeld = true
-				f.stats.DataHeld++
-				// Nothing will be sent: release the peek.
-				_ = q.Advance(0)
-				return res, nil
-			}
+		room := f.dataRoom(c)
+		batches, held := q.PeekLimit(f.peek[:0], room)
+		if held {
 			res.DataHeld = true
+			f.stats.DataHeld++
+		}
+		if len(batches) == 0 {
+			_ = q.Advance(0) // release the peek
+			return res, nil
 		}
 		n, err := c.Send(batches)
 		if aerr := q.Advance(n); aerr != nil {
@@ -74,37 +79,30 @@ func (f *flusher) flush(q *gso.Queue, c Conn) (FlushResult, error) {
 			f.stats.SendErrors++
 			return res, err
 		}
-		if res.DataHeld {
+		if held {
+			// The kernel has what the budget allows; measuring again at
+			// once would find it barely drained. PollTimeout schedules the
+			// next look.
 			return res, nil
 		}
 	}
 	return res, nil
 }
 
-// overBudget reports whether the kernel already holds as many unsent bytes
-// as the budget allows, in which case Data waits and Control goes alone.
-func (f *flusher) overBudget(c Conn) bool {
+// dataRoom is how many bytes of Data the kernel may be given now: the budget
+// less what it holds unsent. Without a budget, or a Conn that cannot tell,
+// there is no limit.
+func (f *flusher) dataRoom(c Conn) int {
 	if f.budget <= 0 {
-		return false
+		return math.MaxInt
 	}
 	u, ok := c.(UnsentCounter)
 	if !ok {
-		return false
+		return math.MaxInt
 	}
 	n, err := u.UnsentBytes()
 	if err != nil {
-		return false
+		return math.MaxInt
 	}
-	return n >= f.budget
-}
-
-// controlPrefix cuts batches, which are in send order, before the first Data
-// batch.
-func controlPrefix(batches []*gso.Batch) []*gso.Batch {
-	for i, b := range batches {
-		if b.Class() != gso.Control {
-			return batches[:i]
-		}
-	}
-	return batches
+	return max(f.budget-n, 0)
 }

@@ -28,11 +28,14 @@ type Config struct {
 	Queue gso.Config
 	// PeekBatches bounds the batches offered to one Conn.Send.
 	PeekBatches int
-	// KernelDataBudget: before Data is pushed into the socket, the bytes the
-	// kernel still holds unsent for it (SIOCOUTQ) must be below this, so
-	// that a probe sent next waits behind at most this much data. 0
+	// KernelDataBudget bounds the Data the kernel holds unsent for the
+	// socket (SIOCOUTQ, which counts the kernel's per-buffer overhead too):
+	// each flush offers only as much Data as fits beside what is already
+	// there, so a probe sent next waits behind at most this much. 0
 	// disables the budget. Only Conns that implement UnsentCounter honour
-	// it.
+	// it. A budget trades throughput on fast links for probe latency: the
+	// kernel queue can run dry for up to BudgetRecheck, so keep
+	// budget/BudgetRecheck above the link rate.
 	KernelDataBudget int
 	// BudgetRecheck is how long held Data waits before the kernel queue is
 	// measured again.

@@ -126,3 +126,18 @@ func TestCoalescedMessagesAreSplitIntoDatagrams(t *testing.T) {
 		t.Fatal("datagrams from an unknown peer should be dropped and counted by the node")
 	}
 }
+
+func TestTheBudgetOffersOnlyTheDataThatFitsBesideTheKernelQueue(t *testing.T) {
+	c := &fakeConn{room: 100, unsent: 10_000}
+	p := newTestPump(t, c, 12_500)
+	enqueue(t, p, gso.Data, 5) // one batch of five 1000-byte datagrams
+	res, err := p.Flush(t0)
+	if err != nil || !res.DataHeld || res.Datagrams != 2 {
+		t.Fatalf("flush with 2500 bytes of room: %+v %v", res, err)
+	}
+	c.unsent = 0
+	p.HandleTimeout(t0.Add(DefaultBudgetRecheck))
+	if res, _ := p.Flush(t0.Add(DefaultBudgetRecheck)); res.DataHeld || res.Datagrams != 3 {
+		t.Fatalf("flush with room: %+v", res)
+	}
+}

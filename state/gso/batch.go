@@ -20,6 +20,7 @@ type Batch struct {
 	limit    int    // most payload bytes this batch may hold
 	buf      []byte // the queued payload, segments back to back; capacity fixed
 	off      int    // bytes of buf already sent (whole segments)
+	end      int    // bytes of buf offered to the driver by the last peek
 	sealed   bool   // no datagram may be appended
 	freedAt  time.Time
 	segCount int // segments in buf, sent ones included
@@ -42,17 +43,21 @@ func (b *Batch) Class() Class { return b.class }
 // segment but the last, which may be shorter.
 func (b *Batch) SegmentSize() int { return b.segSize }
 
-// Payload is the unsent segments back to back: the buffer a GSO send hands to
-// the kernel as one super-datagram.
-func (b *Batch) Payload() []byte { return b.buf[b.off:] }
+// Payload is the offered segments back to back: the buffer a GSO send hands
+// to the kernel as one super-datagram. Usually that is every unsent segment;
+// under a kernel queue budget (Queue.PeekLimit) it may be a prefix of them.
+func (b *Batch) Payload() []byte { return b.buf[b.off:b.end] }
 
-// Segments is the number of unsent datagrams in the batch.
-func (b *Batch) Segments() int { return b.segCount - b.off/b.segSize }
+// Segments is the number of offered datagrams in the batch.
+func (b *Batch) Segments() int { return (b.end - b.off + b.segSize - 1) / b.segSize }
 
-// Segment returns the i-th unsent datagram, for drivers that send a batch one
-// datagram at a time.
+// Segment returns the i-th offered datagram, for drivers that send a batch
+// one datagram at a time.
 func (b *Batch) Segment(i int) []byte {
 	start := b.off + i*b.segSize
-	end := min(start+b.segSize, len(b.buf))
+	end := min(start+b.segSize, b.end)
 	return b.buf[start:end]
 }
+
+// unsentSegments counts every unsent datagram, offered or not.
+func (b *Batch) unsentSegments() int { return (len(b.buf) - b.off + b.segSize - 1) / b.segSize }

@@ -1,6 +1,7 @@
 package gso
 
 import (
+	"math"
 	"net/netip"
 	"time"
 
@@ -39,8 +40,11 @@ type Queue struct {
 	peekFn  func(*Batch) bool
 	peekDst []*Batch
 	peekMax int
-	lastNow time.Time
-	stats   Stats
+	// The current PeekLimit's Data budget, and whether it held Data back.
+	peekData int
+	peekHeld bool
+	lastNow  time.Time
+	stats    Stats
 
 	// fault breaks one rule on purpose. Only the package's tests set it, to
 	// show that the properties guarding each rule catch its violation.
@@ -54,6 +58,7 @@ const (
 	faultIgnoreMaxSegments       // batches grow past Caps.MaxSegments
 	faultIgnoreSegmentSize       // a longer datagram may extend a batch
 	faultIgnoreByteLimit         // Data is never refused
+	faultIgnoreDataBudget        // PeekLimit offers all Data
 )
 
 // New returns an empty queue.
@@ -123,6 +128,7 @@ func (q *Queue) Enqueue(src, dst netip.AddrPort, payload []byte, class Class, ec
 	// needs no more checks.
 	if b := q.newestOf(key); b != nil && q.fits(b, n) {
 		b.buf = append(b.buf, payload...)
+		b.end = len(b.buf)
 		b.segCount++
 		if n < b.segSize || (b.segCount == q.cfg.Caps.MaxSegments && q.fault != faultIgnoreMaxSegments) || len(b.buf)+b.segSize > b.limit {
 			b.sealed = true
@@ -149,6 +155,7 @@ func (q *Queue) Enqueue(src, dst netip.AddrPort, payload []byte, class Class, ec
 		seq: q.seq, segSize: n, limit: limit,
 		buf: append(q.bufs.get(sc), payload...), segCount: 1,
 	}
+	b.end = len(b.buf)
 	q.seq++
 	b.sealed = (q.cfg.Caps.MaxSegments == 1 && q.fault != faultIgnoreMaxSegments) || 2*n > limit
 	q.held[class] += cap(b.buf)
@@ -229,22 +236,50 @@ func (q *Queue) newBatch() *Batch {
 // the kernel took with Advance; datagrams enqueued in between go to new
 // batches and do not disturb the count.
 func (q *Queue) Peek(dst []*Batch) []*Batch {
-	q.peeked = q.peeked[:0]
-	q.peekDst = dst
-	q.peekMax = cap(dst) - len(dst)
-	if q.peekMax > 0 {
-		q.tree.Ascend(q.peekFn)
-	}
-	dst = q.peekDst
-	q.peekDst = nil
+	dst, _ = q.PeekLimit(dst, math.MaxInt)
 	return dst
 }
 
+// PeekLimit is Peek with a budget for Data: Control batches are offered in
+// full, Data only while its payload fits in dataBytes, the last Data batch
+// cut at a segment boundary if need be (its Payload and Segments then cover
+// the offered prefix). held reports that Data stayed back for the budget.
+// A kernel queue budget uses it so that a probe sent next never waits
+// behind more Data than the budget allows.
+func (q *Queue) PeekLimit(dst []*Batch, dataBytes int) (batches []*Batch, held bool) {
+	q.peeked = q.peeked[:0]
+	q.peekDst = dst
+	q.peekMax = cap(dst) - len(dst)
+	q.peekData = dataBytes
+	q.peekHeld = false
+	if q.peekMax > 0 {
+		q.tree.Ascend(q.peekFn)
+	}
+	dst, held = q.peekDst, q.peekHeld
+	q.peekDst = nil
+	return dst, held
+}
+
 func (q *Queue) collectPeek(b *Batch) bool {
+	b.end = len(b.buf)
+	if b.class == Data && q.fault != faultIgnoreDataBudget {
+		if q.peekData < b.segSize {
+			// Nothing after this batch is offered: under ControlFirst only
+			// Data follows, and the comparison policies, which know no
+			// classes, let nothing overtake it.
+			q.peekHeld = true
+			return false
+		}
+		if avail := len(b.buf) - b.off; avail > q.peekData {
+			b.end = b.off + q.peekData/b.segSize*b.segSize
+			q.peekHeld = true
+		}
+		q.peekData -= b.end - b.off
+	}
 	b.sealed = true
 	q.peekDst = append(q.peekDst, b)
 	q.peeked = append(q.peeked, b)
-	return len(q.peeked) < q.peekMax
+	return len(q.peeked) < q.peekMax && !q.peekHeld
 }
 
 // Advance removes the first n datagrams of the last Peek, in its order: the
@@ -259,19 +294,24 @@ func (q *Queue) Advance(n int) error {
 	if n < 0 || n > total {
 		return ErrAdvance
 	}
-	for i, b := range q.peeked {
+	for _, b := range q.peeked {
 		if n == 0 {
 			break
 		}
-		s := b.Segments()
-		if n < s {
-			q.countOut(b, n, n*b.segSize)
-			b.off += n * b.segSize
-			q.peeked = q.peeked[i:]
+		k := min(n, b.Segments())
+		n -= k
+		if k < b.unsentSegments() {
+			sent := k * b.segSize
+			q.countOut(b, k, sent)
+			b.off += sent
+			b.end = max(b.end, b.off)
+			q.peeked = q.peeked[:0] // nothing after a batch sent in part was sent
+			if n > 0 {
+				panic("gso: datagrams advanced past a batch sent in part")
+			}
 			return nil
 		}
-		q.countOut(b, s, len(b.buf)-b.off)
-		n -= s
+		q.countOut(b, k, len(b.buf)-b.off)
 		q.remove(b)
 	}
 	q.peeked = q.peeked[:0]

@@ -23,7 +23,7 @@ func FuzzQueueOperations(f *testing.F) {
 			case 0, 1: // enqueue: class, ECN (possibly invalid), flow and length from the bytes
 				key := propFlows[int(a)%len(propFlows)]
 				class := Class(op>>2) % 3 // 2 is invalid
-				ecn := ECN(a>>4) % 5     // 4 is invalid
+				ecn := ECN(a>>4) % 5      // 4 is invalid
 				n := int(b) * int(b>>1+1) % (MaxBytesIPv6 + 2)
 				err := q.Enqueue(key.src, key.dst, payload[:n], class, ecn)
 				if err == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"net/netip"
 	"strings"
 	"testing"
@@ -28,6 +29,7 @@ import (
 //            a P-flow byte mismatch.
 // P-bound:   the bytes held per class never exceed that class's bound, and
 //            Control is refused only by its own bound.
+// P-budget:  a peek under a Data budget offers at most that much Data.
 
 var propFlows = []flowKey{
 	{src: netip.MustParseAddrPort("10.0.0.1:4000"), dst: netip.MustParseAddrPort("192.0.2.7:51820")},
@@ -120,11 +122,18 @@ func (m *queueModel) checkBound() {
 // datagrams, and checks what left.
 func (m *queueModel) drain(t *rapid.T) {
 	peek := rapid.IntRange(1, 8).Draw(t, "peek")
-	batches := m.q.Peek(make([]*Batch, 0, peek))
-	total := 0
+	budget := rapid.OneOf(rapid.Just(math.MaxInt), rapid.IntRange(0, 100_000)).Draw(t, "dataBudget")
+	batches, _ := m.q.PeekLimit(make([]*Batch, 0, peek), budget)
+	total, offeredData := 0, 0
 	for _, b := range batches {
 		m.checkBatch(b)
 		total += b.Segments()
+		if b.class == Data {
+			offeredData += len(b.Payload())
+		}
+	}
+	if offeredData > budget {
+		m.failf("P-budget: %d bytes of Data offered under a budget of %d", offeredData, budget)
 	}
 	taken := rapid.IntRange(0, total).Draw(t, "taken")
 	queuedControl := m.queued[Control]
@@ -266,3 +275,10 @@ func TestIgnoringTheByteLimitBreaksTheBound(t *testing.T) {
 }
 
 func init() { proptest.UseChecks(1000) }
+
+func TestIgnoringTheDataBudgetIsCaught(t *testing.T) {
+	f := proptest.ExpectFailure(t, checkQueue(ControlFirst, faultIgnoreDataBudget))
+	if f == nil || !strings.Contains(f.Message, "P-budget") {
+		t.Fatalf("rapid found no budget violation: %+v", f)
+	}
+}
