@@ -2,7 +2,9 @@ package node
 
 import (
 	"errors"
+	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +17,7 @@ import (
 
 // newRelayPair is a pair harness whose direct path is blocked and whose
 // nodes both use the harness relay.
-func newRelayPair(t *testing.T, seed uint64) *pairHarness {
+func newRelayPair(t testing.TB, seed uint64) *pairHarness {
 	h := newPairHarness(t, seed, ice.Config{})
 	for _, n := range h.nodes {
 		n.cfg.Relay = fastRelay.WithDefaults()
@@ -26,7 +28,6 @@ func newRelayPair(t *testing.T, seed uint64) *pairHarness {
 }
 
 func (h *pairHarness) mustConnect() {
-	h.t.Helper()
 	if !h.connected(0) || !h.connected(1) {
 		h.t.Fatalf("not connected:\n%s", strings.Join(h.log, "\n"))
 	}
@@ -309,5 +310,37 @@ func TestClosingAConnectionGivesBackOnlyThePermissionsNoOtherConnectionUses(t *t
 	h.drain()
 	if relayB.HasChannel(p.Dst()) || relayB.Permitted(p.Dst()) {
 		t.Fatal("b: channel or permission kept after its only connection closed")
+	}
+}
+
+func TestEachConnectionDrawsItsRelayFromTheSeededSource(t *testing.T) {
+	assign := func() []netip.AddrPort {
+		h := newPairHarness(t, 18, ice.Config{})
+		n := h.nodes[0]
+		for _, port := range []uint16{3478, 3479, 3480} {
+			if err := n.AddRelay(h.now, netip.AddrPortFrom(relayIP, port), h.addrs[0], relayUser, relayPassword); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rng := rand.New(rand.NewPCG(3, 3))
+		var got []netip.AddrPort
+		for id := ConnID(1); id <= 30; id++ {
+			if _, err := n.Connect(h.now, id, Controlling, Credentials{}, ice.NewCredentials(rng)); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, n.conns[id].relay.server)
+		}
+		return got
+	}
+	first := assign()
+	used := map[netip.AddrPort]int{}
+	for _, s := range first {
+		used[s]++
+	}
+	if len(used) != 3 {
+		t.Fatalf("30 connections used %d of 3 relays: %v", len(used), used)
+	}
+	if again := assign(); !slices.Equal(first, again) {
+		t.Fatalf("the same seed chose differently:\n%v\n%v", first, again)
 	}
 }
