@@ -24,10 +24,8 @@ const (
 	DefaultRecvMessages = 64
 	// DefaultRecvBufferSize fits the largest datagram or GRO super-datagram.
 	DefaultRecvBufferSize = 1 << 16
-	// DefaultKernelDataBudget keeps at most this much Data in the kernel's
-	// socket buffer ahead of a probe: about ten 1200-byte datagrams, 1 ms
-	// of a 100 Mbit/s link.
-	DefaultKernelDataBudget = 12 << 10
+	// DefaultKernelDataBudget is pump.DefaultKernelDataBudget.
+	DefaultKernelDataBudget = pump.DefaultKernelDataBudget
 )
 
 // ErrStopped is returned by commands given to a driver that is not running.

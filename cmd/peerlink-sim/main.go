@@ -119,7 +119,7 @@ func parse(args []string) (options, error) {
 	fs.StringVar(&o.svg, "svg", "", "where to write the plot (default sim/out/<scenario>-<seed>.svg)")
 	fs.BoolVar(&o.compare, "compare", false, "run the same seed under each queue policy: control-lane, fifo, smallest-first")
 	fs.StringVar(&o.policy, "policy", "", "queue policy without -compare (default control-lane)")
-	fs.IntVar(&o.budget, "budget", 0, "pump kernel data budget in bytes (0: off)")
+	fs.IntVar(&o.budget, "budget", 0, "pump kernel data budget in bytes (0: the scenario's, 12288 by default as in the drivers; -1: off)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -151,7 +151,7 @@ func replayFlags(o options) string {
 	if o.duration > 0 {
 		fmt.Fprintf(&b, " -duration %v", o.duration)
 	}
-	if o.budget > 0 {
+	if o.budget != 0 {
 		fmt.Fprintf(&b, " -budget %d", o.budget)
 	}
 	if o.compare {

@@ -20,6 +20,11 @@ const (
 	// 100 Mbit/s link needs for about 12 KB, so the kernel queue cannot run
 	// dry for long while Data waits.
 	DefaultBudgetRecheck = time.Millisecond
+	// DefaultKernelDataBudget is the budget drivers and the simulator's
+	// scenarios use unless told otherwise: about ten 1200-byte datagrams, or
+	// 1 ms of a 100 Mbit/s link, ahead of a probe. Config's zero value still
+	// means no budget, so a Pump built by hand does only what it is told.
+	DefaultKernelDataBudget = 12 << 10
 )
 
 // Config of a Pump.

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"github.com/peerlink/peerlink/drivers/pump"
 	"slices"
 	"strings"
 	"time"
@@ -23,7 +24,8 @@ type Options struct {
 	// (or its whole length, when it has no cut); what follows the cut keeps
 	// its length.
 	Duration time.Duration
-	// KernelDataBudget, when positive, turns the pump's kernel budget on.
+	// KernelDataBudget overrides the scenario's kernel budget in bytes
+	// when positive; negative turns the budget off.
 	KernelDataBudget int
 }
 
@@ -70,8 +72,11 @@ func Names() []string {
 func (s Scenario) Build(o Options) Spec {
 	spec := s.Spec(o.Seed)
 	spec.Name, spec.Seed = s.Name, o.Seed
-	if o.KernelDataBudget > 0 {
+	switch {
+	case o.KernelDataBudget > 0:
 		spec.KernelDataBudget = o.KernelDataBudget
+	case o.KernelDataBudget < 0:
+		spec.KernelDataBudget = 0
 	}
 	if o.Duration > 0 {
 		if spec.CutAt > 0 {
@@ -108,7 +113,9 @@ func saturatedCut(seed uint64) Spec {
 		},
 		Relay: true,
 		Loads: []LoadSpec{{Kind: Saturating, From: 0, Size: 1200, Start: 2 * time.Second}},
-		CutAt: 10 * time.Minute,
+		// As the real drivers run by default.
+		KernelDataBudget: pump.DefaultKernelDataBudget,
+		CutAt:            10 * time.Minute,
 		// After the cut, long enough for the idle timeout (60 s) too.
 		End:     10*time.Minute + 90*time.Second,
 		Restart: time.Second,
@@ -123,9 +130,10 @@ func idleHour(seed uint64) Spec {
 			{Name: "alice", NAT: eiNAT(), Link: netmodel.HostConfig{Up: access, Down: access}},
 			{Name: "bob", NAT: eiNAT(), Link: netmodel.HostConfig{Up: access, Down: access}},
 		},
-		Relay:   true,
-		End:     time.Hour,
-		Restart: time.Second,
-		Bucket:  time.Minute,
+		Relay:            true,
+		KernelDataBudget: pump.DefaultKernelDataBudget,
+		End:              time.Hour,
+		Restart:          time.Second,
+		Bucket:           time.Minute,
 	}
 }
