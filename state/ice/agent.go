@@ -71,14 +71,9 @@ type Agent struct {
 	events    []Event
 	evHead    int
 	stats     Stats
-}
-
-// Stats counts what the agent did, for tests and metrics.
-type Stats struct {
-	ChecksSent, Retransmits, ProbesSent, ResponsesSent, RoleConflicts uint64
-	// Rechecks counts rounds that put failed pairs ranking above the
-	// selected one back to waiting (Config.RecheckInterval).
-	Rechecks uint64
+	rtt       rttEstimator
+	// lastAnswerAt: the last authenticated answer to a check or probe.
+	lastAnswerAt time.Time
 }
 
 // New creates an agent. The config must be complete (Config.WithDefaults).
@@ -111,9 +106,6 @@ func (a *Agent) Failure() FailReason { return a.failed }
 
 // Idle reports whether the selected path runs on idle timing.
 func (a *Agent) Idle() bool { return a.live.idle }
-
-// Stats returns the counters.
-func (a *Agent) Stats() Stats { return a.stats }
 
 // PollTransmit returns the next STUN message to send. Inputs and commands
 // add to it; HandleTimeout most of all.
@@ -158,11 +150,12 @@ const (
 	timerProbe
 	timerIdle
 	timerRecheck
+	timerProbeLost
 	numTimers
 )
 
 var timerNames = [numTimers]string{"candidate-timeout", "check-retransmit", "check-pacing", "nominate",
-	"probe-timeout", "probe", "idle", "recheck"}
+	"probe-timeout", "probe", "idle", "recheck", "probe-lost"}
 
 // PollTimeout returns when HandleTimeout must next be called and why. It
 // changes after every input and command. A deadline may lie in the past
@@ -200,6 +193,8 @@ func (a *Agent) deadline(t timer) (time.Time, bool) {
 		return a.nominateDeadline()
 	case timerRecheck:
 		return a.recheckAt, a.recheckWanted()
+	case timerProbeLost:
+		return a.probeLostDeadline()
 	default:
 		return a.live.deadline(t, &a.cfg)
 	}
@@ -221,6 +216,7 @@ func (a *Agent) HandleTimeout(now time.Time) {
 	if a.checkPending() && !now.Before(a.nextCheckAt) {
 		a.sendNextCheck(now)
 	}
+	a.countLostProbes(now)
 	a.handleLiveness(now)
 	a.failIfAllChecksFailed()
 }

@@ -19,6 +19,7 @@ type txn struct {
 	role         Role // the role the request claimed
 	useCandidate bool
 	sends        int
+	sentAt       time.Time // first send, for an RTT sample if never resent
 	rto          time.Duration
 	nextAt       time.Time // next retransmission, or give-up after the last send
 }
@@ -29,6 +30,10 @@ type probe struct {
 	id       stunmsg.TxID
 	pair     *pair
 	src, dst netip.AddrPort
+	sentAt   time.Time
+	// answered: an authenticated answer came; lost: none came within
+	// Config.ProbeLossAfter (a late answer may still set answered).
+	answered, lost bool
 }
 
 // checkPending reports whether a paced check is waiting to go out.
@@ -70,7 +75,7 @@ func (a *Agent) sendNextCheck(now time.Time) {
 	x := &txn{
 		id: a.newTxID(), pair: p, src: p.local.Base, dst: p.remote.Addr, role: a.role,
 		useCandidate: p.useCandidate && a.role == Controlling,
-		sends:        1, rto: a.cfg.CheckRTO, nextAt: now.Add(a.cfg.CheckRTO),
+		sends:        1, sentAt: now, rto: a.cfg.CheckRTO, nextAt: now.Add(a.cfg.CheckRTO),
 	}
 	x.payload = a.request(x.id, p, x.useCandidate)
 	a.checks = append(a.checks, x)
@@ -185,13 +190,16 @@ func (a *Agent) HandleResponse(now time.Time, local, remote netip.AddrPort, m *s
 		if remote != pr.dst || !sameLocal(local, pr.src) {
 			return DropSourceMismatch
 		}
-		if r.Success && pr.pair == a.selected {
-			a.live.answered(now)
-		}
+		a.probeAnswered(now, pr, r.Success)
 		return DropNone
 	}
 	if remote != x.dst || !sameLocal(local, x.src) {
 		return DropSourceMismatch
+	}
+	a.stats.ChecksAnswered++
+	a.answerHeard(now)
+	if x.sends == 1 {
+		a.rtt.sample(now.Sub(x.sentAt))
 	}
 	a.endCheck(x)
 	switch {

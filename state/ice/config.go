@@ -42,6 +42,13 @@ type Config struct {
 	// positives: a working path declared lost is worse than a few more
 	// seconds to notice a dead one.
 	ProbeTimeout time.Duration
+	// ProbeLossAfter is how long a probe may go unanswered before it counts
+	// as lost (Stats.ProbesLost). Default 1.5 s: several times the RTT of
+	// any path we expect to carry (a geostationary hop is about 600 ms), and
+	// equal to ProbeInterval, so on active timing the loss is known when
+	// the next probe leaves and the count costs no extra wakeup. A late
+	// answer still proves the path.
+	ProbeLossAfter time.Duration
 	// IdleAfter switches to idle timing when no application data went
 	// either way for this long. Default 20 s.
 	IdleAfter time.Duration
@@ -85,6 +92,7 @@ func DefaultConfig() Config {
 		NominationWait:      200 * time.Millisecond,
 		ProbeInterval:       1500 * time.Millisecond,
 		ProbeTimeout:        15 * time.Second,
+		ProbeLossAfter:      1500 * time.Millisecond,
 		IdleAfter:           20 * time.Second,
 		IdleProbeInterval:   25 * time.Second,
 		IdleProbeTimeout:    60 * time.Second,
@@ -116,6 +124,7 @@ func (c Config) WithDefaults() Config {
 	setDur(&c.NominationWait, d.NominationWait)
 	setDur(&c.ProbeInterval, d.ProbeInterval)
 	setDur(&c.ProbeTimeout, d.ProbeTimeout)
+	setDur(&c.ProbeLossAfter, d.ProbeLossAfter)
 	setDur(&c.IdleAfter, d.IdleAfter)
 	setDur(&c.IdleProbeInterval, d.IdleProbeInterval)
 	setDur(&c.IdleProbeTimeout, d.IdleProbeTimeout)
@@ -138,6 +147,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: CheckTransmits below 1", ErrConfig)
 	case c.ProbeInterval <= 0 || c.ProbeTimeout <= c.ProbeInterval:
 		return fmt.Errorf("%w: ProbeTimeout must exceed ProbeInterval > 0", ErrConfig)
+	case c.ProbeLossAfter <= 0:
+		return fmt.Errorf("%w: ProbeLossAfter must be positive", ErrConfig)
 	case c.IdleProbeInterval <= 0 || c.IdleProbeTimeout <= c.IdleProbeInterval:
 		return fmt.Errorf("%w: IdleProbeTimeout must exceed IdleProbeInterval > 0", ErrConfig)
 	case c.RecheckInterval < 0:

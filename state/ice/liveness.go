@@ -93,9 +93,12 @@ func (a *Agent) sendProbe(now time.Time) {
 	id := a.newTxID()
 	payload := a.request(id, p, a.role == Controlling)
 	if len(a.probes) >= a.cfg.ProbeMemory {
+		if old := a.probes[0]; !old.answered && !old.lost {
+			a.stats.ProbesLost++ // forgotten before its loss deadline
+		}
 		a.probes = append(a.probes[:0], a.probes[1:]...)
 	}
-	a.probes = append(a.probes, probe{id: id, pair: p, src: p.local.Base, dst: p.remote.Addr})
+	a.probes = append(a.probes, probe{id: id, pair: p, src: p.local.Base, dst: p.remote.Addr, sentAt: now})
 	a.send(p.local.Base, p.remote.Addr, payload)
 	a.stats.ProbesSent++
 }
@@ -121,4 +124,45 @@ func (a *Agent) NotifyAppTraffic(now time.Time) bool {
 	l.heardAt = maxTime(l.heardAt, now)
 	l.nextProbe = now
 	return true
+}
+
+// probeAnswered takes an authenticated answer to a probe from the address
+// it went to. Duplicates of an answer count once; any success on the
+// selected pair proves the path, even a late one.
+func (a *Agent) probeAnswered(now time.Time, pr *probe, success bool) {
+	a.answerHeard(now)
+	if !pr.answered {
+		pr.answered = true
+		if pr.lost {
+			a.stats.ProbesLate++
+		} else {
+			a.stats.ProbesAnswered++
+			a.rtt.sample(now.Sub(pr.sentAt))
+		}
+	}
+	if success && pr.pair == a.selected {
+		a.live.answered(now)
+	}
+}
+
+// probeLostDeadline is when the oldest probe still waiting for its answer
+// counts as lost.
+func (a *Agent) probeLostDeadline() (time.Time, bool) {
+	for i := range a.probes { // oldest first
+		if p := &a.probes[i]; !p.answered && !p.lost {
+			return p.sentAt.Add(a.cfg.ProbeLossAfter), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// countLostProbes marks lost every probe unanswered for ProbeLossAfter.
+func (a *Agent) countLostProbes(now time.Time) {
+	for i := range a.probes {
+		p := &a.probes[i]
+		if !p.answered && !p.lost && !now.Before(p.sentAt.Add(a.cfg.ProbeLossAfter)) {
+			p.lost = true
+			a.stats.ProbesLost++
+		}
+	}
 }

@@ -1,0 +1,91 @@
+package ice
+
+import "time"
+
+// Stats is what one connection's agent did and knows about its path, for
+// metrics and tests. Counters only grow; the RTT and path fields describe
+// the moment Stats was called. Every answer counted here is authenticated
+// (MESSAGE-INTEGRITY with the peer's password) and came from the address
+// the request went to: anything else is dropped, not counted.
+type Stats struct {
+	// ChecksSent counts connectivity checks, not their retransmissions.
+	ChecksSent uint64
+	// Retransmits counts resent checks (same transaction, RFC 8489 6.2.1).
+	Retransmits uint64
+	// ChecksAnswered counts checks answered, with success or an error
+	// (a 487 role conflict, for example).
+	ChecksAnswered uint64
+	// ProbesSent counts liveness probes.
+	ProbesSent uint64
+	// ProbesAnswered counts probes answered before they counted as lost.
+	ProbesAnswered uint64
+	// ProbesLost counts probes still unanswered Config.ProbeLossAfter after
+	// they left. A probe answered later still proves the path (and counts in
+	// ProbesLate), so ProbesAnswered+ProbesLost never exceeds ProbesSent.
+	ProbesLost uint64
+	// ProbesLate counts answers to probes already counted lost.
+	ProbesLate uint64
+	// ResponsesSent counts our answers to the peer's requests.
+	ResponsesSent uint64
+	// RoleConflicts counts role switches forced by a conflict.
+	RoleConflicts uint64
+	// Rechecks counts rounds that put failed pairs ranking above the
+	// selected one back to waiting (Config.RecheckInterval).
+	Rechecks uint64
+
+	// SmoothedRTT is RFC 6298's SRTT over RTT samples of answered probes
+	// and of checks answered before any retransmission (Karn's rule: the
+	// answer to a resent check cannot be matched to one send). Zero until
+	// the first sample.
+	SmoothedRTT time.Duration
+	// LatestRTT is the most recent sample; zero until the first.
+	LatestRTT time.Duration
+	// RTTSamples counts the samples behind SmoothedRTT.
+	RTTSamples uint64
+
+	// HasPath reports whether a path is selected; Path is it.
+	HasPath bool
+	Path    Path
+	// LastAnswerAt is when the last authenticated answer to any of our
+	// checks or probes arrived, on any pair; zero before the first.
+	LastAnswerAt time.Time
+}
+
+// Stats returns the counters and the current path.
+func (a *Agent) Stats() Stats {
+	s := a.stats
+	s.SmoothedRTT, s.LatestRTT, s.RTTSamples = a.rtt.smoothed, a.rtt.latest, a.rtt.samples
+	if a.selected != nil {
+		s.HasPath, s.Path = true, a.selected.path()
+	}
+	s.LastAnswerAt = a.lastAnswerAt
+	return s
+}
+
+// rttEstimator is RFC 6298's smoothed RTT and variation.
+type rttEstimator struct {
+	smoothed, variation, latest time.Duration
+	samples                     uint64
+}
+
+func (r *rttEstimator) sample(d time.Duration) {
+	d = max(d, 0)
+	r.latest = d
+	r.samples++
+	if r.samples == 1 {
+		r.smoothed, r.variation = d, d/2
+		return
+	}
+	diff := r.smoothed - d
+	if diff < 0 {
+		diff = -diff
+	}
+	// alpha 1/8, beta 1/4 as in RFC 6298 section 2.3.
+	r.variation = (3*r.variation + diff) / 4
+	r.smoothed = (7*r.smoothed + d) / 8
+}
+
+// answerHeard notes an authenticated answer to one of our requests.
+func (a *Agent) answerHeard(now time.Time) {
+	a.lastAnswerAt = maxTime(a.lastAnswerAt, now)
+}
