@@ -39,6 +39,24 @@ type Config struct {
 	PendingMax int
 	// MaxLocalAddresses bounds AddLocalAddress. Default 16.
 	MaxLocalAddresses int
+	// MaxConns bounds the connections a Node holds at once (failed ones
+	// count until Close); Connect for a new ID beyond it returns
+	// ErrTooManyConns. Default 4096: every connection costs an agent (a few
+	// KB with its pairs) and a probe every 1.5 s while active, so a
+	// runaway caller is stopped long before it exhausts memory or the
+	// socket, while a large gateway still fits.
+	MaxConns int
+	// MaxLateness is how far after the Node's earliest deadline an input
+	// may come before the Node treats the gap as a pause of its clock (a
+	// suspended machine, a stopped process, a clock stepped forward): time
+	// inside then resumes at that deadline, the jump is counted in
+	// Stats.ClockJumps, and every timer that was due fires once, in
+	// order, instead of all the retransmissions and probes the gap would
+	// have held. Default 200 ms: far above the wake-up latency of a
+	// real-time loop (well under 1 ms), and below twice ice.Config.CheckRTO
+	// (500 ms), which validate enforces because a check's retransmission is
+	// scheduled from its previous send time, not from now.
+	MaxLateness time.Duration
 	// Relay holds the timers and bounds of every relay's TURN client (see
 	// turn.Config for each default and its reason). Server, Local,
 	// credentials and RNG are ignored here: AddRelay sets them.
@@ -66,6 +84,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxRelays == 0 {
 		c.MaxRelays = 4
 	}
+	if c.MaxConns == 0 {
+		c.MaxConns = 4096
+	}
+	if c.MaxLateness == 0 {
+		c.MaxLateness = 200 * time.Millisecond
+	}
 	return c
 }
 
@@ -73,11 +97,15 @@ func (c Config) validate() error {
 	if c.Rand == nil {
 		return fmt.Errorf("%w: Rand is required", ErrConfig)
 	}
-	if c.StunRTO < 0 || c.StunTransmits < 0 || c.PendingMax < 0 || c.MaxLocalAddresses < 0 || c.MaxRelays < 0 {
+	if c.StunRTO < 0 || c.StunTransmits < 0 || c.PendingMax < 0 || c.MaxLocalAddresses < 0 || c.MaxRelays < 0 ||
+		c.MaxConns < 0 || c.MaxLateness < 0 {
 		return fmt.Errorf("%w: negative value", ErrConfig)
 	}
 	if err := c.ICE.Validate(); err != nil {
 		return err
+	}
+	if c.MaxLateness >= 2*c.ICE.CheckRTO {
+		return fmt.Errorf("%w: MaxLateness must stay below twice ICE.CheckRTO", ErrConfig)
 	}
 	for _, s := range c.StunServers {
 		if !s.IsValid() || s.Port() == 0 {

@@ -27,6 +27,7 @@ type conn struct {
 	relay   *relay
 	permIPs []netip.Addr
 	channel netip.AddrPort
+	stats   connCounters
 }
 
 // Connect creates or updates connection id. It is an idempotent upsert:
@@ -48,6 +49,9 @@ func (n *Node) Connect(now time.Time, id ConnID, role Role, local, remote Creden
 			local = c.local // keep what was signalled already
 		}
 		n.forget(c)
+	} else if len(n.conns) >= n.cfg.MaxConns {
+		n.stats.ConnsRefused++
+		return Credentials{}, ErrTooManyConns
 	}
 	if local == (Credentials{}) {
 		for {
@@ -202,8 +206,9 @@ func (n *Node) addLocalTo(now time.Time, c *conn, cand Candidate) {
 
 // Send queues payload for the peer of connection id: a Data transmit on the
 // selected path, or, while connecting, a copy in a small buffer flushed on
-// Connected (full buffer: dropped and counted, like any UDP datagram). The
-// Data transmit aliases payload; see Transmit.Payload.
+// Connected. A full buffer drops the payload, counts it and returns
+// ErrPendingFull: like a lost UDP datagram, it is the caller's to retry or
+// forget. The Data transmit aliases payload; see Transmit.Payload.
 func (n *Node) Send(now time.Time, id ConnID, payload []byte) error {
 	now = n.clock(now)
 	c, ok := n.conns[id]
@@ -222,7 +227,8 @@ func (n *Node) Send(now time.Time, id ConnID, payload []byte) error {
 		}
 		if len(c.pending) >= n.cfg.PendingMax {
 			n.stats.PendingDropped++
-			return nil
+			c.stats.pendingDropped++
+			return ErrPendingFull
 		}
 		c.pending = append(c.pending, append([]byte(nil), payload...))
 		return nil
@@ -231,6 +237,7 @@ func (n *Node) Send(now time.Time, id ConnID, payload []byte) error {
 		return ErrPayloadTooLong
 	}
 	n.send(c, c.path.Src(), c.path.Dst(), payload, gso.Data)
+	c.stats.sent(len(payload))
 	if c.agent.NotifyAppTraffic(now) {
 		n.settle(c)
 	}
@@ -272,6 +279,7 @@ func (n *Node) agentEvent(c *conn, e ice.Event) {
 		n.emit(Connected{Conn: c.id, Path: e.Path})
 		for _, p := range c.pending {
 			n.send(c, c.path.Src(), c.path.Dst(), p, gso.Data)
+			c.stats.sent(len(p))
 		}
 		c.pending = nil
 	case ice.EventFailed:
@@ -288,6 +296,12 @@ func (n *Node) agentEvent(c *conn, e ice.Event) {
 // routes of every path the peer authenticated on, bounded by its pairs.
 func (n *Node) addRoute(c *conn, r route) {
 	if id, ok := n.routes[r]; ok && id == c.id {
+		return
+	}
+	if len(c.routes) >= n.maxRoutes() {
+		// Only a peer that knows the password gets here, but even it must
+		// not grow our tables without bound (a role-conflicting check from
+		// a fresh port each time adds a route without a pair).
 		return
 	}
 	n.routes[r] = c.id

@@ -100,7 +100,9 @@ func (n *Node) gatherTimeout(now time.Time) {
 		}
 		r.sends++
 		r.rto *= 2
-		r.nextAt = r.nextAt.Add(r.rto)
+		// From now, not from the last deadline: a late call must not leave
+		// the next retransmission already due.
+		r.nextAt = now.Add(r.rto)
 		n.transmit(r.local, r.server, r.payload, gso.Control)
 	}
 }

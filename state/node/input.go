@@ -45,9 +45,10 @@ func (n *Node) appData(now time.Time, local, remote netip.AddrPort, b []byte) (C
 	}
 	c := n.conns[id]
 	if c.failed != 0 {
-		n.drop(ice.DropFailed)
+		n.dropFor(c, ice.DropFailed)
 		return 0, nil, false
 	}
+	c.stats.received(len(b))
 	if c.agent.NotifyAppTraffic(now) {
 		n.settle(c)
 	}
@@ -79,7 +80,7 @@ func (n *Node) handleSTUN(now time.Time, local, remote netip.AddrPort, b []byte)
 		}
 		c := n.conns[id]
 		if r := c.agent.HandleRequest(now, local, remote, m); r != ice.DropNone {
-			n.drop(r)
+			n.dropFor(c, r)
 		} else {
 			// The peer authenticated on this path, so it may send data on
 			// it as soon as it sees our answer.
@@ -99,7 +100,7 @@ func (n *Node) handleSTUN(now time.Time, local, remote netip.AddrPort, b []byte)
 		}
 		c := n.conns[id]
 		if r := c.agent.HandleResponse(now, local, remote, m); r != ice.DropNone {
-			n.drop(r)
+			n.dropFor(c, r)
 		}
 		n.settle(c)
 	default:

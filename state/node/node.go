@@ -17,7 +17,12 @@ import (
 // servers. See the package documentation for the event loop that drives it.
 type Node struct {
 	cfg Config
-	now time.Time // the latest now seen; inputs never move it back
+	now time.Time // the latest time inside; inputs never move it back
+	// skew is how far the caller's clock runs ahead of the Node's: clock
+	// steps back and jumps forward (see Config.MaxLateness) are absorbed
+	// here, so that time inside moves on smoothly from where it was.
+	// PollTimeout adds it back.
+	skew time.Duration
 
 	conns  map[ConnID]*conn // lookup only; never ranged over
 	order  *btree.BTreeG[ConnID]
@@ -155,17 +160,46 @@ func (n *Node) PollTimeout() (deadline time.Time, reason string, ok bool) {
 	if ok && deadline.Before(n.now) {
 		deadline = n.now
 	}
-	return deadline, reason, ok
+	return deadline.Add(n.skew), reason, ok
 }
 
-// clock clamps now so that time inside the Node never goes backwards.
+// deadline is the earliest deadline inside, without the skew.
+func (n *Node) deadline() (time.Time, bool) {
+	d, ok := time.Time{}, false
+	if it, found := n.timers.Min(); found {
+		d, ok = it.at, true
+	}
+	if g, _, found := n.gather.deadline(); found && (!ok || g.Before(d)) {
+		d, ok = g, true
+	}
+	return d, ok
+}
+
+// clock turns the caller's now into time inside the Node, which never
+// goes backwards and never leaps past a deadline by more than
+// Config.MaxLateness: a step back is clamped to the latest time (and the
+// Node carries on from there as the caller's clock advances), a jump
+// forward resumes at the earliest deadline, so that every timer that was
+// due fires once rather than once per period the gap held. Both are
+// counted.
 func (n *Node) clock(now time.Time) time.Time {
-	if now.Before(n.now) {
+	t := now.Add(-n.skew)
+	if t.Before(n.now) {
 		n.stats.ClockBackwards++
+		n.skew = now.Sub(n.now)
 		return n.now
 	}
-	n.now = now
-	return now
+	if d, ok := n.deadline(); ok && t.Sub(d) > n.cfg.MaxLateness {
+		n.stats.ClockJumps++
+		resume := d
+		if resume.Before(n.now) {
+			resume = n.now
+		}
+		n.skew = now.Sub(resume)
+		t = resume
+	}
+	n.now = t
+	return t
 }
 
 func (n *Node) transmit(src, dst netip.AddrPort, b []byte, class gso.Class) {

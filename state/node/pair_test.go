@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -54,12 +55,22 @@ func TestDataFlowsBothWaysAndEarlyDataIsBufferedUntilConnected(t *testing.T) {
 	}
 }
 
-func TestPreConnectBufferDropsAndCountsBeyondItsBound(t *testing.T) {
+func TestPreConnectBufferRefusesWithErrPendingFullAndCountsBeyondItsBound(t *testing.T) {
 	h := newPairHarness(t, 3, ice.Config{})
 	h.connect([2]Role{Controlling, Controlled})
-	h.send(0, 20, 100)
-	if got := h.nodes[0].Stats().PendingDropped; got != 4 {
-		t.Fatalf("PendingDropped = %d, want 4 (20 sent, 16 buffered)", got)
+	refused := 0
+	for range 20 {
+		if err := h.nodes[0].Send(h.now, connID, make([]byte, 100)); errors.Is(err, ErrPendingFull) {
+			refused++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := h.nodes[0].Stats().PendingDropped; got != 4 || refused != 4 {
+		t.Fatalf("PendingDropped = %d, refused %d; want 4 each (20 sent, 16 buffered)", got, refused)
+	}
+	if s, _ := h.nodes[0].ConnStats(connID); s.PendingDropped != 4 {
+		t.Fatalf("ConnStats.PendingDropped = %d, want 4", s.PendingDropped)
 	}
 }
 

@@ -21,8 +21,10 @@ type relay struct {
 	// the relayed address, which is what the agents send from.
 	cand    Candidate
 	closing bool // RemoveRelay was called: no new connections pick it
-	removed bool
-	timer   timerSlot
+	// sendErrors counts what the client refused (see RelayStats).
+	sendErrors uint64
+	removed    bool
+	timer      timerSlot
 	// Reference counts of what connections asked the client for, so that
 	// one connection closing does not remove what another still uses.
 	// Lookups only; never ranged over.

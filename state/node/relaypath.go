@@ -36,7 +36,7 @@ func (n *Node) send(c *conn, src, dst netip.AddrPort, b []byte, class gso.Class)
 		t, err = r.client.AppendSend(n.arena, n.now, dst, b, class)
 	}
 	if err != nil {
-		n.stats.RelaySendErrors++
+		n.relayError(r)
 		return
 	}
 	n.arena = t.Payload
@@ -64,7 +64,7 @@ func (n *Node) permit(c *conn, addr netip.AddrPort) {
 		return
 	}
 	if err := r.client.CreatePermission(n.now, addr); err != nil {
-		n.stats.RelaySendErrors++
+		n.relayError(r)
 		return
 	}
 	c.permIPs = append(c.permIPs, ip)
@@ -82,7 +82,7 @@ func (n *Node) bindChannel(c *conn, path Path) {
 	}
 	n.releaseChannel(c)
 	if err := r.client.BindChannel(n.now, path.Dst()); err != nil {
-		n.stats.RelaySendErrors++
+		n.relayError(r)
 		return
 	}
 	c.channel = path.Dst()

@@ -144,8 +144,13 @@ func (e Closed) String() string      { return fmt.Sprintf("conn %d closed", e.Co
 // Stats counts what the Node dropped or corrected, by reason.
 type Stats struct {
 	// ClockBackwards counts inputs whose now was before an earlier one;
-	// the Node used the earlier time instead.
+	// the Node used the earlier time instead, and carries on from there.
 	ClockBackwards uint64
+	// ClockJumps counts inputs whose now lay more than Config.MaxLateness
+	// after the earliest deadline; the Node treated the gap as a pause.
+	ClockJumps uint64
+	// ConnsRefused counts Connects refused at Config.MaxConns.
+	ConnsRefused uint64
 	// Dropped counts inbound datagrams dropped, indexed by DropReason.
 	Dropped [ice.NumDropReasons]uint64
 	// PendingDropped counts Sends dropped because the pre-connect buffer
@@ -175,4 +180,12 @@ var (
 	ErrRelayExists    = errors.New("node: relay already added for this server")
 	ErrUnknownRelay   = errors.New("node: no relay for this server")
 	ErrTooManyRelays  = errors.New("node: relay limit reached")
+	ErrTooManyConns   = errors.New("node: connection limit reached")
+	// ErrPendingFull: Send on a connection that is still connecting found
+	// its buffer (Config.PendingMax) full; the payload was dropped and
+	// counted in Stats.PendingDropped.
+	ErrPendingFull = errors.New("node: pre-connect buffer full")
+	// ErrTooManyCandidates: AddRemoteCandidate beyond
+	// ice.Config.MaxRemoteCandidates.
+	ErrTooManyCandidates = ice.ErrTooManyCandidates
 )
