@@ -7,6 +7,13 @@ import "time"
 // failure when no authenticated answer came for ProbeTimeout (or
 // IdleProbeTimeout). Only answers to our own requests count: a request from
 // the peer proves the path toward us, not the one toward the peer.
+//
+// On idle timing a probe that goes unanswered for ProbeLossAfter is followed
+// up by another, and then one every ProbeInterval, until one is answered:
+// two lost idle probes 25 s apart would otherwise fail a working lossy path
+// within IdleProbeTimeout. Once an answer comes the next probe is again
+// IdleProbeInterval after the last one. A dead path still fails exactly
+// IdleProbeTimeout after its last answer.
 type liveness struct {
 	on   bool
 	idle bool
@@ -14,9 +21,14 @@ type liveness struct {
 	lastApp time.Time
 	// heardAt is the later of the last authenticated answer on the selected
 	// path and the moment active timing last resumed.
-	heardAt     time.Time
+	heardAt time.Time
+	// nextProbe is the next probe on active timing; idle timing derives
+	// its next probe from lastProbeAt (nextIdleProbe).
 	nextProbe   time.Time
 	lastProbeAt time.Time
+	// unansweredSince is when the oldest probe sent since the last answer
+	// on the selected path left; zero when the last probe was answered.
+	unansweredSince time.Time
 }
 
 func (l *liveness) start(now time.Time, cfg *Config) {
@@ -29,6 +41,22 @@ func (l *liveness) start(now time.Time, cfg *Config) {
 
 func (l *liveness) answered(now time.Time) {
 	l.heardAt = maxTime(l.heardAt, now)
+	l.unansweredSince = time.Time{}
+}
+
+// next is when the next probe is due.
+func (l *liveness) next(cfg *Config) time.Time {
+	if !l.idle {
+		return l.nextProbe
+	}
+	if l.unansweredSince.IsZero() {
+		return l.lastProbeAt.Add(cfg.IdleProbeInterval)
+	}
+	if l.lastProbeAt.Equal(l.unansweredSince) {
+		// The first follow-up: the probe just counted as lost.
+		return l.lastProbeAt.Add(cfg.ProbeLossAfter)
+	}
+	return l.lastProbeAt.Add(cfg.ProbeInterval)
 }
 
 func (l *liveness) timeout(cfg *Config) time.Duration {
@@ -36,13 +64,6 @@ func (l *liveness) timeout(cfg *Config) time.Duration {
 		return cfg.IdleProbeTimeout
 	}
 	return cfg.ProbeTimeout
-}
-
-func (l *liveness) interval(cfg *Config) time.Duration {
-	if l.idle {
-		return cfg.IdleProbeInterval
-	}
-	return cfg.ProbeInterval
 }
 
 func (l *liveness) deadline(t timer, cfg *Config) (time.Time, bool) {
@@ -53,7 +74,7 @@ func (l *liveness) deadline(t timer, cfg *Config) (time.Time, bool) {
 	case timerProbeTimeout:
 		return l.heardAt.Add(l.timeout(cfg)), true
 	case timerProbe:
-		return l.nextProbe, true
+		return l.next(cfg), true
 	case timerIdle:
 		return l.lastApp.Add(cfg.IdleAfter), !l.idle
 	}
@@ -73,18 +94,22 @@ func (a *Agent) handleLiveness(now time.Time) {
 	}
 	if !l.idle && !now.Before(l.lastApp.Add(a.cfg.IdleAfter)) {
 		// Going idle: the next probe is an idle interval after the last
-		// one, so the NAT mapping sees traffic at least every 25 s.
+		// one (next), so the NAT mapping sees traffic at least every 25 s.
 		l.idle = true
-		l.nextProbe = l.lastProbeAt.Add(a.cfg.IdleProbeInterval)
 	}
-	if now.Before(l.nextProbe) {
+	if now.Before(l.next(&a.cfg)) {
 		return
 	}
 	a.sendProbe(now)
+	if l.unansweredSince.IsZero() {
+		l.unansweredSince = now
+	}
 	l.lastProbeAt = now
-	l.nextProbe = l.nextProbe.Add(l.interval(&a.cfg))
-	if !l.nextProbe.After(now) {
-		l.nextProbe = now.Add(l.interval(&a.cfg))
+	if !l.idle {
+		l.nextProbe = l.nextProbe.Add(a.cfg.ProbeInterval)
+		if !l.nextProbe.After(now) {
+			l.nextProbe = now.Add(a.cfg.ProbeInterval)
+		}
 	}
 }
 

@@ -13,13 +13,12 @@
 // policies rapid finds worlds where they fail. Shrunk failing cases live
 // in testdata/rapid and replay first.
 //
-// Idle timing and loss. The generator draws idle probes every 2 to 4 s
-// with a timeout of 15 of them, because the core's defaults (a probe every
-// 25 s, failure after 60 s without an answer, no retransmission) do not
-// survive loss: an idle hour at 5% loss per link (about 10% each way)
-// reports a working path lost a few times (145 false failures in 20
-// seeds). P1 with the default idle timers would fail for that reason, not
-// for the queue's; it is reported to the core, not hidden here.
+// Idle timing and loss. Worlds without load run up to twenty minutes on
+// the core's default idle timing (a probe every 25 s, failure after 60 s),
+// with loss of up to 5% per link. The first idle timing, without a
+// follow-up after a lost probe, failed P1 there (and 146 times in 20 lossy
+// idle hours, see sim/scenario's lossy idle test); the generator used to
+// hide it with fast idle probes.
 //
 // Case counts: a world costs up to a few hundred milliseconds on a 2-core
 // machine, so the properties run fewer than rapid's usual thousand cases
