@@ -22,4 +22,36 @@
 //	}
 //
 // The OS packages (linux, windows, portable) implement only pump.Conn.
+//
+// # Logs
+//
+// Config.Logger receives log/slog records; the default writes JSON lines
+// to stderr at Info. Messages are fixed strings and the fields have stable
+// names (the Key constants), so filters keep working across releases:
+//
+//	msg                     level  fields
+//	connection event        DEBUG  event=candidate-gathered|candidate-withdrawn|role-changed conn detail
+//	connection event        INFO   event=connected|path-changed conn path; event=closed conn
+//	connection event        WARN   event=failed conn reason (CandidateTimeout, ChecksFailed, ProbeTimeout, RelayLost)
+//	connection event        WARN   event=relay-lost relay reason (timeout, auth, rejected, retries) code
+//	send failed             WARN   err
+//	waiting for the socket  WARN   err
+//	  to drain failed
+//	receive failed          ERROR  err (Run returns this error)
+//	driver stopping         INFO   reason
+//
+// Besides slog's own time, level and msg, the keys are: conn (connection
+// ID, a number), event, path, reason, relay (server address), code (STUN
+// error code), err and detail. Nothing at ERROR is logged in normal
+// operation: tests run the drivers with internal/logcheck, which fails
+// them on any error-level record.
+//
+// # Counters
+//
+// Driver.Stats returns the pump's, the queue's (depth, batches, segments
+// per batch), the Node's (drops by reason, clock corrections) and the OS
+// Conn's counters (system calls, offload messages, GSO fallbacks);
+// Driver.ConnStats and Driver.RelayStats return a connection's (RTT and
+// probes, bytes and datagrams each way, drops, path) and a relay's
+// (allocation state, refreshes, errors).
 package drivers

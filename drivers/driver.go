@@ -172,14 +172,58 @@ func (d *Driver) Close(ctx context.Context, id node.ConnID) error {
 	return d.Do(ctx, func(now time.Time, p *pump.Pump) error { return p.Node().Close(now, id) })
 }
 
-// Stats returns the pump's, the queue's and the node's counters.
-func (d *Driver) Stats(ctx context.Context) (pump.Stats, gso.Stats, node.Stats, error) {
-	var ps pump.Stats
-	var qs gso.Stats
-	var ns node.Stats
+// Stats is a snapshot of everything a driver counts.
+type Stats struct {
+	// Pump: datagrams in and out, would-blocks, Data held for the kernel
+	// budget or refused for back-pressure.
+	Pump pump.Stats
+	// Queue: depth (QueuedBatches, HeldBytes), batches sent and their
+	// segments-per-batch histogram, per-class traffic and refusals.
+	Queue gso.Stats
+	// Node: drops by reason, clock corrections, refused connections.
+	Node node.Stats
+	// Conn: the OS driver's system calls, offload messages and GSO
+	// fallbacks, when the Conn counts them (pump.ConnStatser).
+	Conn pump.ConnStats
+}
+
+// Stats returns a snapshot of the pump's, the queue's, the node's and the
+// Conn's counters.
+func (d *Driver) Stats(ctx context.Context) (Stats, error) {
+	var s Stats
 	err := d.Do(ctx, func(time.Time, *pump.Pump) error {
-		ps, qs, ns = d.pump.Stats(), d.pump.Queue().Stats(), d.pump.Node().Stats()
+		s = Stats{Pump: d.pump.Stats(), Queue: d.pump.Queue().Stats(), Node: d.pump.Node().Stats()}
+		if c, ok := d.conn.(pump.ConnStatser); ok {
+			s.Conn = c.ConnStats()
+		}
 		return nil
 	})
-	return ps, qs, ns, err
+	return s, err
+}
+
+// ConnStats returns a snapshot of connection id; see node.Node.ConnStats.
+func (d *Driver) ConnStats(ctx context.Context, id node.ConnID) (node.ConnStats, error) {
+	var s node.ConnStats
+	err := d.Do(ctx, func(_ time.Time, p *pump.Pump) error {
+		var ok bool
+		if s, ok = p.Node().ConnStats(id); !ok {
+			return node.ErrUnknownConn
+		}
+		return nil
+	})
+	return s, err
+}
+
+// RelayStats returns a snapshot of the relay on server; see
+// node.Node.RelayStats.
+func (d *Driver) RelayStats(ctx context.Context, server netip.AddrPort) (node.RelayStats, error) {
+	var s node.RelayStats
+	err := d.Do(ctx, func(_ time.Time, p *pump.Pump) error {
+		var ok bool
+		if s, ok = p.Node().RelayStats(server); !ok {
+			return node.ErrUnknownRelay
+		}
+		return nil
+	})
+	return s, err
 }

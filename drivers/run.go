@@ -50,10 +50,10 @@ func (d *Driver) Run(ctx context.Context) error {
 		var err error
 		select {
 		case <-ctx.Done():
-			d.log.Info("driver stopping", "reason", context.Cause(ctx).Error())
+			d.log.Info("driver stopping", KeyReason, context.Cause(ctx).Error())
 			return nil
 		case err = <-recvErr:
-			d.log.Error("receive failed", "err", err)
+			d.log.Error("receive failed", KeyErr, err.Error())
 			return err
 		case msgs := <-d.received:
 			d.pump.HandleMessages(time.Now(), msgs, d.cfg.OnData)
@@ -65,7 +65,7 @@ func (d *Driver) Run(ctx context.Context) error {
 		case err = <-d.writable:
 			waiting = false
 			if err != nil {
-				d.log.Warn("waiting for the socket to drain failed", "err", err)
+				d.log.Warn("waiting for the socket to drain failed", KeyErr, err.Error())
 			}
 			d.pump.SetWritable()
 		}
@@ -100,7 +100,7 @@ func (d *Driver) arm(t *time.Timer, now time.Time) {
 
 func (d *Driver) flush(now time.Time) {
 	if _, err := d.pump.Flush(now); err != nil {
-		d.log.Warn("send failed", "err", err)
+		d.log.Warn("send failed", KeyErr, err.Error())
 	}
 }
 
@@ -119,13 +119,52 @@ func (d *Driver) deliverEvents() {
 
 func (d *Driver) logEvent(e node.Event) {
 	level := slog.LevelDebug
-	switch e.(type) {
-	case node.Connected, node.PathChanged, node.Closed:
+	attrs := []any{KeyEvent, eventName(e)}
+	switch e := e.(type) {
+	case node.Connected:
 		level = slog.LevelInfo
+		attrs = append(attrs, KeyConn, uint64(e.Conn), KeyPath, e.Path.String())
+	case node.PathChanged:
+		level = slog.LevelInfo
+		attrs = append(attrs, KeyConn, uint64(e.Conn), KeyPath, e.Path.String())
+	case node.Closed:
+		level = slog.LevelInfo
+		attrs = append(attrs, KeyConn, uint64(e.Conn))
 	case node.Failed:
 		level = slog.LevelWarn
+		attrs = append(attrs, KeyConn, uint64(e.Conn), KeyReason, e.Reason.String())
+	case node.RelayLostEvent:
+		// A lost relay is the application's to act on (AddRelay again);
+		// the connections on it moved or failed, each logged on its own.
+		level = slog.LevelWarn
+		attrs = append(attrs, KeyRelay, e.Server.String(), KeyReason, e.Reason.String(), KeyCode, e.Code)
+	default:
+		attrs = append(attrs, KeyConn, uint64(e.ConnID()), KeyDetail, e.String())
 	}
-	d.log.Log(context.Background(), level, "connection event", "conn", uint64(e.ConnID()), "event", e.String())
+	d.log.Log(context.Background(), level, "connection event", attrs...)
+}
+
+// eventName is the stable name of an event in logs (the "event" field).
+func eventName(e node.Event) string {
+	switch e.(type) {
+	case node.CandidateGathered:
+		return "candidate-gathered"
+	case node.CandidateWithdrawn:
+		return "candidate-withdrawn"
+	case node.Connected:
+		return "connected"
+	case node.PathChanged:
+		return "path-changed"
+	case node.RoleChanged:
+		return "role-changed"
+	case node.Failed:
+		return "failed"
+	case node.Closed:
+		return "closed"
+	case node.RelayLostEvent:
+		return "relay-lost"
+	}
+	return "unknown"
 }
 
 func (d *Driver) newBuffers() []pump.Message {

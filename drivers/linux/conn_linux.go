@@ -127,3 +127,15 @@ func (c *Conn) Stats() Stats { return c.cnt.snapshot() }
 
 // Close closes the socket; a Recv or WaitWritable in progress returns.
 func (c *Conn) Close() error { return c.uc.Close() }
+
+// ConnStats returns the counters in the shape every driver shares.
+func (c *Conn) ConnStats() pump.ConnStats {
+	s := c.Stats()
+	return pump.ConnStats{
+		SendCalls: s.SendCalls, SentDatagrams: s.SentDatagrams,
+		OffloadMessages: s.GSOMessages, OffloadFallbacks: s.GSOFallbacks,
+		RecvCalls: s.RecvCalls, RecvDatagrams: s.RecvDatagrams, CoalescedMessages: s.GROMessages,
+		Truncated: s.Truncated + s.ControlTruncated, TooLarge: s.TooLarge, Unreachable: s.Unreachable,
+		SkippedDatagrams: s.SkippedDatagrams, OtherErrors: s.OtherErrors,
+	}
+}

@@ -153,3 +153,13 @@ func (c *Conn) Stats() Stats {
 
 // Close closes the socket; a Recv in progress returns.
 func (c *Conn) Close() error { return c.uc.Close() }
+
+// ConnStats returns the counters in the shape every driver shares.
+func (c *Conn) ConnStats() pump.ConnStats {
+	s := c.Stats()
+	return pump.ConnStats{
+		SendCalls: s.SentDatagrams, SentDatagrams: s.SentDatagrams, RecvCalls: s.RecvDatagrams,
+		RecvDatagrams: s.RecvDatagrams, TooLarge: s.TooLarge, Unreachable: s.Unreachable,
+		SkippedDatagrams: s.SkippedDatagrams, OtherErrors: s.OtherErrors,
+	}
+}

@@ -12,3 +12,28 @@ type Stats struct {
 	DataDropped       uint64 // Data transmits no socket could send (too large, bad address)
 	ControlDropped    uint64 // Control transmits the queue refused: a bug if ever non-zero
 }
+
+// ConnStats are an OS driver's counters in the shape every driver shares,
+// so that an application reads them without knowing the OS.
+type ConnStats struct {
+	// SendCalls counts send system calls; SentDatagrams the datagrams
+	// (segments) the kernel took.
+	SendCalls, SentDatagrams uint64
+	// OffloadMessages counts sends that carried more than one segment
+	// (Linux UDP_SEGMENT, Windows UDP_SEND_MSG_SIZE); OffloadFallbacks the
+	// segmented sends the kernel rejected and that went out one datagram
+	// at a time instead.
+	OffloadMessages, OffloadFallbacks uint64
+	// RecvCalls counts receive system calls that returned data;
+	// RecvDatagrams the datagrams delivered, coalesced ones counted each;
+	// CoalescedMessages the buffers that held several (GRO/URO).
+	RecvCalls, RecvDatagrams, CoalescedMessages uint64
+	// Errors and losses by kind.
+	Truncated, TooLarge, Unreachable, SkippedDatagrams, OtherErrors uint64
+}
+
+// ConnStatser is implemented by Conns that count what they do; the
+// drivers' Stats include it.
+type ConnStatser interface {
+	ConnStats() ConnStats
+}

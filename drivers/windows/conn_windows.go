@@ -115,3 +115,15 @@ func (c *Conn) WaitWritable() error { return nil }
 
 // Close closes the socket; a Recv in progress returns.
 func (c *Conn) Close() error { return c.uc.Close() }
+
+// ConnStats returns the counters in the shape every driver shares.
+func (c *Conn) ConnStats() pump.ConnStats {
+	s := c.Stats()
+	return pump.ConnStats{
+		SendCalls: s.SendCalls, SentDatagrams: s.SentDatagrams,
+		OffloadMessages: s.USOMessages, OffloadFallbacks: s.USOFallbacks,
+		RecvCalls: s.RecvCalls, RecvDatagrams: s.RecvDatagrams, CoalescedMessages: s.UROMessages,
+		Truncated: s.Truncated + s.ControlTruncated, TooLarge: s.TooLarge, Unreachable: s.Unreachable,
+		SkippedDatagrams: s.SkippedDatagrams, OtherErrors: s.OtherErrors,
+	}
+}

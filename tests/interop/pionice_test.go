@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/peerlink/peerlink/drivers"
 	"github.com/peerlink/peerlink/drivers/linux"
+	"github.com/peerlink/peerlink/internal/logcheck"
 	peerice "github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/node"
 	"github.com/peerlink/peerlink/state/stunmsg"
@@ -55,7 +55,7 @@ func startOurs(t *testing.T, ctx context.Context) *ourSide {
 	o.d, err = drivers.New(c, drivers.Config{
 		OnEvent: func(e node.Event) { o.events <- e },
 		OnData:  func(_ node.ConnID, b []byte) { o.data <- bytes.Clone(b) },
-		Logger:  slog.New(slog.DiscardHandler),
+		Logger:  logcheck.New(t),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -20,6 +19,7 @@ import (
 	"github.com/peerlink/peerlink/drivers"
 	"github.com/peerlink/peerlink/drivers/linux"
 	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/internal/logcheck"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
 	"github.com/peerlink/peerlink/state/stunmsg"
@@ -76,7 +76,7 @@ func startPeer(t *testing.T, ctx context.Context, name string) *peer {
 		Node:    node.Config{Relay: relayTimers},
 		OnEvent: func(e node.Event) { p.raw <- e },
 		OnData:  p.receive,
-		Logger:  slog.New(slog.DiscardHandler),
+		Logger:  logcheck.New(t),
 	})
 	if err != nil {
 		t.Fatal(err)
