@@ -58,6 +58,12 @@ type peer struct {
 
 func startPeer(t *testing.T, ctx context.Context, name string) *peer {
 	t.Helper()
+	return startPeerWith(t, ctx, name, relayTimers)
+}
+
+// startPeerWith starts a peer whose relays use timers.
+func startPeerWith(t *testing.T, ctx context.Context, name string, timers turn.Config) *peer {
+	t.Helper()
 	uc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +79,7 @@ func startPeer(t *testing.T, ctx context.Context, name string) *peer {
 	p := &peer{fw: c, name: name, addr: uc.LocalAddr().(*net.UDPAddr).AddrPort(),
 		raw: make(chan node.Event, 4096), events: make(chan node.Event, 4096), done: make(chan error, 1)}
 	p.d, err = drivers.New(c, drivers.Config{
-		Node:    node.Config{Relay: relayTimers},
+		Node:    node.Config{Relay: timers},
 		OnEvent: func(e node.Event) { p.raw <- e },
 		OnData:  p.receive,
 		Logger:  logcheck.New(t),

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,13 @@ type server struct {
 // pionServer runs github.com/pion/turn/v4 in this process.
 func pionServer(t *testing.T) *server {
 	t.Helper()
+	return pionServerCounting(t, nil)
+}
+
+// pionServerCounting runs pion/turn and counts the requests that carried
+// credentials (its AuthHandler runs once for each) in auths, if not nil.
+func pionServerCounting(t *testing.T, auths *atomic.Int64) *server {
+	t.Helper()
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +51,9 @@ func pionServer(t *testing.T) *server {
 	s, err := pionturn.NewServer(pionturn.ServerConfig{
 		Realm: realm,
 		AuthHandler: func(u, _ string, _ net.Addr) ([]byte, bool) {
+			if auths != nil {
+				auths.Add(1)
+			}
 			return key, u == user
 		},
 		PacketConnConfigs: []pionturn.PacketConnConfig{{
@@ -64,6 +75,13 @@ func pionServer(t *testing.T) *server {
 // coturnServer starts coturn's turnserver as a child process, or skips
 // the test when it is not installed (and fails it when CI is "true").
 func coturnServer(t *testing.T) *server {
+	t.Helper()
+	return coturnServerWith(t, 600)
+}
+
+// coturnServerWith starts coturn with nonces that go stale after
+// staleNonce seconds.
+func coturnServerWith(t *testing.T, staleNonce int) *server {
 	t.Helper()
 	bin, err := exec.LookPath("turnserver")
 	if err != nil {
@@ -87,7 +105,7 @@ func coturnServer(t *testing.T) *server {
 		"--min-port="+strconv.Itoa(minPort), "--max-port="+strconv.Itoa(minPort+63),
 		"--lt-cred-mech", "--user="+user+":"+password, "--realm="+realm,
 		"--no-tls", "--no-dtls", "--no-tcp", "--no-tcp-relay", "--no-cli", "--allow-loopback-peers",
-		"--fingerprint", "--stale-nonce=600", "--log-file=stdout", "--simple-log",
+		"--fingerprint", "--stale-nonce="+strconv.Itoa(staleNonce), "--log-file=stdout", "--simple-log",
 		"--pidfile="+filepath.Join(dir, "pid"), "--db="+filepath.Join(dir, "db"))
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -1,0 +1,186 @@
+package relay_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/stunmsg"
+	"github.com/peerlink/peerlink/state/turn"
+)
+
+// refreshTimers renew the allocation, the permissions and the channel
+// every 2 s, so three cycles fit in a few seconds of a test.
+var refreshTimers = turn.Config{
+	KeepaliveInterval:      2 * time.Second,
+	RequestRTO:             100 * time.Millisecond,
+	RequestRTOMax:          400 * time.Millisecond,
+	RequestTransmits:       5,
+	Lifetime:               60 * time.Second,
+	RefreshAfter:           2 * time.Second,
+	PermissionRefreshAfter: 2 * time.Second,
+	ChannelRefreshAfter:    2 * time.Second,
+}
+
+func TestThroughPionTurnRefreshCyclesLeaveNoGapInData(t *testing.T) {
+	t.Parallel()
+	refreshesWithoutGap(t, pionServer(t), false)
+}
+
+func TestThroughCoturnRefreshCyclesAndAStaleNonceLeaveNoGapInData(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs three refresh cycles in real time; skipped with -short")
+	}
+	t.Parallel()
+	// Nonces go stale after 3 s, so the second or third refresh meets 438.
+	refreshesWithoutGap(t, coturnServerWith(t, 3), true)
+}
+
+// refreshesWithoutGap connects two relayed nodes through srv, streams one
+// datagram every 20 ms each way for 7.5 s — three refresh cycles — and
+// checks that every datagram arrived and that the relay really renewed
+// the allocation, the permissions and the channel (and, with stale, got
+// past a 438).
+func refreshesWithoutGap(t *testing.T, srv *server, stale bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, b := startPeerWith(t, ctx, "a", refreshTimers), startPeerWith(t, ctx, "b", refreshTimers)
+	connectRelayed(t, ctx, srv, a, b)
+
+	const count, every = 375, 20 * time.Millisecond
+	done := make(chan struct{}, 2)
+	for _, p := range []*peer{a, b} {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			buf := make([]byte, 200)
+			tick := time.NewTicker(every)
+			defer tick.Stop()
+			for i := 0; i < count; {
+				<-tick.C
+				binary.BigEndian.PutUint32(buf, uint32(i))
+				if err := p.d.Send(ctx, conn, buf); err != nil && !errors.Is(err, gso.ErrQueueFull) {
+					t.Errorf("%s: send %d: %v", p.name, i, err)
+					return
+				}
+				i++
+			}
+		}()
+	}
+	<-done
+	<-done
+	time.Sleep(300 * time.Millisecond)
+	for _, p := range []*peer{a, b} {
+		if got := p.count.Load(); got != count {
+			t.Errorf("%s %s: %d of %d datagrams arrived across the refreshes", srv.name, p.name, got, count)
+		}
+		rs, err := p.d.RelayStats(ctx, srv.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := rs.Client
+		t.Logf("%s %s: state %v refreshes %d permission refreshes %d channel refreshes %d stale nonces %d reallocations %d",
+			srv.name, p.name, rs.State, c.Refreshes, c.PermissionRefreshes, c.ChannelRefreshes, c.StaleNonces, c.Reallocations)
+		cs, err := p.d.ConnStats(ctx, conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !cs.Connected || !cs.Path.Relayed() && cs.Path.Remote.Type != stunmsg.Relay {
+			t.Errorf("%s %s: connection on %v", srv.name, p.name, cs.Path)
+		}
+		if c.Refreshes < 3 || c.PermissionRefreshes < 3 {
+			t.Errorf("%s %s: fewer than three refresh cycles: %+v", srv.name, p.name, c)
+		}
+		// Only the side whose path leaves from its own relay binds a
+		// channel; the other sends to the peer's relayed address directly.
+		if cs.Path.Relayed() && (c.ChannelRefreshes < 3 || c.ChannelDataSent == 0) {
+			t.Errorf("%s %s: the channel was not refreshed three times: %+v", srv.name, p.name, c)
+		}
+		if stale && c.StaleNonces == 0 {
+			t.Errorf("%s %s: no stale nonce was met", srv.name, p.name)
+		}
+		if c.Reallocations != 0 || rs.State != turn.StateAllocated {
+			t.Errorf("%s %s: the allocation did not survive: %v, %d reallocations", srv.name, p.name, rs.State, c.Reallocations)
+		}
+	}
+}
+
+// connectRelayed adds srv to both peers, blocks their direct path and
+// waits until both are connected through it.
+func connectRelayed(t *testing.T, ctx context.Context, srv *server, a, b *peer) {
+	t.Helper()
+	a.fw.block(b.addr)
+	b.fw.block(a.addr)
+	go a.route(ctx, b)
+	go b.route(ctx, a)
+	for _, p := range []*peer{a, b} {
+		if err := p.addRelay(ctx, srv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	credA, credB := ice.NewCredentials(seeded(1)), ice.NewCredentials(seeded(2))
+	if _, err := a.d.Connect(ctx, conn, node.Controlling, credA, credB); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.d.Connect(ctx, conn, node.Controlled, credB, credA); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*peer{a, b} {
+		p.await(t, 10*time.Second, "connected", func(e node.Event) bool { _, ok := e.(node.Connected); return ok })
+	}
+}
+
+func TestAWrongPasswordForPionTurnIsAnAuthErrorAfterOneAuthenticatedAttempt(t *testing.T) {
+	t.Parallel()
+	var auths atomic.Int64
+	srv := pionServerCounting(t, &auths)
+	wrongPassword(t, srv)
+	if got := auths.Load(); got != 1 {
+		t.Fatalf("pion/turn saw %d authenticated requests, want exactly 1", got)
+	}
+}
+
+func TestAWrongPasswordForCoturnIsAnAuthErrorAfterOneAuthenticatedAttempt(t *testing.T) {
+	t.Parallel()
+	wrongPassword(t, coturnServer(t))
+}
+
+// wrongPassword adds srv with a wrong password and expects RelayLostEvent
+// with reason auth quickly: one 401 challenge, one authenticated attempt,
+// its refusal, and no further tries.
+func wrongPassword(t *testing.T, srv *server) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := startPeerWith(t, ctx, "a", refreshTimers)
+	go func() {
+		for {
+			select {
+			case e := <-p.raw:
+				p.events <- e
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	if err := p.d.Do(ctx, func(now time.Time, pp *pump.Pump) error {
+		return pp.Node().AddRelay(now, srv.addr, p.addr, user, "not-the-password")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e := p.await(t, 5*time.Second, "relay-lost", func(e node.Event) bool { _, ok := e.(node.RelayLostEvent); return ok })
+	lost := e.(node.RelayLostEvent)
+	t.Logf("%s: %v after %v", srv.name, lost, time.Since(start).Round(time.Millisecond))
+	if lost.Reason != turn.LostAuth || lost.Server != srv.addr {
+		t.Fatalf("%s: %v, want reason auth", srv.name, lost)
+	}
+	if _, err := p.d.RelayStats(ctx, srv.addr); !errors.Is(err, node.ErrUnknownRelay) {
+		t.Fatalf("%s: the relay is still held after its loss: %v", srv.name, err)
+	}
+}
