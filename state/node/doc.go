@@ -25,8 +25,37 @@
 //	PollTimeout() (time.Time, string, bool)  // next deadline and why
 //
 // Time never goes backwards inside: a now earlier than one seen before is
-// replaced by that one and counted (Stats.ClockBackwards). PollTimeout never
-// returns a time before the latest now.
+// replaced by that one and counted (Stats.ClockBackwards), and the Node
+// carries on from there as the caller's clock advances. A now more than
+// Config.MaxLateness past the earliest deadline (a suspended machine, a
+// stopped process, a clock stepped forward) is a jump: the Node resumes at
+// that deadline as if its clock had paused, counts it (Stats.ClockJumps),
+// and every timer that was due fires once, in order — no burst of the
+// retransmissions and probes the gap would have held. Deadlines from
+// PollTimeout are on the caller's clock; it never returns a time before
+// the latest now.
+//
+// # Limits
+//
+// Everything the network or the application can grow has a named bound:
+// connections (Config.MaxConns, ErrTooManyConns), local addresses
+// (MaxLocalAddresses), relays (MaxRelays), candidates per connection
+// (ice.Config.MaxRemoteCandidates and MaxLocalCandidates:
+// ErrTooManyCandidates for signalled ones, DropCandidateLimit for
+// peer-reflexive ones), data buffered while connecting (PendingMax,
+// ErrPendingFull), routes per connection (one per possible pair), and on
+// each relay permissions, channels and queued output (turn.Config). A
+// datagram nobody authenticated is dropped and counted and never answered:
+// only a check with the right USERNAME and MESSAGE-INTEGRITY gets an
+// answer, and the answer is smaller than the check.
+//
+// # Observability
+//
+// Stats counts drops by reason and clock corrections for the whole Node;
+// ConnStats(id) snapshots a connection (path, the agent's RTT and probe
+// counters, datagrams and bytes each way, drops by reason) and
+// RelayStats(server) a relay (allocation state, refreshes, stale nonces,
+// reallocations, errors).
 //
 // # The event loop
 //
@@ -126,6 +155,18 @@
 //     relay candidate its path pointed at does the same. A relay that stops
 //     answering or refuses our credentials also raises RelayLostEvent and
 //     is forgotten; its connections get another relay if there is one.
+//   - A re-allocation (after a 437, or a Refresh the live server never
+//     answered) does not carry a relayed path over: the new allocation has
+//     a new relayed address, nothing sent to or from the old one arrives
+//     any more, and the peer holds the old address as our candidate. A
+//     connection whose path used it therefore moves to another succeeded
+//     pair or fails with RelayLost, like on a loss; the new candidate is
+//     gathered at once, so a new Connect (or the other succeeded pairs)
+//     recovers. Carrying the connection over would need the agent to check
+//     pairs on the new relay candidate while the old pair stays selected,
+//     and then to move to the new pair although it does not outrank the
+//     old one (same type and preference); ice.Agent has no such
+//     replace-a-local-candidate operation yet.
 //   - While a relayed pair carries a connection, the pairs that failed and
 //     rank above it (the direct ones) are checked again every
 //     ice.Config.RecheckInterval, so the connection moves to a direct path
