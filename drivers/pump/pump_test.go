@@ -132,12 +132,25 @@ func TestTheBudgetOffersOnlyTheDataThatFitsBesideTheKernelQueue(t *testing.T) {
 	p := newTestPump(t, c, 12_500)
 	enqueue(t, p, gso.Data, 5) // one batch of five 1000-byte datagrams
 	res, err := p.Flush(t0)
-	if err != nil || !res.DataHeld || res.Datagrams != 2 {
+	// Data is admitted while below the budget: 3 datagrams, the third
+	// crossing it by 500 bytes.
+	if err != nil || !res.DataHeld || res.Datagrams != 3 {
 		t.Fatalf("flush with 2500 bytes of room: %+v %v", res, err)
 	}
 	c.unsent = 0
 	p.HandleTimeout(t0.Add(DefaultBudgetRecheck))
-	if res, _ := p.Flush(t0.Add(DefaultBudgetRecheck)); res.DataHeld || res.Datagrams != 3 {
+	if res, _ := p.Flush(t0.Add(DefaultBudgetRecheck)); res.DataHeld || res.Datagrams != 2 {
 		t.Fatalf("flush with room: %+v", res)
+	}
+}
+
+func TestADatagramLargerThanTheBudgetStillLeaves(t *testing.T) {
+	c := &fakeConn{room: 100}
+	p := newTestPump(t, c, 12<<10)
+	if err := p.Queue().Enqueue(local, peer, make([]byte, 13000), gso.Data, gso.NotECT); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := p.Flush(t0); err != nil || res.Datagrams != 1 || !p.Queue().Empty() {
+		t.Fatalf("flush of a 13000-byte datagram under a 12 KiB budget: %+v %v", res, err)
 	}
 }

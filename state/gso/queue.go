@@ -54,11 +54,12 @@ type Queue struct {
 type fault uint8
 
 const (
-	faultNone              fault = iota
-	faultIgnoreMaxSegments       // batches grow past Caps.MaxSegments
-	faultIgnoreSegmentSize       // a longer datagram may extend a batch
-	faultIgnoreByteLimit         // Data is never refused
-	faultIgnoreDataBudget        // PeekLimit offers all Data
+	faultNone                  fault = iota
+	faultIgnoreMaxSegments           // batches grow past Caps.MaxSegments
+	faultIgnoreSegmentSize           // a longer datagram may extend a batch
+	faultIgnoreByteLimit             // Data is never refused
+	faultIgnoreDataBudget            // PeekLimit offers all Data
+	faultWholeSegmentsInBudget       // PeekLimit offers a segment only if it fits whole
 )
 
 // New returns an empty queue.
@@ -241,11 +242,13 @@ func (q *Queue) Peek(dst []*Batch) []*Batch {
 }
 
 // PeekLimit is Peek with a budget for Data: Control batches are offered in
-// full, Data only while its payload fits in dataBytes, the last Data batch
-// cut at a segment boundary if need be (its Payload and Segments then cover
-// the offered prefix). held reports that Data stayed back for the budget.
-// A kernel queue budget uses it so that a probe sent next never waits
-// behind more Data than the budget allows.
+// full, Data one segment at a time while the Data offered so far is below
+// dataBytes, so the last offered segment may cross the budget (by less than
+// one segment) and no datagram is too large ever to leave. The last Data
+// batch is cut at a segment boundary if need be (its Payload and Segments
+// then cover the offered prefix). held reports that Data stayed back. A
+// kernel queue budget uses it so that a probe sent next waits behind at
+// most the budget plus one datagram of Data.
 func (q *Queue) PeekLimit(dst []*Batch, dataBytes int) (batches []*Batch, held bool) {
 	q.peeked = q.peeked[:0]
 	q.peekDst = dst
@@ -263,7 +266,7 @@ func (q *Queue) PeekLimit(dst []*Batch, dataBytes int) (batches []*Batch, held b
 func (q *Queue) collectPeek(b *Batch) bool {
 	b.end = len(b.buf)
 	if b.class == Data && q.fault != faultIgnoreDataBudget {
-		if q.peekData < b.segSize {
+		if q.peekData <= 0 || (q.fault == faultWholeSegmentsInBudget && q.peekData < b.segSize) {
 			// Nothing after this batch is offered: under ControlFirst only
 			// Data follows, and the comparison policies, which know no
 			// classes, let nothing overtake it.
@@ -271,8 +274,12 @@ func (q *Queue) collectPeek(b *Batch) bool {
 			return false
 		}
 		if avail := len(b.buf) - b.off; avail > q.peekData {
-			b.end = b.off + q.peekData/b.segSize*b.segSize
-			q.peekHeld = true
+			// Whole segments while the offered bytes are below the budget:
+			// the last may cross it, so a datagram larger than the whole
+			// budget still leaves once the budget has room.
+			k := (q.peekData + b.segSize - 1) / b.segSize
+			b.end = min(b.off+k*b.segSize, len(b.buf))
+			q.peekHeld = b.end < len(b.buf)
 		}
 		q.peekData -= b.end - b.off
 	}

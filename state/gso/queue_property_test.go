@@ -29,7 +29,10 @@ import (
 //            a P-flow byte mismatch.
 // P-bound:   the bytes held per class never exceed that class's bound, and
 //            Control is refused only by its own bound.
-// P-budget:  a peek under a Data budget offers at most that much Data.
+// P-budget:  a peek under a Data budget offers Data only while below it
+//            (so at most one segment crosses it), and offers something
+//            whenever anything waits and the budget has room: a datagram
+//            larger than the budget is not stuck.
 
 var propFlows = []flowKey{
 	{src: netip.MustParseAddrPort("10.0.0.1:4000"), dst: netip.MustParseAddrPort("192.0.2.7:51820")},
@@ -129,16 +132,22 @@ func (m *queueModel) drain(t *rapid.T) {
 	peek := rapid.IntRange(1, 8).Draw(t, "peek")
 	budget := rapid.OneOf(rapid.Just(math.MaxInt), rapid.IntRange(0, 100_000)).Draw(t, "dataBudget")
 	batches, _ := m.q.PeekLimit(make([]*Batch, 0, peek), budget)
-	total, offeredData := 0, 0
+	total, offeredData, lastData := 0, 0, 0
 	for _, b := range batches {
 		m.checkBatch(b)
 		total += b.Segments()
-		if b.class == Data {
+		if b.class == Data && b.Segments() > 0 {
 			offeredData += len(b.Payload())
+			lastData = len(b.Segment(b.Segments() - 1))
 		}
 	}
-	if offeredData > budget {
+	// Data is offered while below the budget: all of it but the last
+	// offered segment must fit under it.
+	if offeredData > 0 && offeredData-lastData >= budget {
 		m.failf("P-budget: %d bytes of Data offered under a budget of %d", offeredData, budget)
+	}
+	if budget > 0 && total == 0 && m.queued[Data]+m.queued[Control] > 0 && peek > 0 {
+		m.failf("P-budget: nothing offered though %d datagrams wait and the budget has room", m.queued[Data]+m.queued[Control])
 	}
 	taken := rapid.IntRange(0, total).Draw(t, "taken")
 	queuedControl := m.queued[Control]
@@ -288,5 +297,14 @@ func TestIgnoringTheDataBudgetIsCaught(t *testing.T) {
 	f := proptest.ExpectFailure(t, checkQueue(ControlFirst, faultIgnoreDataBudget, "P-budget:"))
 	if f == nil || !strings.Contains(f.Message, "P-budget") {
 		t.Fatalf("rapid found no budget violation: %+v", f)
+	}
+}
+
+// A budget that admits only segments fitting whole under it would leave a
+// datagram larger than the budget queued for ever, and all Data behind it.
+func TestABudgetThatAdmitsOnlyWholeSegmentsStrandsLargeDatagrams(t *testing.T) {
+	f := proptest.ExpectFailure(t, checkQueue(ControlFirst, faultWholeSegmentsInBudget, "P-budget:"))
+	if f == nil || !strings.Contains(f.Message, "nothing offered") {
+		t.Fatalf("rapid found no stranded datagram: %+v", f)
 	}
 }
