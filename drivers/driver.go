@@ -135,7 +135,13 @@ func (d *Driver) Do(ctx context.Context, fn func(now time.Time, p *pump.Pump) er
 	case err := <-c.reply:
 		return err
 	case <-d.done:
-		return ErrStopped
+		// Run may have run the command just before it stopped.
+		select {
+		case err := <-c.reply:
+			return err
+		default:
+			return ErrStopped
+		}
 	}
 }
 

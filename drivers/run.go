@@ -11,6 +11,10 @@ import (
 	"github.com/peerlink/peerlink/state/node"
 )
 
+// retryUnwaitable is how long a Conn that reported would-block, but cannot
+// say when it is writable again, is left before the next try.
+const retryUnwaitable = time.Millisecond
+
 // ErrAlreadyRunning: Run was called twice.
 var ErrAlreadyRunning = errors.New("drivers: already running")
 
@@ -81,8 +85,17 @@ func (d *Driver) Run(ctx context.Context) error {
 				}()
 			} else {
 				// A Conn that blocks in Send never reports would-block;
-				// one that does without a way to wait is retried at once.
-				d.pump.SetWritable()
+				// one that does without a way to wait is retried shortly.
+				waiting = true
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					select {
+					case <-time.After(retryUnwaitable):
+					case <-d.done:
+					}
+					d.writable <- nil
+				}()
 			}
 		}
 	}

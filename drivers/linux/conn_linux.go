@@ -22,8 +22,9 @@ type Conn struct {
 	localPort uint16
 	cfg       Config
 
-	gsoOn atomic.Bool // segmented sends allowed
-	groOn bool
+	gsoOn      atomic.Bool  // segmented sends allowed
+	gsoStrikes atomic.Int32 // segmented sends that failed with EIO and went out singly
+	groOn      bool
 
 	snd sender
 	rcv receiver

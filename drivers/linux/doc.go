@@ -13,20 +13,28 @@
 // queue (the returned count is always the datagrams to Advance by):
 //
 //   - EAGAIN: pump.ErrWouldBlock; nothing after the count was taken.
-//   - EIO, or EINVAL on a segmented send the Conn built within the kernel's
-//     limits: the NIC or kernel cannot segment. The Conn resends the same
-//     segments one datagram per message; if that works it turns segmentation
-//     off for the socket for good, counts a fallback and calls
-//     Config.OnGSODisabled once. Nothing is lost and no error is returned.
-//   - EMSGSIZE: an error matching ErrMessageTooLarge. The failing batch is the
-//     first one not covered by the count; the caller decides (drop it, or
-//     lower its datagram size for path-MTU discovery).
+//   - EIO, EINVAL or EMSGSIZE on a segmented message: the Conn resends the
+//     same segments one datagram per message, so nothing is lost and no
+//     error is returned when that works (the kernel fragments a datagram
+//     above the MTU unless path-MTU discovery forbids it). EINVAL and
+//     EMSGSIZE are about the batch (a segment above the MTU; kernels before
+//     6.11 said EINVAL) and leave segmentation on. EIO says the device
+//     cannot segment: after it has happened three times, segmentation is
+//     turned off for the socket and Config.OnGSODisabled is called once
+//     (IPsec routes also answer EIO, and one such peer should not cost the
+//     others their offload at once).
+//   - EMSGSIZE on a single datagram (path-MTU discovery set to "do"): an
+//     error matching ErrMessageTooLarge. The failing batch is the first one
+//     not covered by the count; the pump drops it and counts it, so the
+//     queue moves on.
 //   - ECONNREFUSED, EHOSTUNREACH, ENETUNREACH: the message is retried once
 //     (a refused error is often a stale ICMP report about an earlier
 //     datagram, and reading it clears it); if it fails again the rest of that
 //     batch is skipped, counted in Stats and included in the count so the
 //     queue moves on. No error is returned.
-//   - anything else: returned, wrapped, with the count taken before it.
+//   - anything else: returned, wrapped, with the count taken before it; the
+//     pump drops the batch it failed on (counted) rather than retry a
+//     refusal the kernel would repeat for ever.
 //
 // Receive buffers handed to Recv should be at least RecvBufferSize bytes:
 // with UDP_GRO the kernel coalesces up to 64 KiB into one buffer, and a

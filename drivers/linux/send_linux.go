@@ -67,9 +67,12 @@ func (c *Conn) Send(batches []*gso.Batch) (int, error) {
 	taken := 0
 	bi, si := 0, 0 // cursor: batch index, and segments of it already handled
 	retried := false
-	probe := false // resend the cursor's segments singly to see whether GSO is to blame
-	var gsoErr error
+	probe := false // resend the cursor's segments singly
+	var probeErr unix.Errno
 	for {
+		for bi < len(batches) && si >= batches[bi].Segments() {
+			bi, si = bi+1, 0
+		}
 		n, endBi, endSi := s.fill(batches, bi, si, probe)
 		if n == 0 {
 			return taken, nil
@@ -78,7 +81,7 @@ func (c *Conn) Send(batches []*gso.Batch) (int, error) {
 		if sent > 0 {
 			taken += s.account(sent)
 			if probe {
-				c.disableGSO(gsoErr)
+				c.segmentedFailed(probeErr, err)
 			}
 			probe, retried = false, false
 			if sent == n {
@@ -89,7 +92,7 @@ func (c *Conn) Send(batches []*gso.Batch) (int, error) {
 			}
 			continue
 		}
-		b := batches[bi]
+		b := batches[s.batch[0]]
 		errno, _ := err.(unix.Errno)
 		switch {
 		case err == nil:
@@ -97,8 +100,11 @@ func (c *Conn) Send(batches []*gso.Batch) (int, error) {
 		case errno == unix.EAGAIN:
 			c.cnt.wouldBlock.Add(1)
 			return taken, pump.ErrWouldBlock
-		case (errno == unix.EIO || errno == unix.EINVAL) && s.segs[0] > 1:
-			probe, gsoErr = true, err
+		case s.segs[0] > 1 && (errno == unix.EIO || errno == unix.EINVAL || errno == unix.EMSGSIZE):
+			// The segmented message failed; its datagrams one by one may
+			// not (a device that cannot segment, or, before Linux 6.11's
+			// change, a segment above the MTU reported as EINVAL).
+			probe, probeErr = true, errno
 		case errno == unix.EMSGSIZE:
 			c.cnt.tooLarge.Add(1)
 			return taken, fmt.Errorf("%w: %d-byte datagrams to %v: %w",
@@ -157,14 +163,28 @@ func (s *sender) account(sent int) int {
 	return datagrams
 }
 
-// disableGSO turns segmentation off for good after segmented sends failed
-// and the same segments went out singly.
-func (c *Conn) disableGSO(err error) {
+// segmentedFailed is called when a segmented message failed with probeErr
+// and its datagrams then went out one per message. Only EIO says the
+// device cannot segment; it turns segmentation off once it has happened
+// gsoStrikes times, so one odd destination (an IPsec route also answers
+// EIO) does not cost every peer its offload. EINVAL and EMSGSIZE are about
+// the batch (a segment above the MTU) and leave segmentation on.
+func (c *Conn) segmentedFailed(probeErr unix.Errno, err error) {
 	c.cnt.gsoFallbacks.Add(1)
+	if probeErr != unix.EIO {
+		return
+	}
+	if c.gsoStrikes.Add(1) < gsoStrikes {
+		return
+	}
 	if c.gsoOn.Swap(false) && c.cfg.OnGSODisabled != nil {
-		c.cfg.OnGSODisabled(err)
+		c.cfg.OnGSODisabled(probeErr)
 	}
 }
+
+// gsoStrikes is how many segmented sends must fail with EIO, and succeed
+// one datagram at a time, before segmentation is turned off for the socket.
+const gsoStrikes = 3
 
 // fill prepares up to maxMessages messages starting at segment si of batch
 // bi, and returns how many and the cursor just after them. single forces

@@ -49,7 +49,10 @@ func sendAcrossVeth(t *testing.T, p *vethPair) {
 	}
 }
 
-func TestSegmentsLargerThanTheDeviceMTUAreReportedAsMessageTooLarge(t *testing.T) {
+// A GSO segment above the device MTU fails the segmented send (EMSGSIZE,
+// or EINVAL before Linux 6.11); the same datagrams go out one per message,
+// which the kernel fragments, and segmentation stays on for other batches.
+func TestSegmentsLargerThanTheDeviceMTUGoOutSinglyAndGSOStaysOn(t *testing.T) {
 	p := newVethPair(t)
 	run(t, "ip", "-n", p.A, "link", "set", p.DevA, "mtu", "1100")
 	tx := connIn(t, p.A, netip.AddrPortFrom(p.AddrA, 0), Config{})
@@ -59,15 +62,43 @@ func TestSegmentsLargerThanTheDeviceMTUAreReportedAsMessageTooLarge(t *testing.T
 	rx := listenIn(t, p.B, netip.AddrPortFrom(p.AddrB, 0))
 	q := gso.New(gso.Config{Caps: tx.Caps()})
 	enqueue(t, q, datagram{dst: addrOf(rx), size: 1000}, 0, 10, gso.Data)
-	enqueue(t, q, datagram{dst: netip.AddrPortFrom(p.AddrB, 9), size: 1200}, 10, 10, gso.Data)
+	enqueue(t, q, datagram{dst: addrOf(rx), size: 1200}, 10, 10, gso.Data)
 
 	n, err := tx.Send(q.Peek(make([]*gso.Batch, 0, 8)))
 
+	if n != 20 || err != nil {
+		t.Fatalf("Send = %d, %v; want all 20 taken", n, err)
+	}
+	got := readPlain(t, rx, 20)
+	checkSequence(t, got[:10], 0, 1000)
+	checkSequence(t, got[10:], 10, 1200)
+	if tx.Caps().MaxSegments < 2 || tx.Stats().GSOFallbacks == 0 {
+		t.Errorf("after an MTU failure: caps %+v, stats %+v; want GSO on and the fallback counted", tx.Caps(), tx.Stats())
+	}
+}
+
+// With path-MTU discovery forced on (don't fragment), a single datagram
+// above the MTU is EMSGSIZE: reported as ErrMessageTooLarge, with the
+// datagrams before it counted as taken.
+func TestADatagramAboveTheMTUWithDontFragmentIsMessageTooLarge(t *testing.T) {
+	p := newVethPair(t)
+	run(t, "ip", "-n", p.A, "link", "set", p.DevA, "mtu", "1100")
+	tx := connIn(t, p.A, netip.AddrPortFrom(p.AddrA, 0), Config{DisableGSO: true})
+	var serr error
+	if err := tx.rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DO)
+	}); err != nil || serr != nil {
+		t.Fatalf("IP_MTU_DISCOVER: %v %v", err, serr)
+	}
+	rx := listenIn(t, p.B, netip.AddrPortFrom(p.AddrB, 0))
+	q := gso.New(gso.Config{Caps: tx.Caps()})
+	enqueue(t, q, datagram{dst: addrOf(rx), size: 1000}, 0, 10, gso.Data)
+	enqueue(t, q, datagram{dst: netip.AddrPortFrom(p.AddrB, 9), size: 1200}, 10, 1, gso.Data)
+
+	n, err := tx.Send(q.Peek(make([]*gso.Batch, 0, 16)))
+
 	if n != 10 || !errors.Is(err, ErrMessageTooLarge) || !errors.Is(err, unix.EMSGSIZE) {
 		t.Fatalf("Send = %d, %v; want the 10 small datagrams taken, then ErrMessageTooLarge", n, err)
-	}
-	if tx.Caps().MaxSegments < 2 {
-		t.Error("an MTU error turned segmentation off")
 	}
 	checkSequence(t, readPlain(t, rx, 10), 0, 1000)
 }

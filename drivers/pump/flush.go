@@ -77,6 +77,7 @@ func (f *flusher) flush(q *gso.Queue, c Conn) (FlushResult, error) {
 			return res, nil
 		case err != nil:
 			f.stats.SendErrors++
+			f.dropHead(q)
 			return res, err
 		}
 		if held {
@@ -87,6 +88,29 @@ func (f *flusher) flush(q *gso.Queue, c Conn) (FlushResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// dropHead drops the batch a send failed on. The Conn sends in order and
+// stops at the first datagram the kernel refused, so after advancing by what
+// it took, that datagram heads the queue. Keeping it would retry the same
+// refusal on every flush (a segment above the path MTU, a source address
+// that no longer exists) and hold everything behind it for ever; dropping
+// it is what the network would have done to the datagram, and it is
+// counted.
+func (f *flusher) dropHead(q *gso.Queue) {
+	head := q.Peek(f.peek[:0:1])
+	if len(head) == 0 {
+		return
+	}
+	n := head[0].Segments()
+	if head[0].Class() == gso.Control {
+		f.stats.ControlSendDropped += uint64(n)
+	} else {
+		f.stats.DataSendDropped += uint64(n)
+	}
+	if err := q.Advance(n); err != nil {
+		panic("pump: " + err.Error())
+	}
 }
 
 // dataRoom is how many bytes of Data the kernel may be given now: the budget

@@ -1,6 +1,7 @@
 package pump
 
 import (
+	"errors"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -152,5 +153,45 @@ func TestADatagramLargerThanTheBudgetStillLeaves(t *testing.T) {
 	}
 	if res, err := p.Flush(t0); err != nil || res.Datagrams != 1 || !p.Queue().Empty() {
 		t.Fatalf("flush of a 13000-byte datagram under a 12 KiB budget: %+v %v", res, err)
+	}
+}
+
+// refusingConn takes everything but batches to one destination, which it
+// refuses with an error the kernel would give again on every try.
+type refusingConn struct {
+	fakeConn
+	refuse netip.AddrPort
+}
+
+func (c *refusingConn) Send(batches []*gso.Batch) (int, error) {
+	n := 0
+	for _, b := range batches {
+		if b.Dst() == c.refuse {
+			return n, errors.New("message too long")
+		}
+		n += b.Segments()
+		c.sent = append(c.sent, b.Class())
+	}
+	return n, nil
+}
+
+func TestABatchTheKernelKeepsRefusingIsDroppedAndCountedNotRetriedForEver(t *testing.T) {
+	bad := netip.MustParseAddrPort("192.0.2.99:4000")
+	c := &refusingConn{fakeConn: fakeConn{room: 100}, refuse: bad}
+	p := newTestPump(t, &c.fakeConn, 0)
+	p.conn = c
+	if err := p.Queue().Enqueue(local, bad, make([]byte, 1000), gso.Data, gso.NotECT); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, p, gso.Data, 3) // to a good peer, behind the refused batch
+	if _, err := p.Flush(t0); err == nil {
+		t.Fatal("the refusal was not reported")
+	}
+	res, err := p.Flush(t0)
+	if err != nil || res.Datagrams != 3 || !p.Queue().Empty() {
+		t.Fatalf("second flush: %+v %v; want the three good datagrams sent", res, err)
+	}
+	if s := p.Stats(); s.DataSendDropped != 1 || s.SendErrors != 1 {
+		t.Fatalf("stats %+v", s)
 	}
 }

@@ -11,6 +11,10 @@ type Stats struct {
 	DataRefused       uint64 // Data transmits the queue refused (back-pressure)
 	DataDropped       uint64 // Data transmits no socket could send (too large, bad address)
 	ControlDropped    uint64 // Control transmits the queue refused: a bug if ever non-zero
+	// Datagrams of a batch a send failed on (other than would-block),
+	// dropped so the queue moves on; the error is returned to the caller.
+	ControlSendDropped uint64
+	DataSendDropped    uint64
 }
 
 // ConnStats are an OS driver's counters in the shape every driver shares,
