@@ -65,6 +65,9 @@ type Agent struct {
 	// back to waiting (Config.RecheckInterval); zero until a pair is
 	// selected.
 	recheckAt time.Time
+	// backupProbeAt is when the last backup probe left (or the path was
+	// selected): the next goes one backup interval later (failover.go).
+	backupProbeAt time.Time
 
 	transmits []Transmit
 	txHead    int
@@ -151,11 +154,14 @@ const (
 	timerIdle
 	timerRecheck
 	timerProbeLost
+	timerBackupProbe
+	timerSwitch
 	numTimers
 )
 
 var timerNames = [numTimers]string{"candidate-timeout", "check-retransmit", "check-pacing", "nominate",
-	"probe-timeout", "probe", "idle", "recheck", "probe-lost"}
+	"probe-timeout", "probe", "idle", "recheck", "probe-lost",
+	"backup-probe", "switch"}
 
 // PollTimeout returns when HandleTimeout must next be called and why. It
 // changes after every input and command. A deadline may lie in the past
@@ -195,6 +201,10 @@ func (a *Agent) deadline(t timer) (time.Time, bool) {
 		return a.recheckAt, a.recheckWanted()
 	case timerProbeLost:
 		return a.probeLostDeadline()
+	case timerBackupProbe:
+		return a.backupProbeDeadline()
+	case timerSwitch:
+		return a.switchDeadline()
 	default:
 		return a.live.deadline(t, &a.cfg)
 	}
@@ -217,7 +227,11 @@ func (a *Agent) HandleTimeout(now time.Time) {
 		a.sendNextCheck(now)
 	}
 	a.countLostProbes(now)
+	// Before the liveness timeout: a working backup replaces a silent
+	// path instead of the connection failing.
+	a.maybeSwitch(now)
 	a.handleLiveness(now)
+	a.probeBackup(now)
 	a.failIfAllChecksFailed()
 }
 

@@ -58,12 +58,18 @@ type lockstep struct {
 	a, b    *Agent
 	now     time.Time
 	deliver bool
-	aSent   []sent
-	events  [2][]Event
-	evAt    [2][]int64
+	// block, when set, drops the transmits it selects (a dead path).
+	block  func(Transmit) bool
+	aSent  []sent
+	events [2][]Event
+	evAt   [2][]int64
 }
 
 func (l *lockstep) runUntil(t *testing.T, end time.Time) {
+	// A deadline that HandleTimeout does not move would spin here.
+	const maxStepsAtOneInstant = 1000
+	var last time.Time
+	same := 0
 	for {
 		l.flush(t)
 		da, _, oka := l.a.PollTimeout()
@@ -77,6 +83,12 @@ func (l *lockstep) runUntil(t *testing.T, end time.Time) {
 			return
 		}
 		l.now = maxTime(l.now, next)
+		if same++; !l.now.Equal(last) {
+			last, same = l.now, 0
+		}
+		if same > maxStepsAtOneInstant {
+			t.Fatalf("a deadline at %v stays due after HandleTimeout", l.now.Sub(t0))
+		}
 		l.a.HandleTimeout(l.now)
 		l.b.HandleTimeout(l.now)
 	}
@@ -99,7 +111,7 @@ func (l *lockstep) flush(t *testing.T) {
 				if i == 0 && isRequest(tx.Payload) {
 					l.aSent = append(l.aSent, sent{l.now.Sub(t0).Milliseconds(), tx.Dst})
 				}
-				if l.deliver {
+				if l.deliver && (l.block == nil || !l.block(tx)) {
 					deliver(t, l.now, other, tx)
 				}
 			}

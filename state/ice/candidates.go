@@ -37,6 +37,9 @@ type pair struct {
 	// own check of the pair succeeded; select the pair when it does.
 	nominateOnSuccess bool
 	removed           bool
+	// answeredAt is the last authenticated success answer to a check or
+	// probe on this pair: how fresh a backup is (failover.go).
+	answeredAt time.Time
 }
 
 func (p *pair) path() Path { return Path{Local: p.local, Remote: p.remote} }

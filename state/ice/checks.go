@@ -233,6 +233,7 @@ func (a *Agent) checkSucceeded(now time.Time, x *txn) {
 	if p.state != succeeded {
 		p.state, p.succeededAt = succeeded, now
 	}
+	p.answeredAt = maxTime(p.answeredAt, now)
 	switch {
 	case p == a.selected:
 		a.live.answered(now)
@@ -332,6 +333,7 @@ func (a *Agent) selectPair(now time.Time, p *pair) {
 	if first {
 		kind = EventConnected
 		a.live.start(now, &a.cfg)
+		a.backupProbeAt = now
 	} else {
 		a.live.answered(now)
 	}

@@ -53,6 +53,19 @@ type Config struct {
 	// simulator's lossy idle hours, 5% loss per link, gave 146 false
 	// ProbeTimeouts in 20 hours).
 	ProbeLossAfter time.Duration
+	// SwitchAfter moves the connection to the backup pair (the best other
+	// pair whose checks succeeded, see BackupProbeInterval) once the
+	// selected pair's probes have gone unanswered this long and the backup
+	// answered within the probe timeout. Default 5 s: over three probe
+	// intervals, so one or two lost probes never move a working path,
+	// and well below ProbeTimeout, so a connection with a relayed pair
+	// moves to it long before it would have failed.
+	SwitchAfter time.Duration
+	// BackupProbeInterval is the probe period on the backup pair (on idle
+	// timing IdleProbeInterval, if longer). Default 5 s: a backup is known
+	// to work when it is needed, for one small request every 5 s, and the
+	// NAT mappings toward it stay open.
+	BackupProbeInterval time.Duration
 	// IdleAfter switches to idle timing when no application data went
 	// either way for this long. Default 20 s.
 	IdleAfter time.Duration
@@ -100,6 +113,8 @@ func DefaultConfig() Config {
 		ProbeInterval:       1500 * time.Millisecond,
 		ProbeTimeout:        15 * time.Second,
 		ProbeLossAfter:      1500 * time.Millisecond,
+		SwitchAfter:         5 * time.Second,
+		BackupProbeInterval: 5 * time.Second,
 		IdleAfter:           20 * time.Second,
 		IdleProbeInterval:   25 * time.Second,
 		IdleProbeTimeout:    60 * time.Second,
@@ -132,6 +147,8 @@ func (c Config) WithDefaults() Config {
 	setDur(&c.ProbeInterval, d.ProbeInterval)
 	setDur(&c.ProbeTimeout, d.ProbeTimeout)
 	setDur(&c.ProbeLossAfter, d.ProbeLossAfter)
+	setDur(&c.SwitchAfter, d.SwitchAfter)
+	setDur(&c.BackupProbeInterval, d.BackupProbeInterval)
 	setDur(&c.IdleAfter, d.IdleAfter)
 	setDur(&c.IdleProbeInterval, d.IdleProbeInterval)
 	setDur(&c.IdleProbeTimeout, d.IdleProbeTimeout)
@@ -156,6 +173,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: ProbeTimeout must exceed ProbeInterval > 0", ErrConfig)
 	case c.ProbeLossAfter <= 0:
 		return fmt.Errorf("%w: ProbeLossAfter must be positive", ErrConfig)
+	case c.SwitchAfter <= 0 || c.BackupProbeInterval <= 0:
+		return fmt.Errorf("%w: SwitchAfter and BackupProbeInterval must be positive", ErrConfig)
 	case c.IdleProbeInterval <= 0 || c.IdleProbeTimeout <= c.IdleProbeInterval:
 		return fmt.Errorf("%w: IdleProbeTimeout must exceed IdleProbeInterval > 0", ErrConfig)
 	case c.RecheckInterval < 0:

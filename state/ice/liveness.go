@@ -100,7 +100,7 @@ func (a *Agent) handleLiveness(now time.Time) {
 	if now.Before(l.next(&a.cfg)) {
 		return
 	}
-	a.sendProbe(now)
+	a.sendProbe(now, a.selected)
 	if l.unansweredSince.IsZero() {
 		l.unansweredSince = now
 	}
@@ -113,10 +113,11 @@ func (a *Agent) handleLiveness(now time.Time) {
 	}
 }
 
-func (a *Agent) sendProbe(now time.Time) {
-	p := a.selected
+func (a *Agent) sendProbe(now time.Time, p *pair) {
 	id := a.newTxID()
-	payload := a.request(id, p, a.role == Controlling)
+	// Only probes of the selected pair repeat its nomination: USE-CANDIDATE
+	// on a backup probe would move the controlled peer onto the backup.
+	payload := a.request(id, p, a.role == Controlling && p == a.selected)
 	if len(a.probes) >= a.cfg.ProbeMemory {
 		if old := a.probes[0]; !old.answered && !old.lost {
 			a.stats.ProbesLost++ // forgotten before its loss deadline
@@ -164,6 +165,9 @@ func (a *Agent) probeAnswered(now time.Time, pr *probe, success bool) {
 			a.stats.ProbesAnswered++
 			a.rtt.sample(now.Sub(pr.sentAt))
 		}
+	}
+	if success {
+		pr.pair.answeredAt = maxTime(pr.pair.answeredAt, now)
 	}
 	if success && pr.pair == a.selected {
 		a.live.answered(now)

@@ -15,7 +15,8 @@ type Stats struct {
 	// ChecksAnswered counts checks answered, with success or an error
 	// (a 487 role conflict, for example).
 	ChecksAnswered uint64
-	// ProbesSent counts liveness probes.
+	// ProbesSent counts liveness probes, on the selected pair and on the
+	// backup (Config.BackupProbeInterval).
 	ProbesSent uint64
 	// ProbesAnswered counts probes answered before they counted as lost.
 	ProbesAnswered uint64
@@ -29,6 +30,9 @@ type Stats struct {
 	ResponsesSent uint64
 	// RoleConflicts counts role switches forced by a conflict.
 	RoleConflicts uint64
+	// Switches counts moves from a silent selected pair to the backup
+	// (Config.SwitchAfter).
+	Switches uint64
 	// Rechecks counts rounds that put failed pairs ranking above the
 	// selected one back to waiting (Config.RecheckInterval).
 	Rechecks uint64

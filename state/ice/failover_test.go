@@ -1,0 +1,135 @@
+package ice
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/peerlink/peerlink/state/stunmsg"
+)
+
+// relayA is a's relay candidate: an allocation that b reaches directly.
+var relayA = netip.MustParseAddrPort("192.0.2.10:49152")
+
+func relay(a netip.AddrPort) stunmsg.Candidate {
+	return stunmsg.NewCandidate(stunmsg.Relay, a, a, netip.AddrPort{}, 65535)
+}
+
+// pairWithRelay returns two agents with a direct pair (a's host to b's
+// host) and a relayed one (a's relay candidate to b's host). The harness
+// carries the relayed pair as if it were a direct one: what matters here
+// is that it is a second, independent path.
+func pairWithRelay(t *testing.T) *lockstep {
+	rng := rand.New(rand.NewPCG(7, 7))
+	ca, cb := NewCredentials(rng), NewCredentials(rng)
+	cfg := Config{}.WithDefaults()
+	a := New(t0, cfg, Params{Role: Controlling, Local: ca, Remote: cb, TieBreaker: 2, TxTag: 1, Rand: rng})
+	b := New(t0, cfg, Params{Role: Controlled, Local: cb, Remote: ca, TieBreaker: 1, TxTag: 2, Rand: rng})
+	must(t, a.AddLocalCandidate(t0, host(addrA)))
+	must(t, a.AddLocalCandidate(t0, relay(relayA)))
+	must(t, b.AddLocalCandidate(t0, host(addrB)))
+	must(t, a.AddRemoteCandidate(t0, host(addrB)))
+	must(t, b.AddRemoteCandidate(t0, host(addrA)))
+	must(t, b.AddRemoteCandidate(t0, relay(relayA)))
+	return &lockstep{a: a, b: b, now: t0, deliver: true}
+}
+
+// busy keeps both sides on active timing until end.
+func (l *lockstep) busy(t *testing.T, end time.Time) {
+	for l.now.Before(end) {
+		l.a.NotifyAppTraffic(l.now)
+		l.b.NotifyAppTraffic(l.now)
+		l.runUntil(t, minTime(end, l.now.Add(time.Second)))
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func touchesHostA(tx Transmit) bool { return tx.Src == addrA || tx.Dst == addrA }
+
+func TestADeadDirectPathMovesToTheRelayedPairWithinSwitchAfterInsteadOfFailing(t *testing.T) {
+	l := pairWithRelay(t)
+	l.busy(t, t0.Add(20*time.Second))
+	for i, ag := range []*Agent{l.a, l.b} {
+		p, ok := ag.Selected()
+		if !ok || p.Relayed() || (i == 0 && p.Src() != addrA) {
+			t.Fatalf("agent %d: selected %v (%v), want the direct pair", i, p, ok)
+		}
+	}
+	if s := l.a.Stats(); s.ProbesSent == 0 || l.a.backup() == nil {
+		t.Fatalf("no backup after 20 s (stats %+v)", s)
+	}
+	cut := l.now
+	l.block = touchesHostA
+	l.busy(t, cut.Add(2*time.Minute))
+	for i, ag := range []*Agent{l.a, l.b} {
+		if ag.Failure() != 0 {
+			t.Fatalf("agent %d failed with %v although the relayed pair works", i, ag.Failure())
+		}
+		p, _ := ag.Selected()
+		if (i == 0 && p.Src() != relayA) || (i == 1 && p.Dst() != relayA) {
+			t.Fatalf("agent %d is on %v, want the relayed pair", i, p)
+		}
+	}
+	// The controlling side switches SwitchAfter after its first unanswered
+	// probe (at most one ProbeInterval after the cut); the controlled one
+	// follows its nomination at once.
+	cfg := DefaultConfig()
+	bound := cut.Add(cfg.ProbeInterval + cfg.SwitchAfter).Sub(t0).Milliseconds()
+	for i := range l.events {
+		at := int64(-1)
+		for k, e := range l.events[i] {
+			if e.Kind == EventPathChanged && l.evAt[i][k] >= cut.Sub(t0).Milliseconds() {
+				at = l.evAt[i][k]
+				break
+			}
+		}
+		if at < 0 || at > bound {
+			t.Fatalf("agent %d: PathChanged at %d ms, want by %d ms; events %v", i, at, bound, l.events[i])
+		}
+	}
+	if s := l.a.Stats(); s.Switches != 1 {
+		t.Fatalf("%d switches, want 1", s.Switches)
+	}
+}
+
+func TestWithoutAWorkingBackupADeadPathStillFailsExactlyAtProbeTimeout(t *testing.T) {
+	l := pairWithRelay(t)
+	l.busy(t, t0.Add(20*time.Second))
+	l.deliver = false // every path dies
+	cut := l.now
+	l.busy(t, cut.Add(time.Minute))
+	if l.a.Failure() != ProbeTimeout {
+		t.Fatalf("failure %v, want ProbeTimeout", l.a.Failure())
+	}
+	evs := l.events[0]
+	last := evs[len(evs)-1]
+	if last.Kind != EventFailed {
+		t.Fatalf("last event %+v", last)
+	}
+	// The backup answered before the cut too, so the agent may move to it
+	// (its answers are just as old); the connection still fails within
+	// ProbeTimeout of the last answer before the cut.
+	if at := l.evAt[0][len(evs)-1]; at > cut.Add(DefaultConfig().ProbeTimeout).Sub(t0).Milliseconds() {
+		t.Fatalf("failed at %d ms, later than ProbeTimeout after the cut at %d ms", at, cut.Sub(t0).Milliseconds())
+	}
+}
+
+func TestADeadBackupIsNotSwitchedToAndLeavesNoDeadlineBehind(t *testing.T) {
+	l := pairWithRelay(t)
+	l.busy(t, t0.Add(20*time.Second))
+	l.block = func(tx Transmit) bool { return tx.Src == relayA || tx.Dst == relayA }
+	l.busy(t, t0.Add(80*time.Second)) // the backup's last answer expires
+	l.deliver = false
+	cut := l.now
+	l.busy(t, cut.Add(time.Minute))
+	if l.a.Failure() != ProbeTimeout || l.a.Stats().Switches != 0 {
+		t.Fatalf("failure %v after %d switches, want ProbeTimeout and none", l.a.Failure(), l.a.Stats().Switches)
+	}
+}
