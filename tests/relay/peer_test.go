@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/peerlink/peerlink/tests/internal/realturn"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -111,9 +112,9 @@ func (p *peer) receive(_ node.ConnID, b []byte) {
 	}
 }
 
-func (p *peer) addRelay(ctx context.Context, s *server) error {
+func (p *peer) addRelay(ctx context.Context, s *realturn.Server) error {
 	return p.d.Do(ctx, func(now time.Time, pp *pump.Pump) error {
-		return pp.Node().AddRelay(now, s.addr, p.addr, user, password)
+		return pp.Node().AddRelay(now, s.Addr, p.addr, realturn.User, realturn.Password)
 	})
 }
 

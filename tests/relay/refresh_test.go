@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/peerlink/peerlink/tests/internal/realturn"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ var refreshTimers = turn.Config{
 
 func TestThroughPionTurnRefreshCyclesLeaveNoGapInData(t *testing.T) {
 	t.Parallel()
-	refreshesWithoutGap(t, pionServer(t), false)
+	refreshesWithoutGap(t, realturn.Pion(t, realturn.PionConfig{}), false)
 }
 
 func TestThroughCoturnRefreshCyclesAndAStaleNonceLeaveNoGapInData(t *testing.T) {
@@ -40,7 +41,7 @@ func TestThroughCoturnRefreshCyclesAndAStaleNonceLeaveNoGapInData(t *testing.T) 
 	}
 	t.Parallel()
 	// Nonces go stale after 3 s, so the second or third refresh meets 438.
-	refreshesWithoutGap(t, coturnServerWith(t, 3), true)
+	refreshesWithoutGap(t, realturn.Coturn(t, realturn.CoturnConfig{StaleNonce: 3 * time.Second}), true)
 }
 
 // refreshesWithoutGap connects two relayed nodes through srv, streams one
@@ -48,7 +49,7 @@ func TestThroughCoturnRefreshCyclesAndAStaleNonceLeaveNoGapInData(t *testing.T) 
 // checks that every datagram arrived and that the relay really renewed
 // the allocation, the permissions and the channel (and, with stale, got
 // past a 438).
-func refreshesWithoutGap(t *testing.T, srv *server, stale bool) {
+func refreshesWithoutGap(t *testing.T, srv *realturn.Server, stale bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a, b := startPeerWith(t, ctx, "a", refreshTimers), startPeerWith(t, ctx, "b", refreshTimers)
@@ -78,42 +79,42 @@ func refreshesWithoutGap(t *testing.T, srv *server, stale bool) {
 	time.Sleep(300 * time.Millisecond)
 	for _, p := range []*peer{a, b} {
 		if got := p.count.Load(); got != count {
-			t.Errorf("%s %s: %d of %d datagrams arrived across the refreshes", srv.name, p.name, got, count)
+			t.Errorf("%s %s: %d of %d datagrams arrived across the refreshes", srv.Name, p.name, got, count)
 		}
-		rs, err := p.d.RelayStats(ctx, srv.addr)
+		rs, err := p.d.RelayStats(ctx, srv.Addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		c := rs.Client
 		t.Logf("%s %s: state %v refreshes %d permission refreshes %d channel refreshes %d stale nonces %d reallocations %d",
-			srv.name, p.name, rs.State, c.Refreshes, c.PermissionRefreshes, c.ChannelRefreshes, c.StaleNonces, c.Reallocations)
+			srv.Name, p.name, rs.State, c.Refreshes, c.PermissionRefreshes, c.ChannelRefreshes, c.StaleNonces, c.Reallocations)
 		cs, err := p.d.ConnStats(ctx, conn)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !cs.Connected || !cs.Path.Relayed() && cs.Path.Remote.Type != stunmsg.Relay {
-			t.Errorf("%s %s: connection on %v", srv.name, p.name, cs.Path)
+			t.Errorf("%s %s: connection on %v", srv.Name, p.name, cs.Path)
 		}
 		if c.Refreshes < 3 || c.PermissionRefreshes < 3 {
-			t.Errorf("%s %s: fewer than three refresh cycles: %+v", srv.name, p.name, c)
+			t.Errorf("%s %s: fewer than three refresh cycles: %+v", srv.Name, p.name, c)
 		}
 		// Only the side whose path leaves from its own relay binds a
 		// channel; the other sends to the peer's relayed address directly.
 		if cs.Path.Relayed() && (c.ChannelRefreshes < 3 || c.ChannelDataSent == 0) {
-			t.Errorf("%s %s: the channel was not refreshed three times: %+v", srv.name, p.name, c)
+			t.Errorf("%s %s: the channel was not refreshed three times: %+v", srv.Name, p.name, c)
 		}
 		if stale && c.StaleNonces == 0 {
-			t.Errorf("%s %s: no stale nonce was met", srv.name, p.name)
+			t.Errorf("%s %s: no stale nonce was met", srv.Name, p.name)
 		}
 		if c.Reallocations != 0 || rs.State != turn.StateAllocated {
-			t.Errorf("%s %s: the allocation did not survive: %v, %d reallocations", srv.name, p.name, rs.State, c.Reallocations)
+			t.Errorf("%s %s: the allocation did not survive: %v, %d reallocations", srv.Name, p.name, rs.State, c.Reallocations)
 		}
 	}
 }
 
 // connectRelayed adds srv to both peers, blocks their direct path and
 // waits until both are connected through it.
-func connectRelayed(t *testing.T, ctx context.Context, srv *server, a, b *peer) {
+func connectRelayed(t *testing.T, ctx context.Context, srv *realturn.Server, a, b *peer) {
 	t.Helper()
 	a.fw.block(b.addr)
 	b.fw.block(a.addr)
@@ -139,7 +140,7 @@ func connectRelayed(t *testing.T, ctx context.Context, srv *server, a, b *peer) 
 func TestAWrongPasswordForPionTurnIsAnAuthErrorAfterOneAuthenticatedAttempt(t *testing.T) {
 	t.Parallel()
 	var auths atomic.Int64
-	srv := pionServerCounting(t, &auths)
+	srv := realturn.Pion(t, realturn.PionConfig{OnAuth: func() { auths.Add(1) }})
 	wrongPassword(t, srv)
 	if got := auths.Load(); got != 1 {
 		t.Fatalf("pion/turn saw %d authenticated requests, want exactly 1", got)
@@ -148,13 +149,13 @@ func TestAWrongPasswordForPionTurnIsAnAuthErrorAfterOneAuthenticatedAttempt(t *t
 
 func TestAWrongPasswordForCoturnIsAnAuthErrorAfterOneAuthenticatedAttempt(t *testing.T) {
 	t.Parallel()
-	wrongPassword(t, coturnServer(t))
+	wrongPassword(t, realturn.Coturn(t, realturn.CoturnConfig{}))
 }
 
 // wrongPassword adds srv with a wrong password and expects RelayLostEvent
 // with reason auth quickly: one 401 challenge, one authenticated attempt,
 // its refusal, and no further tries.
-func wrongPassword(t *testing.T, srv *server) {
+func wrongPassword(t *testing.T, srv *realturn.Server) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p := startPeerWith(t, ctx, "a", refreshTimers)
@@ -170,17 +171,17 @@ func wrongPassword(t *testing.T, srv *server) {
 	}()
 	start := time.Now()
 	if err := p.d.Do(ctx, func(now time.Time, pp *pump.Pump) error {
-		return pp.Node().AddRelay(now, srv.addr, p.addr, user, "not-the-password")
+		return pp.Node().AddRelay(now, srv.Addr, p.addr, realturn.User, "not-the-password")
 	}); err != nil {
 		t.Fatal(err)
 	}
 	e := p.await(t, 5*time.Second, "relay-lost", func(e node.Event) bool { _, ok := e.(node.RelayLostEvent); return ok })
 	lost := e.(node.RelayLostEvent)
-	t.Logf("%s: %v after %v", srv.name, lost, time.Since(start).Round(time.Millisecond))
-	if lost.Reason != turn.LostAuth || lost.Server != srv.addr {
-		t.Fatalf("%s: %v, want reason auth", srv.name, lost)
+	t.Logf("%s: %v after %v", srv.Name, lost, time.Since(start).Round(time.Millisecond))
+	if lost.Reason != turn.LostAuth || lost.Server != srv.Addr {
+		t.Fatalf("%s: %v, want reason auth", srv.Name, lost)
 	}
-	if _, err := p.d.RelayStats(ctx, srv.addr); !errors.Is(err, node.ErrUnknownRelay) {
-		t.Fatalf("%s: the relay is still held after its loss: %v", srv.name, err)
+	if _, err := p.d.RelayStats(ctx, srv.Addr); !errors.Is(err, node.ErrUnknownRelay) {
+		t.Fatalf("%s: the relay is still held after its loss: %v", srv.Name, err)
 	}
 }

@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"context"
+	"github.com/peerlink/peerlink/tests/internal/realturn"
 	"sync"
 	"testing"
 	"time"
@@ -13,12 +14,12 @@ import (
 
 func TestTwoNodesConnectThroughPionTurnAndMoveAThousandDatagramsEachWay(t *testing.T) {
 	t.Parallel()
-	throughRelay(t, pionServer(t), false)
+	throughRelay(t, realturn.Pion(t, realturn.PionConfig{}), false)
 }
 
 func TestTwoNodesConnectThroughCoturnAndMoveAThousandDatagramsEachWay(t *testing.T) {
 	t.Parallel()
-	throughRelay(t, coturnServer(t), false)
+	throughRelay(t, realturn.Coturn(t, realturn.CoturnConfig{}), false)
 }
 
 func TestKillingCoturnRaisesRelayLostWithinTheBoundAndFailsTheConnection(t *testing.T) {
@@ -26,13 +27,13 @@ func TestKillingCoturnRaisesRelayLostWithinTheBoundAndFailsTheConnection(t *test
 		t.Skip("waits for the relay to be declared lost; skipped with -short")
 	}
 	t.Parallel()
-	throughRelay(t, coturnServer(t), true)
+	throughRelay(t, realturn.Coturn(t, realturn.CoturnConfig{}), true)
 }
 
 // throughRelay connects two nodes through srv, checks that their path is
 // relayed, moves datagrams both ways, and with kill stops the server and
 // waits for RelayLost and the connection's Failed{RelayLost}.
-func throughRelay(t *testing.T, srv *server, kill bool) {
+func throughRelay(t *testing.T, srv *realturn.Server, kill bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a, b := startPeer(t, ctx, "a"), startPeer(t, ctx, "b")
@@ -59,7 +60,7 @@ func throughRelay(t *testing.T, srv *server, kill bool) {
 		if path.Local.Type != stunmsg.Relay && path.Remote.Type != stunmsg.Relay {
 			t.Fatalf("%s: connected on %v, not through the relay", p.name, path)
 		}
-		t.Logf("%s %s: connected after %v on %v", srv.name, p.name, time.Since(start).Round(time.Millisecond), path)
+		t.Logf("%s %s: connected after %v on %v", srv.Name, p.name, time.Since(start).Round(time.Millisecond), path)
 	}
 
 	sent := time.Now()
@@ -77,22 +78,22 @@ func throughRelay(t *testing.T, srv *server, kill bool) {
 			break
 		}
 	}
-	t.Logf("%s: %d datagrams to a, %d to b in %v", srv.name, a.count.Load(), b.count.Load(),
+	t.Logf("%s: %d datagrams to a, %d to b in %v", srv.Name, a.count.Load(), b.count.Load(),
 		time.Since(sent).Round(time.Millisecond))
 	if a.count.Load() != datagrams || b.count.Load() != datagrams {
-		t.Fatalf("%s: received a=%d b=%d, want %d each", srv.name, a.count.Load(), b.count.Load(), datagrams)
+		t.Fatalf("%s: received a=%d b=%d, want %d each", srv.Name, a.count.Load(), b.count.Load(), datagrams)
 	}
 	if !kill {
 		return
 	}
 
-	srv.stop()
+	srv.Kill()
 	killed := time.Now()
 	bound := relayTimers.WithDefaults().LostWithin()
 	for _, p := range []*peer{a, b} {
 		var lost node.RelayLostEvent
 		var failed node.Failed
-		for lost.Server != srv.addr || failed.Reason == 0 {
+		for lost.Server != srv.Addr || failed.Reason == 0 {
 			switch e := p.await(t, bound+2*time.Second, "failed", func(e node.Event) bool {
 				switch e.(type) {
 				case node.RelayLostEvent, node.Failed:
@@ -103,13 +104,13 @@ func throughRelay(t *testing.T, srv *server, kill bool) {
 			case node.RelayLostEvent:
 				lost = e
 				after := time.Since(killed)
-				t.Logf("%s %s: %v after %v (bound %v)", srv.name, p.name, e, after.Round(time.Millisecond), bound)
+				t.Logf("%s %s: %v after %v (bound %v)", srv.Name, p.name, e, after.Round(time.Millisecond), bound)
 				if after > bound+500*time.Millisecond {
 					t.Errorf("%s: RelayLost %v after the kill, bound %v", p.name, after, bound)
 				}
 			case node.Failed:
 				failed = e
-				t.Logf("%s %s: %v after %v", srv.name, p.name, e, time.Since(killed).Round(time.Millisecond))
+				t.Logf("%s %s: %v after %v", srv.Name, p.name, e, time.Since(killed).Round(time.Millisecond))
 			}
 		}
 		if failed.Reason != node.RelayLost {

@@ -2,6 +2,7 @@ package turn_test
 
 import (
 	"encoding/binary"
+	"github.com/peerlink/peerlink/tests/internal/realturn"
 	"net/netip"
 	"strconv"
 	"testing"
@@ -15,18 +16,18 @@ const datagrams = 1000
 // The scenarios, each run against both servers.
 
 func TestPionTwoClientsMoveAThousandDatagramsEachWayThroughTheRelay(t *testing.T) {
-	twoClientsExchange(t, startPion(t, 0), nil)
+	twoClientsExchange(t, realturn.Pion(t, realturn.PionConfig{}), nil)
 }
 
 func TestCoturnTwoClientsMoveAThousandDatagramsEachWayThroughTheRelay(t *testing.T) {
-	twoClientsExchange(t, startCoturn(t), nil)
+	twoClientsExchange(t, realturn.Coturn(t, coturnConfig()), nil)
 }
 
 func TestPionAllocationPermissionAndChannelSurviveThreeRefreshCycles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("streams for several seconds; skipped with -short")
 	}
-	surviveRefreshes(t, startPion(t, shortLifetime))
+	surviveRefreshes(t, realturn.Pion(t, realturn.PionConfig{ChannelLifetime: shortLifetime}))
 }
 
 func TestCoturnAllocationPermissionAndChannelSurviveThreeRefreshCyclesAndAStaleNonce(t *testing.T) {
@@ -34,24 +35,25 @@ func TestCoturnAllocationPermissionAndChannelSurviveThreeRefreshCyclesAndAStaleN
 		t.Skip("streams for several seconds; skipped with -short")
 	}
 	secs := strconv.Itoa(int(shortLifetime / time.Second))
-	surviveRefreshes(t, startCoturn(t, "--max-allocate-lifetime="+secs,
-		"--channel-lifetime="+secs, "--permission-lifetime="+secs))
+	cfg := coturnConfig()
+	cfg.Extra = []string{"--max-allocate-lifetime=" + secs, "--channel-lifetime=" + secs, "--permission-lifetime=" + secs}
+	surviveRefreshes(t, realturn.Coturn(t, cfg))
 }
 
 func TestPionWrongPasswordIsAnAuthenticationErrorAfterOneSignedAttempt(t *testing.T) {
-	wrongPassword(t, startPion(t, 0))
+	wrongPassword(t, realturn.Pion(t, realturn.PionConfig{}))
 }
 
 func TestCoturnWrongPasswordIsAnAuthenticationErrorAfterOneSignedAttempt(t *testing.T) {
-	wrongPassword(t, startCoturn(t))
+	wrongPassword(t, realturn.Coturn(t, coturnConfig()))
 }
 
 func TestPionStoppedServerIsReportedLostWithinTheConfiguredBound(t *testing.T) {
-	serverKilled(t, startPion(t, 0))
+	serverKilled(t, realturn.Pion(t, realturn.PionConfig{}))
 }
 
 func TestCoturnKilledServerIsReportedLostWithinTheConfiguredBound(t *testing.T) {
-	serverKilled(t, startCoturn(t))
+	serverKilled(t, realturn.Coturn(t, coturnConfig()))
 }
 
 // pair is two clients on one server, each with a channel to the other's
@@ -65,9 +67,9 @@ type pair struct {
 	lifetimeA, lifetimeB time.Duration
 }
 
-func allocatePair(t *testing.T, srv *relayServer, tweak func(*turn.Config)) *pair {
+func allocatePair(t *testing.T, srv *realturn.Server, tweak func(*turn.Config)) *pair {
 	t.Helper()
-	cfg := testConfig(srv.addr, testUser, testPassword)
+	cfg := testConfig(srv.Addr, realturn.User, realturn.Password)
 	if tweak != nil {
 		tweak(&cfg)
 	}
@@ -78,7 +80,7 @@ func allocatePair(t *testing.T, srv *relayServer, tweak func(*turn.Config)) *pai
 	p.allocatedAfter = time.Since(start)
 	p.relayedA, p.relayedB, p.lifetimeA, p.lifetimeB = ea.Relayed, eb.Relayed, ea.Lifetime, eb.Lifetime
 	t.Logf("%s: relayed %v and %v (lifetime %v), reflexive %v, allocated after %v",
-		srv.name, p.relayedA, p.relayedB, p.lifetimeA, ea.Reflexive, p.allocatedAfter)
+		srv.Name, p.relayedA, p.relayedB, p.lifetimeA, ea.Reflexive, p.allocatedAfter)
 	bind := func(r *runner, peer netip.AddrPort) {
 		if err := r.do(func(c *turn.Client, now time.Time) error { return c.BindChannel(now, peer) }); err != nil {
 			t.Fatal(err)
@@ -92,7 +94,7 @@ func allocatePair(t *testing.T, srv *relayServer, tweak func(*turn.Config)) *pai
 	return p
 }
 
-func twoClientsExchange(t *testing.T, srv *relayServer, tweak func(*turn.Config)) {
+func twoClientsExchange(t *testing.T, srv *realturn.Server, tweak func(*turn.Config)) {
 	p := allocatePair(t, srv, tweak)
 	start := time.Now()
 	errs := make(chan error, 2)
@@ -105,16 +107,16 @@ func twoClientsExchange(t *testing.T, srv *relayServer, tweak func(*turn.Config)
 	}
 	gotB := receiveSequence(t, p.b, p.relayedA, datagrams, 5*time.Second)
 	gotA := receiveSequence(t, p.a, p.relayedB, datagrams, 5*time.Second)
-	t.Logf("%s: %d datagrams each way in %v; A got %d, B got %d", srv.name, datagrams, time.Since(start),
+	t.Logf("%s: %d datagrams each way in %v; A got %d, B got %d", srv.Name, datagrams, time.Since(start),
 		gotA.received, gotB.received)
 	for _, r := range []*runner{p.a, p.b} {
 		s := r.stats()
 		if s.ChannelDataSent != datagrams || s.ChannelDataReceived != datagrams {
-			t.Errorf("%s: stats %+v: every datagram should travel as ChannelData", srv.name, s)
+			t.Errorf("%s: stats %+v: every datagram should travel as ChannelData", srv.Name, s)
 		}
 		for reason, n := range s.Drops {
 			if n != 0 {
-				t.Errorf("%s: %d datagrams dropped as %v", srv.name, n, turn.DropReason(reason))
+				t.Errorf("%s: %d datagrams dropped as %v", srv.Name, n, turn.DropReason(reason))
 			}
 		}
 	}
