@@ -39,6 +39,7 @@ var registry []Scenario
 func init() {
 	register(Scenario{Name: DefaultName, About: aboutSaturatedCut, Spec: saturatedCut})
 	register(Scenario{Name: "idle-hour", About: "two peers behind NATs and a relay, connected and idle for one hour", Spec: idleHour})
+	register(Scenario{Name: "relay-only", About: "two peers behind symmetric (address-and-port-dependent) NATs: only the relay connects them; a constant load for two minutes", Spec: relayOnly})
 }
 
 func register(s Scenario) {
@@ -135,5 +136,26 @@ func idleHour(seed uint64) Spec {
 		End:              time.Hour,
 		Restart:          time.Second,
 		Bucket:           time.Minute,
+	}
+}
+
+// symmetricNAT maps every destination to a new port and filters by it: a
+// peer's server-reflexive candidate is useless to the other peer.
+func symmetricNAT() *netmodel.NATConfig {
+	return &netmodel.NATConfig{Mapping: netmodel.AddressAndPortDependent, Filtering: netmodel.AddressAndPortDependent}
+}
+
+func relayOnly(seed uint64) Spec {
+	access := netmodel.LinkConfig{Latency: 15 * time.Millisecond, Jitter: 2 * time.Millisecond, RateBitsPerSecond: 50_000_000}
+	return Spec{
+		Seed: seed,
+		Peers: [2]PeerSpec{
+			{Name: "alice", NAT: symmetricNAT(), Link: netmodel.HostConfig{Up: access, Down: access}},
+			{Name: "bob", NAT: symmetricNAT(), Link: netmodel.HostConfig{Up: access, Down: access}},
+		},
+		Relay:            true,
+		Loads:            []LoadSpec{{Kind: Constant, From: 0, Size: 200, Interval: 20 * time.Millisecond, Start: time.Second}},
+		KernelDataBudget: pump.DefaultKernelDataBudget,
+		End:              2 * time.Minute,
 	}
 }

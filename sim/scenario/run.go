@@ -21,8 +21,7 @@ import (
 // ConnID is the one connection every scenario sets up.
 const ConnID node.ConnID = 1
 
-// Relay credentials: the TURN client will use them; today the relay only
-// answers the peers' STUN Binding requests.
+// Relay credentials: both peers' Nodes allocate on the relay with them.
 const (
 	RelayRealm    = "peerlink.sim"
 	RelayUser     = "peer"
@@ -78,7 +77,6 @@ func Run(spec Spec) (*Result, error) {
 }
 
 func (r *run) build() error {
-	var stun []netip.AddrPort
 	if r.spec.Relay {
 		rh, err := r.net.AddHost("relay", relayAddr, netmodel.HostConfig{})
 		if err != nil {
@@ -90,10 +88,9 @@ func (r *run) build() error {
 		if err != nil {
 			return err
 		}
-		stun = append(stun, r.relay.Addr())
 	}
 	for i := range r.hosts {
-		h, err := r.peer(i, stun)
+		h, err := r.peer(i)
 		if err != nil {
 			return fmt.Errorf("scenario: peer %d: %w", i, err)
 		}
@@ -111,7 +108,7 @@ func (r *run) build() error {
 	return nil
 }
 
-func (r *run) peer(i int, stun []netip.AddrPort) (*host.Host, error) {
+func (r *run) peer(i int) (*host.Host, error) {
 	p := r.spec.Peers[i]
 	name := p.Name
 	if name == "" {
@@ -132,13 +129,21 @@ func (r *run) peer(i int, stun []netip.AddrPort) (*host.Host, error) {
 		return nil, err
 	}
 	side := i
-	return host.New(r.w, nh, host.Config{
-		Node:      node.Config{ICE: r.spec.ICE, StunServers: stun},
+	h, err := host.New(r.w, nh, host.Config{
+		// The relay is no STUN server of the Node: its TURN client's
+		// Binding gives the server-reflexive candidate (see node's doc).
+		Node:      node.Config{ICE: r.spec.ICE},
 		Pump:      pump.Config{Queue: gso.Config{Policy: r.spec.Policy}, KernelDataBudget: r.spec.KernelDataBudget},
 		Socket:    p.Socket,
 		OnControl: func(s host.ControlSample) { r.rec.control(side, s) },
 		OnData:    func(now time.Time, _ node.ConnID, b []byte) { r.rec.data(now, side, b) },
 		OnSettle:  func(now time.Time, h *host.Host) { r.rec.sample(now, side, h) },
+	})
+	if err != nil || r.relay == nil {
+		return h, err
+	}
+	return h, h.Do(func(now time.Time, n *node.Node) error {
+		return n.AddRelay(now, r.relay.Addr(), h.LocalAddr(), RelayUser, RelayPassword)
 	})
 }
 

@@ -26,9 +26,8 @@ type Spec struct {
 	ICE ice.Config
 	// Peers are the two ends of the connection; peer 0 is controlling.
 	Peers [2]PeerSpec
-	// Relay puts a TURN relay host in the world. Until the Node speaks
-	// TURN the peers use it only as their STUN server (for server-reflexive
-	// candidates); relayed paths arrive with the TURN client.
+	// Relay puts a TURN relay host in the world; both Nodes allocate on it
+	// (AddRelay), which gives them server-reflexive and relayed candidates.
 	Relay  bool
 	Signal signal.Config
 	Loads  []LoadSpec

@@ -223,13 +223,14 @@ func (a *Agent) HandleTimeout(now time.Time) {
 	a.maybeNominate(now)
 	// Before the paced send: a recheck makes a check due at once.
 	a.recheckDue(now)
+	a.countLostProbes(now)
+	// Before the liveness timeout, so that a working backup replaces a
+	// silent path instead of the connection failing, and before the paced
+	// send, since the switch triggers a nominating check.
+	a.maybeSwitch(now)
 	if a.checkPending() && !now.Before(a.nextCheckAt) {
 		a.sendNextCheck(now)
 	}
-	a.countLostProbes(now)
-	// Before the liveness timeout: a working backup replaces a silent
-	// path instead of the connection failing.
-	a.maybeSwitch(now)
 	a.handleLiveness(now)
 	a.probeBackup(now)
 	a.failIfAllChecksFailed()

@@ -81,11 +81,16 @@ func (a *Agent) maybeSwitch(now time.Time) {
 	a.recheckAt = now.Add(a.cfg.RecheckInterval)
 	a.stats.Switches++
 	l := &a.live
-	// The backup proved itself at answeredAt; the new path's timeout runs
-	// from there. A path change is activity: active timing confirms the
-	// new path at once and keeps it under watch for IdleAfter.
-	l.heardAt, l.unansweredSince = b.answeredAt, time.Time{}
-	l.idle, l.lastApp, l.nextProbe = false, now, now
+	// The timeout runs from the last answer on either pair, under the same
+	// timing (active or idle) as before: the backup answered within it, so
+	// the connection does not fail at once, and a cut of every path is
+	// still reported no later than it would have been without a backup.
+	// On active timing the new path is probed at once; on idle timing the
+	// controlling side's nomination check confirms it.
+	l.heardAt, l.unansweredSince = maxTime(l.heardAt, b.answeredAt), time.Time{}
+	if !l.idle {
+		l.nextProbe = now
+	}
 	if a.role == Controlling {
 		b.useCandidate = true
 		a.nominating = b

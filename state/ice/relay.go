@@ -66,7 +66,10 @@ func (a *Agent) afterRemoval(now time.Time, lostSelected bool, reason FailReason
 	}
 	a.selected = best
 	a.recheckAt = now.Add(a.cfg.RecheckInterval)
-	a.live.answered(now)
+	// The timeout keeps running from the last answer on either pair (the
+	// backup is probed, so a working one answered recently): losing a
+	// relay after every path was cut must not restart the detection.
+	a.live.heardAt, a.live.unansweredSince = maxTime(a.live.heardAt, best.answeredAt), time.Time{}
 	if a.role == Controlling {
 		best.useCandidate = true
 		a.nominating = best

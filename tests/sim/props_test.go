@@ -55,7 +55,11 @@ func checkNoFalsePositive(t *rapid.T, res *scenario.Result) {
 // Failed within its configured timeout (the active one if application
 // data was flowing at the cut, the idle one otherwise) plus DetectSlack.
 func propNoFalseNegative(t *rapid.T) {
-	s := genSpec(t, genOptions{policy: gso.ControlFirst, cut: true})
+	checkNoFalseNegative(t, genOptions{policy: gso.ControlFirst, cut: true})
+}
+
+func checkNoFalseNegative(t *rapid.T, o genOptions) {
+	s := genSpec(t, o)
 	res := run(t, s)
 	timers := s.ICE.WithDefaults()
 	slack := scenario.DetectSlack(&s)
@@ -108,4 +112,10 @@ func propDeterminism(t *rapid.T) {
 			t.Fatalf("timelines differ at %d: %v, then %v", i, a.Timeline[i], b.Timeline[i])
 		}
 	}
+}
+
+// propNoFalseNegativeWithoutTimeout is P2 over a core whose probe timeout
+// never fires within the run: it must fail.
+func propNoFalseNegativeWithoutTimeout(t *rapid.T) {
+	checkNoFalseNegative(t, genOptions{policy: gso.ControlFirst, cut: true, neverTimeout: true})
 }

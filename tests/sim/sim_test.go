@@ -122,6 +122,10 @@ func TestP1BitesWhenTheQueueSendsTheSmallestSegmentsFirst(t *testing.T) {
 	expectBite(t, propNoFalsePositive(gso.SmallestSegmentFirst))
 }
 
+func TestP2BitesWhenTheProbeTimeoutNeverFires(t *testing.T) {
+	expectBite(t, propNoFalseNegativeWithoutTimeout)
+}
+
 func TestP3BitesWhenTheQueueSendsTheSmallestSegmentsFirst(t *testing.T) {
 	expectBite(t, propOrder(gso.SmallestSegmentFirst))
 }
