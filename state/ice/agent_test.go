@@ -346,3 +346,37 @@ func TestCredentialsCarryEnoughRandomness(t *testing.T) {
 		t.Fatalf("%+v", c)
 	}
 }
+
+// A HandleTimeout that comes late (a stalled loop, a clock that jumped)
+// retransmits a check in flight once and schedules the next one a full RTO
+// later: no burst to catch up, and no deadline left in the past.
+func TestALateTimeoutRetransmitsACheckOnceAndReschedulesFromNow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	a := New(t0, DefaultConfig(), Params{Role: Controlling, Local: NewCredentials(rng),
+		Remote: NewCredentials(rng), TieBreaker: 1, TxTag: 1, Rand: rng})
+	must(t, a.AddLocalCandidate(t0, host(addrA)))
+	must(t, a.AddRemoteCandidate(t0, host(addrB)))
+	a.HandleTimeout(t0) // the first check
+	drain := func() int {
+		n := 0
+		for _, ok := a.PollTransmit(); ok; _, ok = a.PollTransmit() {
+			n++
+		}
+		return n
+	}
+	if n := drain(); n != 1 {
+		t.Fatalf("%d transmits at start, want the first check", n)
+	}
+	late := t0.Add(3 * time.Second) // the 250 ms and 750 ms retransmissions are overdue
+	a.HandleTimeout(late)
+	if n := drain(); n != 1 {
+		t.Fatalf("%d transmits after a 3 s stall, want exactly one retransmission", n)
+	}
+	at, _, ok := a.PollTimeout()
+	if !ok || !at.After(late) {
+		t.Fatalf("next deadline %v (%v), want after %v", at, ok, late)
+	}
+	if want := late.Add(500 * time.Millisecond); at.After(want) {
+		t.Fatalf("next deadline %v, want by %v (one doubled RTO)", at, want)
+	}
+}

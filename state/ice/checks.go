@@ -114,6 +114,12 @@ func (a *Agent) retransmitChecks(now time.Time) {
 		x.sends++
 		x.rto = min(2*x.rto, a.cfg.CheckRTOMax)
 		x.nextAt = x.nextAt.Add(x.rto)
+		if !x.nextAt.After(now) {
+			// Called late (the caller's loop stalled, or its clock
+			// jumped): one retransmission now, the next a full RTO later,
+			// rather than a burst to catch up.
+			x.nextAt = now.Add(x.rto)
+		}
 		a.send(x.src, x.dst, x.payload)
 		a.stats.Retransmits++
 	}

@@ -56,10 +56,11 @@ type Config struct {
 	// SwitchAfter moves the connection to the backup pair (the best other
 	// pair whose checks succeeded, see BackupProbeInterval) once the
 	// selected pair's probes have gone unanswered this long and the backup
-	// answered within the probe timeout. Default 5 s: over three probe
-	// intervals, so one or two lost probes never move a working path,
-	// and well below ProbeTimeout, so a connection with a relayed pair
-	// moves to it long before it would have failed.
+	// answered within the probe timeout. Default 7.5 s, half of
+	// ProbeTimeout: five probe intervals, so a burst of loss rarely moves a
+	// working path (a move can reorder data in flight across the two
+	// paths), and still far enough below ProbeTimeout that a connection
+	// with a relayed pair moves to it long before it would have failed.
 	SwitchAfter time.Duration
 	// BackupProbeInterval is the probe period on the backup pair (on idle
 	// timing IdleProbeInterval, if longer). Default 5 s: a backup is known
@@ -91,7 +92,12 @@ type Config struct {
 	// MaxLocalCandidates bounds local base candidates. Default 16.
 	MaxLocalCandidates int
 	// ProbeMemory is how many recent probe transactions are remembered, so
-	// that a late answer still counts. Default 16 (24 s of active probing).
+	// that a late answer still counts. Default: enough for every probe sent
+	// within the longer of the two timeouts at ProbeInterval (idle
+	// follow-ups come that fast), plus two, and at least 16; with the
+	// default timers 42. Fewer would drop answers to probes that are slow
+	// but not lost (behind a saturated slow uplink a round trip can take
+	// longer than 16 probe intervals) and fail a working path.
 	ProbeMemory int
 	// RecheckInterval is how often pairs that failed their checks but rank
 	// above the selected pair are checked again. Default 30 s. A connection
@@ -113,7 +119,7 @@ func DefaultConfig() Config {
 		ProbeInterval:       1500 * time.Millisecond,
 		ProbeTimeout:        15 * time.Second,
 		ProbeLossAfter:      1500 * time.Millisecond,
-		SwitchAfter:         5 * time.Second,
+		SwitchAfter:         7500 * time.Millisecond,
 		BackupProbeInterval: 5 * time.Second,
 		IdleAfter:           20 * time.Second,
 		IdleProbeInterval:   25 * time.Second,
@@ -121,7 +127,6 @@ func DefaultConfig() Config {
 		CandidateTimeout:    10 * time.Second,
 		MaxRemoteCandidates: 32,
 		MaxLocalCandidates:  16,
-		ProbeMemory:         16,
 		RecheckInterval:     30 * time.Second,
 	}
 }
@@ -155,8 +160,11 @@ func (c Config) WithDefaults() Config {
 	setDur(&c.CandidateTimeout, d.CandidateTimeout)
 	setInt(&c.MaxRemoteCandidates, d.MaxRemoteCandidates)
 	setInt(&c.MaxLocalCandidates, d.MaxLocalCandidates)
-	setInt(&c.ProbeMemory, d.ProbeMemory)
 	setDur(&c.RecheckInterval, d.RecheckInterval)
+	if c.ProbeMemory == 0 && c.ProbeInterval > 0 {
+		longest := max(c.ProbeTimeout, c.IdleProbeTimeout)
+		c.ProbeMemory = max(16, int((longest+c.ProbeInterval-1)/c.ProbeInterval)+2)
+	}
 	return c
 }
 
