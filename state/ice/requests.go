@@ -2,6 +2,7 @@ package ice
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/peerlink/peerlink/state/stunmsg"
@@ -95,7 +96,9 @@ func (a *Agent) pairForRequest(now time.Time, local, remote netip.AddrPort, prio
 			Component:  stunmsg.ComponentRTP, Priority: prio, Type: stunmsg.PeerReflexive, Addr: remote,
 		}
 		if err := a.AddRemoteCandidate(now, c); err != nil {
-			return nil, DropCandidateLimit
+			if l.Type != stunmsg.Relay || !a.evictPeerReflexive() || a.AddRemoteCandidate(now, c) != nil {
+				return nil, DropCandidateLimit
+			}
 		}
 	}
 	p := a.findPair(local, remote)
@@ -106,4 +109,43 @@ func (a *Agent) pairForRequest(now time.Time, local, remote netip.AddrPort, prio
 		return a.addPair(now, l, a.remotes[a.remoteIndex(remote)]), DropNone
 	}
 	return p, DropNone
+}
+
+// evictPeerReflexive makes room for a peer-reflexive candidate learned from
+// a check on one of our relay candidates: it forgets the oldest
+// peer-reflexive candidate that no succeeded, selected or nominated pair
+// uses. Between two NATs whose mapping depends on the destination port (and
+// whose filtering lets the checks in), every direct check to a
+// peer-reflexive address leaves through a new mapping and reveals another
+// one, so the table fills with addresses that never answer from where they
+// were sent. Refusing the newcomer then refuses the one that matters: the
+// peer's mapping toward our relayed address, learned from its checks
+// through the relay. We would still answer those checks, the controlling
+// peer would select the pair, and we, controlled, never would. Only checks
+// through our relay may evict, and they cannot cascade (the relay's address
+// is fixed), so the table stays bounded and a direct-path storm cannot churn
+// it; signalled candidates are never evicted.
+func (a *Agent) evictPeerReflexive() bool {
+	for i, r := range a.remotes { // oldest first
+		if r.Type != stunmsg.PeerReflexive || a.remoteInUse(r.Addr) {
+			continue
+		}
+		// Not RemoveRemoteCandidate: the caller adds a pair at once, so the
+		// all-checks-failed test must not run in between.
+		a.remotes = slices.Delete(a.remotes, i, i+1)
+		a.removePairs(func(p *pair) bool { return p.remote.Addr == r.Addr })
+		return true
+	}
+	return false
+}
+
+// remoteInUse reports whether a pair on remote addr succeeded, carries the
+// connection or waits to be nominated.
+func (a *Agent) remoteInUse(addr netip.AddrPort) bool {
+	for _, p := range a.pairs {
+		if p.remote.Addr == addr && (p.state == succeeded || p == a.selected || p == a.nominating || p.nominateOnSuccess || p.useCandidate) {
+			return true
+		}
+	}
+	return false
 }

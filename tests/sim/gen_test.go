@@ -149,11 +149,11 @@ func genPeer(t *rapid.T, s *scenario.Spec, i int, o genOptions) scenario.PeerSpe
 	return p
 }
 
-// symmetricBothSides lets both peers draw symmetric NATs. It waits for
+// symmetricBothSides lets both peers draw symmetric NATs. Such worlds need
 // state/ice to let a check through our relay evict an unused
-// peer-reflexive candidate when the table is full: without that, P1 fails
-// in such worlds (the controlled side never connects).
-const symmetricBothSides = false
+// peer-reflexive candidate when the table is full: without that, P1 failed
+// in them (the controlled side never connected).
+const symmetricBothSides = true
 
 // genNATs puts each peer behind a NAT or on a public address; a NAT maps
 // endpoint-independently or per destination (symmetric), and filters any
