@@ -112,9 +112,9 @@ func refreshesWithoutGap(t *testing.T, srv *realturn.Server, stale bool) {
 	}
 }
 
-// connectRelayed adds srv to both peers, blocks their direct path and
-// waits until both are connected through it.
-func connectRelayed(t *testing.T, ctx context.Context, srv *realturn.Server, a, b *peer) {
+// connectRelayed adds srv to both peers, blocks their direct path, waits
+// until both are connected and returns the path each connected on.
+func connectRelayed(t *testing.T, ctx context.Context, srv *realturn.Server, a, b *peer) [2]node.Path {
 	t.Helper()
 	a.fw.block(b.addr)
 	b.fw.block(a.addr)
@@ -132,9 +132,12 @@ func connectRelayed(t *testing.T, ctx context.Context, srv *realturn.Server, a, 
 	if _, err := b.d.Connect(ctx, conn, node.Controlled, credB, credA); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []*peer{a, b} {
-		p.await(t, 10*time.Second, "connected", func(e node.Event) bool { _, ok := e.(node.Connected); return ok })
+	var paths [2]node.Path
+	for i, p := range []*peer{a, b} {
+		e := p.await(t, 10*time.Second, "connected", func(e node.Event) bool { _, ok := e.(node.Connected); return ok })
+		paths[i] = e.(node.Connected).Path
 	}
+	return paths
 }
 
 func TestAWrongPasswordForPionTurnIsAnAuthErrorAfterOneAuthenticatedAttempt(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/node"
 	"github.com/peerlink/peerlink/state/stunmsg"
 )
@@ -37,26 +36,10 @@ func throughRelay(t *testing.T, srv *realturn.Server, kill bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a, b := startPeer(t, ctx, "a"), startPeer(t, ctx, "b")
-	a.fw.block(b.addr)
-	b.fw.block(a.addr)
-	go a.route(ctx, b)
-	go b.route(ctx, a)
 	start := time.Now()
-	for _, p := range []*peer{a, b} {
-		if err := p.addRelay(ctx, srv); err != nil {
-			t.Fatal(err)
-		}
-	}
-	credA, credB := ice.NewCredentials(seeded(1)), ice.NewCredentials(seeded(2))
-	if _, err := a.d.Connect(ctx, conn, node.Controlling, credA, credB); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.d.Connect(ctx, conn, node.Controlled, credB, credA); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []*peer{a, b} {
-		e := p.await(t, 10*time.Second, "connected", func(e node.Event) bool { _, ok := e.(node.Connected); return ok })
-		path := e.(node.Connected).Path
+	paths := connectRelayed(t, ctx, srv, a, b)
+	for i, p := range []*peer{a, b} {
+		path := paths[i]
 		if path.Local.Type != stunmsg.Relay && path.Remote.Type != stunmsg.Relay {
 			t.Fatalf("%s: connected on %v, not through the relay", p.name, path)
 		}

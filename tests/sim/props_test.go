@@ -89,7 +89,8 @@ func propOrder(p gso.Policy) func(*rapid.T) {
 		res := run(t, genSpec(t, genOptions{policy: p, ordered: true}))
 		for _, peer := range res.Peers {
 			if peer.Late > 0 || peer.Malformed > 0 {
-				t.Fatalf("%s received %d datagrams after a later one of their load (%d malformed)", peer.Name, peer.Late, peer.Malformed)
+				t.Fatalf("%s received %d datagrams after a later one of their load (%d malformed); timeline %v",
+					peer.Name, peer.Late, peer.Malformed, res.Timeline)
 			}
 		}
 	}
