@@ -224,6 +224,9 @@ func (a *Agent) HandleTimeout(now time.Time) {
 	// Before the paced send: a recheck makes a check due at once.
 	a.recheckDue(now)
 	a.countLostProbes(now)
+	// Before the switch: idle timing lengthens the timeout a backup's
+	// answer must fall within, which may make the switch due at once.
+	a.enterIdle(now)
 	// Before the liveness timeout, so that a working backup replaces a
 	// silent path instead of the connection failing, and before the paced
 	// send, since the switch triggers a nominating check.

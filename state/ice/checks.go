@@ -245,7 +245,7 @@ func (a *Agent) checkSucceeded(now time.Time, x *txn) {
 		a.live.answered(now)
 	case x.useCandidate && a.role == Controlling:
 		a.selectPair(now, p)
-	case p.nominateOnSuccess && a.role == Controlled:
+	case p.nominateOnSuccess && a.role == Controlled && a.followsNomination(now, p):
 		a.selectPair(now, p)
 	}
 	a.maybeNominate(now)
@@ -321,6 +321,23 @@ func (a *Agent) nominationCandidate() (best *pair, higherPending bool) {
 		}
 	}
 	return nil, false
+}
+
+// followsNomination reports whether the controlled agent moves to the
+// nominated pair p. It uses the highest-priority nominated pair (RFC 8445
+// 8.1.1): a USE-CANDIDATE check on a lower pair than the selected one is
+// stale (a probe of the peer's previous path, delayed on the longer route,
+// or a retransmission) and moving back would reorder data in flight. The
+// exception is a selected pair that has stopped answering for
+// ProbeLossAfter: the controlling peer failed over to its backup and
+// nominated it, and we follow.
+func (a *Agent) followsNomination(now time.Time, p *pair) bool {
+	s := a.selected
+	if s == nil || p.prio > s.prio {
+		return true
+	}
+	u := a.live.unansweredSince
+	return !u.IsZero() && !now.Before(u.Add(a.cfg.ProbeLossAfter))
 }
 
 // selectPair makes p the path in use and reports it.

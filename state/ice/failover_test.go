@@ -133,3 +133,66 @@ func TestADeadBackupIsNotSwitchedToAndLeavesNoDeadlineBehind(t *testing.T) {
 		t.Fatalf("failure %v after %d switches, want ProbeTimeout and none", l.a.Failure(), l.a.Stats().Switches)
 	}
 }
+
+// A USE-CANDIDATE check on a lower-priority pair that arrives after the
+// controlled side selected a better nominated pair (a probe of the relayed
+// pair sent before the peer moved to the direct one, delayed on the longer
+// path) must not move it back: RFC 8445 8.1.1, the controlled agent uses
+// the highest-priority nominated pair.
+func TestAStaleNominationOfALowerPairDoesNotMoveTheControlledSideBack(t *testing.T) {
+	l := pairWithRelay(t)
+	l.busy(t, t0.Add(5*time.Second))
+	p, ok := l.b.Selected()
+	if !ok || p.Relayed() || p.Dst() != addrA {
+		t.Fatalf("b selected %v (%v), want the direct pair", p, ok)
+	}
+	relayed := l.a.findPair(relayA, addrB)
+	if relayed == nil || l.b.findPair(addrB, relayA).state != succeeded {
+		t.Fatal("the relayed pair is not known to both sides as succeeded")
+	}
+	before := len(l.events[1])
+	tx := Transmit{Src: relayA, Dst: addrB, Payload: l.a.request(l.a.newTxID(), relayed, true)}
+	deliver(t, l.now, l.b, tx)
+	// Answered all the same (a has forgotten the transaction: drop it).
+	if r, ok := l.b.PollTransmit(); !ok || r.Dst != relayA || isRequest(r.Payload) {
+		t.Fatalf("b sent %v (%v), want an answer to the relay", r, ok)
+	}
+	l.flush(t)
+	if p, _ := l.b.Selected(); p.Dst() != addrA {
+		t.Fatalf("b moved to %v on a stale nomination; events %v", p, l.events[1][before:])
+	}
+	l.busy(t, l.now.Add(10*time.Second))
+	for _, e := range l.events[1][before:] {
+		if e.Kind == EventPathChanged {
+			t.Fatalf("b changed path: %v", l.events[1][before:])
+		}
+	}
+}
+
+// Going idle lengthens the timeout a backup's answer must fall within, and
+// may thereby make the switch due at the very instant: the switch must
+// happen then, not leave a deadline in the past behind.
+func TestASwitchMadeDueByGoingIdleHappensInTheSameTimeout(t *testing.T) {
+	l := pairWithRelay(t)
+	l.busy(t, t0.Add(20*time.Second))
+	a, now, cfg := l.a, l.now, DefaultConfig()
+	b := a.backup()
+	if b == nil || a.live.idle {
+		t.Fatal("want active timing with a backup")
+	}
+	// The selected pair last answered 9 s ago and has been silent since a
+	// probe 8 s ago; the backup last answered 16 s ago, too long for the
+	// active timeout but not for the idle one; the application has just
+	// been quiet for IdleAfter.
+	a.live.heardAt = now.Add(-9 * time.Second)
+	a.live.unansweredSince = now.Add(-8 * time.Second)
+	a.live.lastApp = now.Add(-cfg.IdleAfter)
+	b.answeredAt = now.Add(-16 * time.Second)
+	a.HandleTimeout(now)
+	if a.Failure() != 0 || a.Stats().Switches != 1 {
+		t.Fatalf("failure %v after %d switches, want a switch", a.Failure(), a.Stats().Switches)
+	}
+	if d, reason, ok := a.PollTimeout(); ok && !d.After(now) {
+		t.Fatalf("deadline %s at %v stays due after HandleTimeout at %v", reason, d.Sub(t0), now.Sub(t0))
+	}
+}

@@ -81,6 +81,18 @@ func (l *liveness) deadline(t timer, cfg *Config) (time.Time, bool) {
 	panic("ice: unknown timer")
 }
 
+// enterIdle moves to idle timing once the application has been quiet for
+// IdleAfter, unless the active timeout has already expired (handleLiveness
+// then fails the path, as it would have on active timing).
+func (a *Agent) enterIdle(now time.Time) {
+	l := &a.live
+	if !l.on || l.idle || a.failed != 0 || now.Before(l.lastApp.Add(a.cfg.IdleAfter)) ||
+		!now.Before(l.heardAt.Add(a.cfg.ProbeTimeout)) {
+		return
+	}
+	l.idle = true
+}
+
 // handleLiveness runs the probe timers. The timeout is checked first: at
 // the exact instant it expires the path is lost, whatever else is due.
 func (a *Agent) handleLiveness(now time.Time) {

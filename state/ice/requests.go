@@ -44,7 +44,9 @@ func (a *Agent) HandleRequest(now time.Time, local, remote netip.AddrPort, m *st
 	}
 	if req.UseCandidate && a.role == Controlled {
 		if p.state == succeeded {
-			a.selectPair(now, p)
+			if a.followsNomination(now, p) {
+				a.selectPair(now, p)
+			}
 		} else {
 			p.nominateOnSuccess = true
 		}
