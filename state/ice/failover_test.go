@@ -196,3 +196,57 @@ func TestASwitchMadeDueByGoingIdleHappensInTheSameTimeout(t *testing.T) {
 		t.Fatalf("deadline %s at %v stays due after HandleTimeout at %v", reason, d.Sub(t0), now.Sub(t0))
 	}
 }
+
+// While the controlling side nominates a higher pair, the controlled side
+// may already have followed it, and its answers may be slow to come back
+// (a saturated send buffer holds them for seconds). The probes of the
+// controlling side's selected pair must then stop repeating its
+// nomination: the controlled side, its new pair silent for a while, would
+// take the repeated USE-CANDIDATE for a failover and move back, then
+// forward again with the next retransmission of the nomination, and so on
+// (the simulator found a connection changing path every two seconds).
+func TestTheSelectedPairIsNotReNominatedWhileAHigherNominationIsInFlight(t *testing.T) {
+	l := pairWithRelay(t)
+	l.block = touchesHostA // the direct path opens only later
+	l.busy(t, t0.Add(5*time.Second))
+	if p, ok := l.b.Selected(); !ok || p.Dst() != relayA {
+		t.Fatalf("b selected %v (%v), want the relayed pair", p, ok)
+	}
+	// The direct path opens, except that once a nominates it, the answers
+	// to a's nomination are lost, and so are a's answers to b once b has
+	// followed (b's new pair goes silent).
+	l.block = func(tx Transmit) bool {
+		if l.a.nominating == nil || isRequest(tx.Payload) || !touchesHostA(tx) {
+			return false
+		}
+		if tx.Src == addrB {
+			return true
+		}
+		p, _ := l.b.Selected()
+		return p.Dst() == addrA
+	}
+	before := len(l.events[1])
+	var start time.Time
+	for end := l.now.Add(40 * time.Second); l.now.Before(end) && start.IsZero(); {
+		l.busy(t, l.now.Add(100*time.Millisecond))
+		if l.a.nominating != nil {
+			start = l.now
+		}
+	}
+	if start.IsZero() {
+		t.Fatal("a never nominated the direct pair")
+	}
+	// Watch until just before b's own switch to its backup could be due.
+	var changes []Event
+	for end := start.Add(l.a.cfg.SwitchAfter - time.Second); l.now.Before(end) && l.a.nominating != nil; {
+		l.busy(t, l.now.Add(100*time.Millisecond))
+	}
+	for _, e := range l.events[1][before:] {
+		if e.Kind == EventPathChanged {
+			changes = append(changes, e)
+		}
+	}
+	if len(changes) != 1 || changes[0].Path.Dst() != addrA {
+		t.Fatalf("b's path changes while a nominated the direct pair: %v, want one, to the direct pair", changes)
+	}
+}

@@ -129,7 +129,12 @@ func (a *Agent) sendProbe(now time.Time, p *pair) {
 	id := a.newTxID()
 	// Only probes of the selected pair repeat its nomination: USE-CANDIDATE
 	// on a backup probe would move the controlled peer onto the backup.
-	payload := a.request(id, p, a.role == Controlling && p == a.selected)
+	// Nor do they while a higher pair's nomination is in flight: the peer
+	// may already have followed that one, and seeing the old pair
+	// nominated again while its new pair waits for answers, it would move
+	// back, then forward with the nomination's next retransmission.
+	renominate := a.role == Controlling && p == a.selected && (a.nominating == nil || a.nominating == p)
+	payload := a.request(id, p, renominate)
 	if len(a.probes) >= a.cfg.ProbeMemory {
 		if old := a.probes[0]; !old.answered && !old.lost {
 			a.stats.ProbesLost++ // forgotten before its loss deadline
