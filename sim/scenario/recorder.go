@@ -23,6 +23,7 @@ type recorder struct {
 	maxDelay      [2]time.Duration
 	changes       []Change
 	recv          [2]flowStats // indexed by receiving side
+	paths         [2]uint8     // each side's path number: Connected and PathChanged events so far
 	lastApp       [2]time.Time // either direction, as the Node counts it
 	lastAppPreCut [2]time.Time
 	sentB         [2]uint64
@@ -36,9 +37,15 @@ type flowStats struct {
 	first, last      time.Time
 	highest          [MaxLoads]uint64
 	seen             [MaxLoads]bool
-	late             uint64 // arrived after a higher sequence number of its load
-	malformed        uint64
+	// pathHighest is the highest sequence number received per load and
+	// sender's path; at most MaxLoads×256 entries.
+	pathHighest map[loadPath]uint64
+	late        uint64 // arrived after a higher sequence number of its load sent on the same path
+	lateSwitch  uint64 // arrived after a higher sequence number of its load sent on a later path
+	malformed   uint64
 }
+
+type loadPath struct{ load, path uint8 }
 
 func newRecorder(s *Spec) *recorder {
 	rec := &recorder{spec: s}
@@ -102,11 +109,11 @@ func (rec *recorder) data(now time.Time, side int, b []byte) {
 	rec.app(now, side)
 	f := &rec.recv[side]
 	seq, _, ok := traffic.Parse(b)
-	if !ok || len(b) < MinPayload || int(b[traffic.HeaderBytes]) >= MaxLoads {
+	if !ok || len(b) < MinPayload || int(b[loadTag]) >= MaxLoads {
 		f.malformed++
 		return
 	}
-	load := b[traffic.HeaderBytes]
+	load := b[loadTag]
 	if f.datagrams == 0 {
 		f.first = now
 	}
@@ -116,15 +123,40 @@ func (rec *recorder) data(now time.Time, side int, b []byte) {
 	if rec.beforeCut(now) {
 		f.bytesBeforeCut += uint64(len(b))
 	}
-	if f.seen[load] && seq <= f.highest[load] {
+	// Order is checked per path first: peerlink's queue keeps a flow's
+	// datagrams in order, and a path is a flow. A datagram still in flight
+	// on the path a connection left may land after the first ones of the
+	// new path; that is counted apart.
+	k := loadPath{load, b[pathTag]}
+	if f.pathHighest == nil {
+		f.pathHighest = make(map[loadPath]uint64)
+	}
+	if h, ok := f.pathHighest[k]; ok && seq <= h {
 		f.late++
+		return
+	}
+	f.pathHighest[k] = seq
+	if f.seen[load] && seq <= f.highest[load] {
+		f.lateSwitch++
 		return
 	}
 	f.highest[load], f.seen[load] = seq, true
 }
 
+// path is the number of the path side's Node sends on now: it changes with
+// every Connected and PathChanged (modulo 256).
+func (rec *recorder) path(side int) uint8 { return rec.paths[side] }
+
 func (rec *recorder) change(now time.Time, side int, e node.Event) {
 	c := Change{At: now.Sub(world.Epoch), Side: side, Event: e.String()}
+	switch e := e.(type) {
+	case node.Connected:
+		rec.paths[side]++
+		c.NewPath, c.Path = true, e.Path
+	case node.PathChanged:
+		rec.paths[side]++
+		c.NewPath, c.Path = true, e.Path
+	}
 	if f, ok := e.(node.Failed); ok {
 		c.Failed = true
 		c.Reason = f.Reason

@@ -21,13 +21,13 @@ func WriteSummary(w io.Writer, res *Result, wall time.Duration) {
 		fmt.Fprintf(w, ", wall %v, %s simulated s per wall s", wall.Round(time.Millisecond), fmtSpeedup(res, wall))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  %-6s %10s %10s %10s %10s %8s %10s %10s %12s %6s %8s\n",
-		"peer", "ctl_p50_ms", "ctl_p99_ms", "ctl_max_ms", "bound_ms", "over", "sent_kB", "recv_kB", "goodput_kbps", "late", "q_max_kB")
+	fmt.Fprintf(w, "  %-6s %10s %10s %10s %10s %8s %10s %10s %12s %6s %8s %8s\n",
+		"peer", "ctl_p50_ms", "ctl_p99_ms", "ctl_max_ms", "bound_ms", "over", "sent_kB", "recv_kB", "goodput_kbps", "late", "late_sw", "q_max_kB")
 	for i, p := range res.Peers {
-		fmt.Fprintf(w, "  %-6s %10.1f %10.1f %10.1f %10.1f %8d %10d %10d %12.1f %6d %8d\n",
+		fmt.Fprintf(w, "  %-6s %10.1f %10.1f %10.1f %10.1f %8d %10d %10d %12.1f %6d %8d %8d\n",
 			p.Name, ms(Percentile(p.ControlDelays, 50)), ms(Percentile(p.ControlDelays, 99)), ms(p.ControlDelayMax),
 			ms(p.ControlDelayBound), p.OverBound, p.SentBytes/1000, p.ReceivedBytes/1000, res.Throughput(i)/1000,
-			p.Late, maxQueue(res, i)/1000)
+			p.Late, p.LateAcrossSwitch, maxQueue(res, i)/1000)
 	}
 	fmt.Fprintln(w, "  timeline:")
 	writeTimeline(w, res)

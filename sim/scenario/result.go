@@ -58,9 +58,14 @@ type PeerResult struct {
 	FirstReceived     time.Duration
 	LastReceived      time.Duration
 	// Late counts datagrams that arrived after a higher sequence number of
-	// their load: reordered (or duplicated) on the way.
-	Late      uint64
-	Malformed uint64
+	// their load sent on the same path: reordered (or duplicated) on the
+	// way, or by the sender. LateAcrossSwitch counts those that arrived
+	// after a higher sequence number sent on a later path: in flight on
+	// the path the connection left while the new path delivered faster.
+	// peerlink does not hold data back at a path switch to prevent these.
+	Late             uint64
+	LateAcrossSwitch uint64
+	Malformed        uint64
 	// LastApp is the last application datagram either way, since the
 	// epoch; LastAppBeforeCut the last one before the cut.
 	LastApp          time.Duration
@@ -82,6 +87,10 @@ type Change struct {
 	Reason node.FailReason
 	// False marks a Failed while the path worked.
 	False bool
+	// NewPath marks a Connected or PathChanged: the side sends on Path
+	// from now.
+	NewPath bool
+	Path    node.Path
 }
 
 // Bucket is one slice of the time series.
@@ -112,7 +121,7 @@ func (r *run) result() *Result {
 			ControlDelays: rec.delays[i], ControlDelayMax: rec.maxDelay[i],
 			ControlDelayBound: rec.bound[i], OverBound: rec.over[i], FirstOverBound: rec.firstBad[i],
 			SentBytes: rec.sentB[i], ReceivedBytes: f.bytes, ReceivedDatagrams: f.datagrams,
-			ReceivedBeforeCut: f.bytesBeforeCut, Late: f.late, Malformed: f.malformed,
+			ReceivedBeforeCut: f.bytesBeforeCut, Late: f.late, LateAcrossSwitch: f.lateSwitch, Malformed: f.malformed,
 			Host: h.Stats(), Pump: h.Pump().Stats(), Queue: h.Pump().Queue().Stats(),
 			Node: h.Node().Stats(), Socket: h.Socket().Stats(),
 		}

@@ -147,15 +147,17 @@ func (r *run) peer(i int) (*host.Host, error) {
 	})
 }
 
-// load starts one traffic source. Its payloads carry the load's index
-// after the stamp, so the receiver checks each load's order separately.
+// load starts one traffic source. Its payloads carry the load's index and
+// the sender's current path after the stamp, so the receiver checks each
+// load's order separately, and within each path.
 func (r *run) load(idx int, l LoadSpec) {
 	from := l.From
 	send := func(now time.Time, b []byte) error {
 		if !r.sess.Up(from) {
 			return errDown
 		}
-		b[traffic.HeaderBytes] = byte(idx)
+		b[loadTag] = byte(idx)
+		b[pathTag] = r.rec.path(from)
 		err := r.hosts[from].Send(ConnID, b)
 		switch {
 		case err == nil:

@@ -78,9 +78,17 @@ func (k LoadKind) String() string {
 	return "invalid"
 }
 
-// MinPayload is the smallest load payload: the traffic stamp plus one byte
-// naming the load, so the receiver can check each load's order on its own.
-const MinPayload = traffic.HeaderBytes + 1
+// MinPayload is the smallest load payload: the traffic stamp, one byte
+// naming the load and one naming the sender's path at the time of the send
+// (see PeerResult.Late), so the receiver checks each load's order on its
+// own and within each path.
+const MinPayload = traffic.HeaderBytes + 2
+
+// Offsets of the load and path tags after the stamp.
+const (
+	loadTag = traffic.HeaderBytes
+	pathTag = traffic.HeaderBytes + 1
+)
 
 // LoadSpec is one application traffic source on the connection.
 type LoadSpec struct {

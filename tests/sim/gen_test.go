@@ -22,6 +22,10 @@ type genOptions struct {
 	neverTimeout bool
 	// ordered: links never reorder or duplicate (the order property).
 	ordered bool
+	// switchIgnoresRTT leaves the worst round trip out of SwitchAfter, as
+	// the generator once did: P3's bite test shows the connections it
+	// makes hop between pairs.
+	switchIgnoresRTT bool
 }
 
 // Generated worlds stay within these, so a case runs in well under a
@@ -73,7 +77,7 @@ func genSpec(t *rapid.T, o genOptions) scenario.Spec {
 	// A peer behind a NAT learns its public address only from a STUN
 	// server: the relay host is one.
 	s.Relay = s.Relay || s.Peers[0].NAT != nil || s.Peers[1].NAT != nil
-	s.ICE = genTimers(t, &s)
+	s.ICE = genTimers(t, &s, o)
 	sane := s.ICE.WithDefaults() // bounds the run after a cut
 	if o.neverTimeout {
 		s.ICE.ProbeTimeout, s.ICE.IdleProbeTimeout = scenario.MaxEnd, scenario.MaxEnd
@@ -150,18 +154,14 @@ func genPeer(t *rapid.T, s *scenario.Spec, i int, o genOptions) scenario.PeerSpe
 }
 
 // symmetricBothSides lets a peer behind a NAT draw a symmetric NAT opposite
-// another NATed peer. Such worlds needed state/ice to let a check through
-// our relay evict an unused peer-reflexive candidate (see sim/scenario's
-// relay cascade test), to keep the controlled side on the highest-priority
-// nominated pair (a stale USE-CANDIDATE probe of the peer's relayed pair
-// moved it back from the direct pair, reordering data in flight), and to
-// switch to the backup when going idle makes the switch due (P2 found a
-// switch deadline left in the past). Still off: P3 also finds data
-// reordered when a connection moves between a relayed and a direct pair
-// (a relay-to-direct upgrade in the first second, failover between two
-// relayed pairs), in worlds reachable with this off too (rapid seeds
-// 5796176984946433530 and 320971512362991949 with it on).
-const symmetricBothSides = false
+// another NATed peer, where only the relay connects the peers. Such worlds
+// needed state/ice to let a check through our relay evict an unused
+// peer-reflexive candidate (see sim/scenario's relay cascade test), to
+// keep the controlled side on the highest-priority nominated pair, to
+// switch to the backup when going idle makes the switch due, and to stop
+// re-nominating the selected pair while a higher nomination is in flight
+// (P3 found a connection changing path every two seconds).
+const symmetricBothSides = true
 
 // genNATs puts each peer behind a NAT or on a public address; a NAT maps
 // endpoint-independently or per destination (symmetric), and filters any
@@ -203,7 +203,7 @@ func genNATs(t *rapid.T, s *scenario.Spec) {
 // noticed; a world without load keeps the core's default idle timing (a
 // probe every 25 s, 60 s timeout, follow-ups after a lost probe), which is
 // what P1 must hold for under loss.
-func genTimers(t *rapid.T, s *scenario.Spec) ice.Config {
+func genTimers(t *rapid.T, s *scenario.Spec, o genOptions) ice.Config {
 	interval := time.Duration(rapid.IntRange(5, 20).Draw(t, "probe_interval_ds")) * 100 * time.Millisecond
 	rtt := scenario.ControlDelayBound(s, 0) + scenario.ControlDelayBound(s, 1) + scenario.DetectSlack(s)
 	timeout := probesPerTimeout*interval + rtt + time.Duration(rapid.IntRange(0, 5).Draw(t, "timeout_extra_s"))*time.Second
@@ -215,10 +215,16 @@ func genTimers(t *rapid.T, s *scenario.Spec) ice.Config {
 		// the probe when its answer comes. The default memory (16) covers
 		// 24 s at the default interval, not at the fast ones drawn here.
 		ProbeMemory: int(timeout/interval) + 2,
-		// Ten probes lost in a row before moving to a backup pair: loss
-		// alone (up to 19% per round trip) almost never moves a working
-		// path, and a move may reorder data in flight (P3).
-		SwitchAfter: switchProbes * interval,
+		// Ten probes lost in a row, plus the worst round trip, before
+		// moving to a backup pair: loss alone (up to 19% per round trip)
+		// almost never moves a working path. Without the round trip, a
+		// saturated socket (the kernel budget is off in these worlds)
+		// holds probes longer than the switch waits, and the connection
+		// hops between pairs that all cross that same socket.
+		SwitchAfter: (switchProbes*interval + rtt).Round(time.Millisecond),
+	}
+	if o.switchIgnoresRTT {
+		c.SwitchAfter = switchProbes * interval
 	}
 	if len(s.Loads) > 0 {
 		c.IdleAfter = (timeout + 2*scenario.DetectSlack(s) + 5*time.Second).Round(time.Second)

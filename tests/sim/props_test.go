@@ -1,6 +1,7 @@
 package sim_test
 
 import (
+	"slices"
 	"time"
 
 	"pgregory.net/rapid"
@@ -8,6 +9,7 @@ import (
 	"github.com/peerlink/peerlink/sim/scenario"
 	"github.com/peerlink/peerlink/sim/world"
 	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/node"
 )
 
 // run runs a generated world and fails the case on a setup error.
@@ -82,17 +84,43 @@ func checkNoFalseNegative(t *rapid.T, o genOptions) {
 }
 
 // propOrder is P3: on links that neither reorder nor duplicate, every
-// receiver sees each load's datagrams in the order they were sent (losses
-// allowed).
-func propOrder(p gso.Policy) func(*rapid.T) {
+// receiver sees the datagrams each load sent on one path in the order they
+// were sent (losses allowed): peerlink's queue never reorders a flow, and
+// a path is a flow. And no side ever returns to a path it has left: in a
+// world without a cut, a connection that goes back and forth between
+// pairs reorders data at every move. A datagram still in flight on the
+// path a connection just left may land after the first ones of the new
+// path; that is counted (LateAcrossSwitch), not forbidden: peerlink does
+// not hold data back at a path switch.
+func propOrder(p gso.Policy, o genOptions) func(*rapid.T) {
 	return func(t *rapid.T) {
-		res := run(t, genSpec(t, genOptions{policy: p, ordered: true}))
+		o.policy, o.ordered = p, true
+		res := run(t, genSpec(t, o))
 		for _, peer := range res.Peers {
 			if peer.Late > 0 || peer.Malformed > 0 {
-				t.Fatalf("%s received %d datagrams after a later one of their load (%d malformed); timeline %v",
+				t.Fatalf("%s received %d datagrams after a later one of their load sent on the same path (%d malformed); timeline %v",
 					peer.Name, peer.Late, peer.Malformed, res.Timeline)
 			}
 		}
+		checkNoReturn(t, res)
+	}
+}
+
+// checkNoReturn fails the case when a side moves back to a path it left.
+func checkNoReturn(t *rapid.T, res *scenario.Result) {
+	var left [2][]node.Path
+	current := [2]*node.Path{}
+	for _, c := range res.Timeline {
+		if !c.NewPath {
+			continue
+		}
+		if slices.Contains(left[c.Side], c.Path) {
+			t.Fatalf("%s moved back to %v at %v; timeline %v", res.Peers[c.Side].Name, c.Path, c.At, res.Timeline)
+		}
+		if cur := current[c.Side]; cur != nil {
+			left[c.Side] = append(left[c.Side], *cur)
+		}
+		current[c.Side] = &c.Path
 	}
 }
 
