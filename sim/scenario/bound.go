@@ -23,6 +23,13 @@ import (
 // up to one largest batch (the lesser of 64 KiB and MaxSegments datagrams)
 // beyond the full mark; plus the datagram's own serialization.
 //
+// With the pump's kernel budget (Spec.KernelDataBudget) the Data ahead is
+// tighter: the pump offers Data only while the socket holds less than the
+// budget unsent, and the last segment offered may cross it by less than
+// one datagram, so at most the budget plus one largest datagram (if that
+// is less than the send buffer's term). This is the bound the budget is
+// for, and P1 holds it to it.
+//
 // Bytes become wire time with every datagram's IP and UDP header (IPv4:
 // every simulated address is IPv4). Data datagrams ahead are at least
 // MinDataDatagram bytes each, which bounds their headers; Control ahead is
@@ -52,7 +59,11 @@ func ControlDelayBound(s *Spec, i int) time.Duration {
 	}
 	batch := min(gso.MaxBytesIPv4, segs*largest)
 	m := s.MinDataDatagram(i)
-	data := int64(sndbuf+batch) + netmodel.HeaderBytesIPv4*int64((sndbuf+batch)/m+1)
+	ahead := sndbuf + batch
+	if b := s.KernelDataBudget; b > 0 {
+		ahead = min(ahead, b+largest)
+	}
+	data := int64(ahead) + netmodel.HeaderBytesIPv4*int64(ahead/m+1)
 	control := int64(ControlAheadMax+1) * (MaxControlBytes + netmodel.HeaderBytesIPv4)
 	return time.Duration(8 * (data + control) * int64(time.Second) / rate)
 }

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -91,6 +92,15 @@ type Change struct {
 	// from now.
 	NewPath bool
 	Path    node.Path
+}
+
+// String is one line of the timeline: when, which side, what.
+func (c Change) String() string {
+	s := fmt.Sprintf("%v side %d %s", c.At, c.Side, c.Event)
+	if c.False {
+		s += " (false failure)"
+	}
+	return s
 }
 
 // Bucket is one slice of the time series.
