@@ -31,10 +31,10 @@ type Params struct {
 // path. It is sans-IO like the Node that owns it: inputs take now, outputs
 // are polled.
 //
-// Method groups: getters (Role, Selected, Failure, Stats, Credentials);
-// inputs (HandleRequest, HandleResponse, HandleTimeout); commands
-// (AddLocalCandidate, AddRemoteCandidate, RemoveRemoteCandidate,
-// NotifyAppTraffic); outputs (PollTransmit, PollEvent, PollTimeout). Any
+// Method groups: getters (Role, Selected, Recovering, Failure, Stats,
+// Credentials); inputs (HandleRequest, HandleResponse, HandleTimeout);
+// commands (AddLocalCandidate, AddRemoteCandidate, RemoveRemoteCandidate,
+// RemoveLocalCandidate, SetRecovery, NotifyAppTraffic); outputs (PollTransmit, PollEvent, PollTimeout). Any
 // input or command may add output; drain it after each.
 type Agent struct {
 	cfg        Config
@@ -77,6 +77,13 @@ type Agent struct {
 	rtt       rttEstimator
 	// lastAnswerAt: the last authenticated answer to a check or probe.
 	lastAnswerAt time.Time
+
+	// recovering: the selected pair lost its candidate and the agent is
+	// checking for a new one (recovery.go); recoverReason is what it fails
+	// with if none comes. noRecovery: the owner turned recovery off.
+	recovering    bool
+	recoverReason FailReason
+	noRecovery    bool
 }
 
 // New creates an agent. The config must be complete (Config.WithDefaults).
@@ -156,12 +163,13 @@ const (
 	timerProbeLost
 	timerBackupProbe
 	timerSwitch
+	timerRecover
 	numTimers
 )
 
 var timerNames = [numTimers]string{"candidate-timeout", "check-retransmit", "check-pacing", "nominate",
 	"probe-timeout", "probe", "idle", "recheck", "probe-lost",
-	"backup-probe", "switch"}
+	"backup-probe", "switch", "recovery-timeout"}
 
 // PollTimeout returns when HandleTimeout must next be called and why. It
 // changes after every input and command. A deadline may lie in the past
@@ -205,7 +213,13 @@ func (a *Agent) deadline(t timer) (time.Time, bool) {
 		return a.backupProbeDeadline()
 	case timerSwitch:
 		return a.switchDeadline()
+	case timerRecover:
+		return a.recoverDeadline()
 	default:
+		if a.recovering {
+			// No selected pair to probe; recoverDeadline holds the timeout.
+			return time.Time{}, false
+		}
 		return a.live.deadline(t, &a.cfg)
 	}
 }
@@ -234,6 +248,9 @@ func (a *Agent) HandleTimeout(now time.Time) {
 	if a.checkPending() && !now.Before(a.nextCheckAt) {
 		a.sendNextCheck(now)
 	}
+	// After the paced send and the answers it may bring: a recovery whose
+	// deadline passes fails here, at the lost path's probe timeout.
+	a.recoverTimeout(now)
 	a.handleLiveness(now)
 	a.probeBackup(now)
 	a.failIfAllChecksFailed()

@@ -105,7 +105,9 @@ func (a *Agent) AddRemoteCandidate(now time.Time, c stunmsg.Candidate) error {
 // probes fail, so a signalling hiccup cannot cut a working connection. A
 // withdrawn relay candidate is different: the peer's allocation is gone and
 // nothing sent to it arrives, so the selected pair goes too and the agent
-// moves to another succeeded pair or fails with RelayLost.
+// moves to another succeeded pair or recovers (recovery.go; the peer's
+// replacement candidate usually follows the withdrawal), failing with
+// RelayLost if nothing works by the lost path's probe timeout.
 func (a *Agent) RemoveRemoteCandidate(now time.Time, addr netip.AddrPort) bool {
 	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
 	i := a.remoteIndex(addr)

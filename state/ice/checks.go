@@ -162,7 +162,9 @@ func (p *pair) needsCheck() bool {
 }
 
 func (a *Agent) failIfAllChecksFailed() {
-	if a.failed != 0 || a.selected != nil || len(a.pairs) == 0 || len(a.checks) > 0 || a.checkPending() {
+	// While recovering the timeout decides: a replacement candidate may
+	// still be on its way.
+	if a.failed != 0 || a.selected != nil || a.recovering || len(a.pairs) == 0 || len(a.checks) > 0 || a.checkPending() {
 		return
 	}
 	for _, p := range a.pairs {
@@ -345,7 +347,9 @@ func (a *Agent) selectPair(now time.Time, p *pair) {
 	if a.selected == p {
 		return
 	}
-	first := a.selected == nil
+	// After a recovery the first pair selected again is a change of path,
+	// not a new connection: the owner keeps its state.
+	first := !a.live.on
 	a.selected = p
 	a.recheckAt = now.Add(a.cfg.RecheckInterval)
 	if a.nominating == p {
@@ -357,6 +361,8 @@ func (a *Agent) selectPair(now time.Time, p *pair) {
 		kind = EventConnected
 		a.live.start(now, &a.cfg)
 		a.backupProbeAt = now
+	} else if a.recovering {
+		a.endRecovery(now)
 	} else {
 		a.live.answered(now)
 	}

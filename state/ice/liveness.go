@@ -86,7 +86,8 @@ func (l *liveness) deadline(t timer, cfg *Config) (time.Time, bool) {
 // then fails the path, as it would have on active timing).
 func (a *Agent) enterIdle(now time.Time) {
 	l := &a.live
-	if !l.on || l.idle || a.failed != 0 || now.Before(l.lastApp.Add(a.cfg.IdleAfter)) ||
+	// While recovering the timing stays as it was when the path was lost.
+	if !l.on || l.idle || a.failed != 0 || a.recovering || now.Before(l.lastApp.Add(a.cfg.IdleAfter)) ||
 		!now.Before(l.heardAt.Add(a.cfg.ProbeTimeout)) {
 		return
 	}
@@ -97,7 +98,7 @@ func (a *Agent) enterIdle(now time.Time) {
 // the exact instant it expires the path is lost, whatever else is due.
 func (a *Agent) handleLiveness(now time.Time) {
 	l := &a.live
-	if !l.on || a.failed != 0 {
+	if !l.on || a.failed != 0 || a.recovering {
 		return
 	}
 	if !now.Before(l.heardAt.Add(l.timeout(&a.cfg))) {
@@ -157,7 +158,8 @@ func (a *Agent) NotifyAppTraffic(now time.Time) bool {
 		return false
 	}
 	l.lastApp = maxTime(l.lastApp, now)
-	if !l.idle {
+	if !l.idle || a.recovering {
+		// Recovering: traffic must not restart the lost path's timeout.
 		return false
 	}
 	// Back to active timing. The last answer was heard under idle rules,

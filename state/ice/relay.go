@@ -32,8 +32,10 @@ func (a *Agent) HasLocal(base netip.AddrPort) bool {
 // pair on it: a relay's allocation is gone, so nothing can be sent or
 // received through it. When the selected pair was one of them the agent
 // moves to the best pair that has succeeded (PathChanged; the controlling
-// agent also nominates it so the peer follows), or, with none left, fails
-// with reason. It returns false when there was no such candidate.
+// agent also nominates it so the peer follows), or, with none left,
+// recovers (recovery.go): it checks the pairs it has and gets, and fails
+// with reason only when the lost path's probe timeout passes. It returns
+// false when there was no such candidate.
 func (a *Agent) RemoveLocalCandidate(now time.Time, base netip.AddrPort, reason FailReason) bool {
 	i := slices.IndexFunc(a.locals, func(l stunmsg.Candidate) bool { return l.Base == base })
 	if i < 0 {
@@ -49,7 +51,8 @@ func (a *Agent) RemoveLocalCandidate(now time.Time, base netip.AddrPort, reason 
 // afterRemoval follows the removal of pairs: with the selected pair gone
 // the agent moves to the best pair that has succeeded (PathChanged; the
 // controlling agent also nominates it so the peer follows), or, with none
-// left, fails with reason.
+// left, goes back to checking for a new one until the lost path's probe
+// timeout (recovery.go), failing then with reason.
 func (a *Agent) afterRemoval(now time.Time, lostSelected bool, reason FailReason) {
 	if a.failed != 0 {
 		return
@@ -58,10 +61,11 @@ func (a *Agent) afterRemoval(now time.Time, lostSelected bool, reason FailReason
 		a.failIfAllChecksFailed()
 		return
 	}
+	lost := a.selected.path()
 	a.selected = nil
 	best := a.bestSucceeded()
 	if best == nil {
-		a.fail(reason)
+		a.loseSelected(lost, reason)
 		return
 	}
 	a.selected = best

@@ -36,6 +36,10 @@ type Stats struct {
 	// Rechecks counts rounds that put failed pairs ranking above the
 	// selected one back to waiting (Config.RecheckInterval).
 	Rechecks uint64
+	// Recoveries counts losses of the selected pair's candidate with no
+	// succeeded pair to move to, after which the agent checked for a new
+	// path (recovery.go).
+	Recoveries uint64
 
 	// SmoothedRTT is RFC 6298's SRTT over RTT samples of answered probes
 	// and of checks answered before any retransmission (Karn's rule: the

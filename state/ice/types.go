@@ -130,6 +130,11 @@ const (
 	EventFailed
 	// EventRoleChanged: a role conflict flipped our role (Role).
 	EventRoleChanged
+	// EventPathLost: the selected pair (Path) lost a candidate and no
+	// other pair has succeeded; the agent checks for a new one and reports
+	// it with EventPathChanged, or fails with Reason when the lost path's
+	// probe timeout passes first (recovery.go).
+	EventPathLost
 )
 
 // Event is an agent output for the owner of the agent.

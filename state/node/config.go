@@ -32,10 +32,11 @@ type Config struct {
 	// after 0.5+1+2+4+8+16+32 s = 63.5 s.
 	StunTransmits int
 	// PendingMax bounds the datagrams buffered per connection while it is
-	// connecting. Default 16: enough for the first packets of a handshake
-	// (a WireGuard initiation and its retries) without holding a burst that
-	// would be stale by the time the path exists. Beyond it, Sends are
-	// dropped and counted in Stats.PendingDropped.
+	// connecting, or recovering a path whose relay candidate went away.
+	// Default 16: enough for the first packets of a handshake (a WireGuard
+	// initiation and its retries) without holding a burst that would be
+	// stale by the time the path exists. Beyond it, Sends are dropped,
+	// refused with ErrPendingFull and counted in Stats.PendingDropped.
 	PendingMax int
 	// MaxLocalAddresses bounds AddLocalAddress. Default 16.
 	MaxLocalAddresses int

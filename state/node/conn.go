@@ -205,10 +205,11 @@ func (n *Node) addLocalTo(now time.Time, c *conn, cand Candidate) {
 }
 
 // Send queues payload for the peer of connection id: a Data transmit on the
-// selected path, or, while connecting, a copy in a small buffer flushed on
-// Connected. A full buffer drops the payload, counts it and returns
-// ErrPendingFull: like a lost UDP datagram, it is the caller's to retry or
-// forget. The Data transmit aliases payload; see Transmit.Payload.
+// selected path, or, while connecting or while the agent recovers a lost
+// path, a copy in a small buffer flushed on Connected or PathChanged. A
+// full buffer drops the payload, counts it and returns ErrPendingFull:
+// like a lost UDP datagram, it is the caller's to retry or forget. The
+// Data transmit aliases payload; see Transmit.Payload.
 func (n *Node) Send(now time.Time, id ConnID, payload []byte) error {
 	now = n.clock(now)
 	c, ok := n.conns[id]
@@ -273,15 +274,25 @@ func (n *Node) agentEvent(c *conn, e ice.Event) {
 		n.bindChannel(c, e.Path)
 		if e.Kind == ice.EventPathChanged {
 			n.emit(PathChanged{Conn: c.id, Path: e.Path})
+		} else {
+			n.emit(Connected{Conn: c.id, Path: e.Path})
+		}
+		if c.connected {
 			return
 		}
+		// Connected, or a new path after a recovery: what Send buffered
+		// meanwhile goes out now, in order.
 		c.connected = true
-		n.emit(Connected{Conn: c.id, Path: e.Path})
 		for _, p := range c.pending {
 			n.send(c, c.path.Src(), c.path.Dst(), p, gso.Data)
 			c.stats.sent(len(p))
 		}
 		c.pending = nil
+	case ice.EventPathLost:
+		// The agent checks for a new path (ice recovery). Until it has
+		// one, Send buffers as while connecting: nothing can leave on a
+		// path whose candidate is gone.
+		c.connected = false
 	case ice.EventFailed:
 		c.failed, c.connected, c.pending = e.Reason, false, nil
 		n.emit(Failed{Conn: c.id, Reason: e.Reason})

@@ -151,22 +151,35 @@
 //     withdraws the candidate: CandidateWithdrawn, which the application
 //     signals so that the peer calls RemoveRemoteCandidate. A connection
 //     whose path used it moves to the best other pair that succeeded
-//     (PathChanged) or fails with Failed{RelayLost}. A peer that loses the
-//     relay candidate its path pointed at does the same. A relay that stops
-//     answering or refuses our credentials also raises RelayLostEvent and
-//     is forgotten; its connections get another relay if there is one.
+//     (PathChanged). With none, it goes back to checking (ice recovery);
+//     a peer that loses the relay candidate its path pointed at does the
+//     same. A relay that stops answering or refuses our credentials also
+//     raises RelayLostEvent and is forgotten; its connections get another
+//     relay if there is one.
 //   - A re-allocation (after a 437, or a Refresh the live server never
-//     answered) does not carry a relayed path over: the new allocation has
-//     a new relayed address, nothing sent to or from the old one arrives
-//     any more, and the peer holds the old address as our candidate. A
-//     connection whose path used it therefore moves to another succeeded
-//     pair or fails with RelayLost, like on a loss; the new candidate is
-//     gathered at once, so a new Connect (or the other succeeded pairs)
-//     recovers. Carrying the connection over would need the agent to check
-//     pairs on the new relay candidate while the old pair stays selected,
-//     and then to move to the new pair although it does not outrank the
-//     old one (same type and preference); ice.Agent has no such
-//     replace-a-local-candidate operation yet.
+//     answered) carries a connection over. The new allocation has a new
+//     relayed address, so the old path is gone on both sides; the new
+//     relay candidate is gathered at once (CandidateGathered) and paired
+//     with every remote candidate, the peer pairs it once signalled (or
+//     learns it as peer reflexive from our checks), and the checks find a
+//     new path within a round trip or two. The controlling side nominates
+//     it, the controlled side follows, and each reports PathChanged, not
+//     Connected: the application keeps its state. Meanwhile the
+//     connection has no path (Path reports none, ConnStats.Connected is
+//     false), and Send buffers as while connecting: up to
+//     Config.PendingMax datagrams, sent in order on the new path; beyond
+//     that ErrPendingFull, counted in Stats.PendingDropped. No event
+//     marks the gap.
+//   - A connection that finds no new path fails when the lost path's
+//     probe timeout passes — ProbeTimeout after its last answer, on the
+//     timing (active or idle) it had, so a cut of every path is reported
+//     no later than without the relay's loss — with Failed{RelayLost}:
+//     the path went away under it and nothing replaced it. It fails with
+//     RelayLost at once, as before, when its own relay is gone for good
+//     (RelayLostEvent, or RemoveRelay) and no other relay took over: the
+//     peer's relay path withdrawn next to ours most likely went in the
+//     same outage, and failing fast lets the application add a relay or
+//     reconnect. AddRelay makes waiting possible again.
 //   - While a relayed pair carries a connection, the pairs that failed and
 //     rank above it (the direct ones) are checked again every
 //     ice.Config.RecheckInterval, so the connection moves to a direct path

@@ -64,6 +64,8 @@ func (n *Node) AddRelay(now time.Time, server, local netip.AddrPort, username, p
 	n.order.Ascend(func(id ConnID) bool {
 		if c := n.conns[id]; c.relay == nil && c.failed == 0 {
 			c.relay = r
+			// A relay to replace what a lost path used may come again.
+			c.agent.SetRecovery(true, 0)
 		}
 		return true
 	})
@@ -256,9 +258,11 @@ func (n *Node) addRelayCandidate(c *conn) {
 // withdrawRelay: the allocation is gone (lost, closed, or replaced by a
 // fresh one). Every connection on it loses the relay candidate — the
 // application signals CandidateWithdrawn to the peer — and moves to another
-// path or fails with RelayLost. What the client was asked for is gone with
-// the allocation; a fresh allocation brings a new candidate, and the
-// connections ask again.
+// succeeded path, or, with none, its agent goes back to checking (ice
+// recovery) until the lost path's probe timeout: a re-allocation brings a
+// new candidate within a round trip or two, and the connection moves onto
+// it (PathChanged). What the client was asked for is gone with the
+// allocation; the connections ask again for the new candidate.
 func (n *Node) withdrawRelay(r *relay) {
 	old := r.cand
 	if !old.Addr.IsValid() {
@@ -299,6 +303,18 @@ func (n *Node) removeRelay(r *relay) {
 		if c.failed == 0 {
 			c.relay = n.pickRelay()
 			n.addRelayCandidate(c)
+			if c.relay == nil {
+				// Our relay is gone for good and none took over. A
+				// connection recovering a lost path fails now with
+				// RelayLost, and so does one that later loses its path
+				// with no succeeded pair to move to: the peer's relay
+				// candidate withdrawn next to ours most likely went in
+				// the same outage (often the same server), and failing at
+				// once lets the application add a relay or reconnect
+				// instead of waiting out the probe timeout. AddRelay
+				// turns recovery back on.
+				c.agent.SetRecovery(false, ice.RelayLost)
+			}
 			n.settle(c)
 		}
 		return true

@@ -181,8 +181,8 @@ var (
 	ErrUnknownRelay   = errors.New("node: no relay for this server")
 	ErrTooManyRelays  = errors.New("node: relay limit reached")
 	ErrTooManyConns   = errors.New("node: connection limit reached")
-	// ErrPendingFull: Send on a connection that is still connecting found
-	// its buffer (Config.PendingMax) full; the payload was dropped and
+	// ErrPendingFull: Send on a connection that is still connecting (or
+	// recovering a lost path) found its buffer (Config.PendingMax) full; the payload was dropped and
 	// counted in Stats.PendingDropped.
 	ErrPendingFull = errors.New("node: pre-connect buffer full")
 	// ErrTooManyCandidates: AddRemoteCandidate beyond

@@ -1,0 +1,177 @@
+package ice
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// relayA2 is a's relay candidate after a re-allocation: a new relayed
+// address on the same server.
+var relayA2 = netip.MustParseAddrPort("192.0.2.10:49400")
+
+// relayOnly returns two agents whose only working path goes through a's
+// relay candidate: the direct pair between the hosts is blocked, as
+// between two symmetric NATs. a's role is aRole, b's the other.
+func relayOnly(t *testing.T, aRole Role) *lockstep {
+	rng := rand.New(rand.NewPCG(9, 9))
+	ca, cb := NewCredentials(rng), NewCredentials(rng)
+	cfg := Config{}.WithDefaults()
+	a := New(t0, cfg, Params{Role: aRole, Local: ca, Remote: cb, TieBreaker: 2, TxTag: 1, Rand: rng})
+	b := New(t0, cfg, Params{Role: aRole.other(), Local: cb, Remote: ca, TieBreaker: 1, TxTag: 2, Rand: rng})
+	must(t, a.AddLocalCandidate(t0, host(addrA)))
+	must(t, a.AddLocalCandidate(t0, relay(relayA)))
+	must(t, b.AddLocalCandidate(t0, host(addrB)))
+	must(t, a.AddRemoteCandidate(t0, host(addrB)))
+	must(t, b.AddRemoteCandidate(t0, host(addrA)))
+	must(t, b.AddRemoteCandidate(t0, relay(relayA)))
+	l := &lockstep{a: a, b: b, now: t0, deliver: true, block: touchesHostA}
+	l.busy(t, t0.Add(5*time.Second))
+	for i, ag := range []*Agent{a, b} {
+		p, ok := ag.Selected()
+		if !ok || (i == 0 && p.Src() != relayA) || (i == 1 && p.Dst() != relayA) {
+			t.Fatalf("agent %d selected %v (%v), want the relayed pair", i, p, ok)
+		}
+	}
+	return l
+}
+
+// reallocate replaces a's relay candidate as a TURN re-allocation does: a
+// loses the old one, b is told by signalling, and a gets the new one
+// gap later (the Allocate round trips). b learns the new address from a's
+// checks; signalling it is left to the caller.
+func (l *lockstep) reallocate(t *testing.T, gap time.Duration) {
+	if !l.a.RemoveLocalCandidate(l.now, relayA, RelayLost) || !l.b.RemoveRemoteCandidate(l.now, relayA) {
+		t.Fatal("the relay candidate was not known")
+	}
+	l.flush(t)
+	l.busy(t, l.now.Add(gap))
+	must(t, l.a.AddLocalCandidate(l.now, relay(relayA2)))
+}
+
+// eventsSince returns the kinds of agent i's events from instant on.
+func (l *lockstep) eventsSince(i int, from time.Time) []Event {
+	var out []Event
+	for k, e := range l.events[i] {
+		if l.evAt[i][k] >= from.Sub(t0).Milliseconds() {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func TestARelayOnlyConnectionIsCarriedOverToTheReallocatedRelayCandidateInBothRoles(t *testing.T) {
+	for _, role := range []Role{Controlling, Controlled} {
+		t.Run("relay side "+role.String(), func(t *testing.T) {
+			l := relayOnly(t, role)
+			lostAt := l.now
+			l.reallocate(t, 100*time.Millisecond)
+			if !l.a.Recovering() && l.a.Failure() == 0 {
+				t.Fatal("a neither recovers nor failed")
+			}
+			l.busy(t, l.now.Add(5*time.Second))
+			for i, ag := range []*Agent{l.a, l.b} {
+				if ag.Failure() != 0 {
+					t.Fatalf("agent %d failed with %v; events %v", i, ag.Failure(), l.eventsSince(i, lostAt))
+				}
+				p, ok := ag.Selected()
+				if !ok || (i == 0 && p.Src() != relayA2) || (i == 1 && p.Dst() != relayA2) {
+					t.Fatalf("agent %d is on %v (%v), want the new relayed pair", i, p, ok)
+				}
+				evs := l.eventsSince(i, lostAt)
+				if len(evs) != 2 || evs[0].Kind != EventPathLost || evs[0].Reason != RelayLost ||
+					evs[1].Kind != EventPathChanged || evs[1].Path != p {
+					t.Fatalf("agent %d events %v, want PathLost(RelayLost) then PathChanged to %v", i, evs, p)
+				}
+				if ag.Recovering() || ag.Stats().Recoveries != 1 {
+					t.Fatalf("agent %d: recovering %v, %d recoveries", i, ag.Recovering(), ag.Stats().Recoveries)
+				}
+			}
+			// The new path is probed and kept like the first one was.
+			before := l.a.Stats().ProbesAnswered
+			l.busy(t, l.now.Add(30*time.Second))
+			if l.a.Failure() != 0 || l.b.Failure() != 0 || l.a.Stats().ProbesAnswered <= before {
+				t.Fatalf("after the move: failures %v %v, probes answered %d -> %d",
+					l.a.Failure(), l.b.Failure(), before, l.a.Stats().ProbesAnswered)
+			}
+		})
+	}
+}
+
+// A cut of every path must be reported no later than ProbeTimeout after
+// the last answer, whatever the connection loses meanwhile: recovery runs
+// on the lost path's clock, and checks of new pairs that all fail first do
+// not end it with ChecksFailed (the replacement may still be on its way).
+func TestARecoveryThatFindsNoPathFailsWithRelayLostExactlyAtTheLostPathsProbeTimeout(t *testing.T) {
+	l := relayOnly(t, Controlling)
+	// Cut right after a probe was answered, so that the new pair's checks
+	// (13.75 s of retransmissions) give up before the probe timeout.
+	l.runUntil(t, l.a.live.nextProbe)
+	heard := [2]time.Time{l.a.live.heardAt, l.b.live.heardAt}
+	if !heard[0].Equal(l.now) {
+		t.Fatalf("a last heard at %v, want now (%v)", heard[0].Sub(t0), l.now.Sub(t0))
+	}
+	l.deliver = false
+	l.reallocate(t, 0)
+	// The application keeps sending meanwhile (busy).
+	l.busy(t, l.now.Add(time.Minute))
+	cfg := DefaultConfig()
+	for i, ag := range []*Agent{l.a, l.b} {
+		evs := l.events[i]
+		last, at := evs[len(evs)-1], l.evAt[i][len(evs)-1]
+		want := heard[i].Add(cfg.ProbeTimeout).Sub(t0).Milliseconds()
+		if ag.Failure() != RelayLost || last.Kind != EventFailed || at != want {
+			t.Fatalf("agent %d: last event %+v at %d ms, want Failed(RelayLost) at %d ms", i, last, at, want)
+		}
+	}
+	if s := l.a.Stats(); s.ChecksSent == 0 {
+		t.Fatal("a never checked the new relay candidate")
+	}
+}
+
+func TestWithRecoveryOffALostPathWithoutASucceededPairFailsAtOnce(t *testing.T) {
+	l := relayOnly(t, Controlling)
+	l.a.SetRecovery(false, RelayLost)
+	if !l.a.RemoveLocalCandidate(l.now, relayA, RelayLost) {
+		t.Fatal("no relay candidate")
+	}
+	if l.a.Failure() != RelayLost || l.a.Recovering() {
+		t.Fatalf("failure %v recovering %v, want RelayLost at once", l.a.Failure(), l.a.Recovering())
+	}
+	// The peer recovers, and turning recovery off there fails it too.
+	l.b.RemoveRemoteCandidate(l.now, relayA)
+	if !l.b.Recovering() {
+		t.Fatal("b does not recover")
+	}
+	if !l.b.SetRecovery(false, RelayLost) || l.b.Failure() != RelayLost {
+		t.Fatalf("b failure %v after recovery was turned off", l.b.Failure())
+	}
+	if _, _, ok := l.b.PollTimeout(); ok {
+		t.Fatal("a failed agent keeps a deadline")
+	}
+}
+
+// On idle timing the lost path's timeout is IdleProbeTimeout, and
+// application data arriving while recovering must not switch to active
+// timing and count the timeout from now: that would report a cut of every
+// path later than IdleProbeTimeout after the last answer.
+func TestTrafficWhileRecoveringOnIdleTimingDoesNotPostponeTheFailure(t *testing.T) {
+	l := relayOnly(t, Controlling)
+	l.runUntil(t, l.now.Add(30*time.Second)) // quiet: idle timing
+	if !l.a.Idle() {
+		t.Fatal("a is not idle")
+	}
+	heard := l.a.live.heardAt
+	l.deliver = false
+	l.reallocate(t, 0)
+	cfg := DefaultConfig()
+	l.runUntil(t, heard.Add(cfg.IdleProbeTimeout-10*time.Second))
+	l.a.NotifyAppTraffic(l.now)
+	l.runUntil(t, heard.Add(cfg.IdleProbeTimeout+time.Minute))
+	evs := l.events[0]
+	last, at := evs[len(evs)-1], l.evAt[0][len(evs)-1]
+	if want := heard.Add(cfg.IdleProbeTimeout).Sub(t0).Milliseconds(); last.Kind != EventFailed || at != want {
+		t.Fatalf("last event %+v at %d ms, want Failed at %d ms", last, at, want)
+	}
+}
