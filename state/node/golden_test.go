@@ -30,7 +30,10 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 //	cut / heal                  drop every datagram in flight, or stop that
 //	next                        print each node's next deadline and reason
 //	stats                       print probe and drop counters
-//	relay                       start the TURN relay and add it to both nodes
+//	relay [refresh <duration>]  start the TURN relay and add it to both nodes
+//	                            (allocations refreshed that often)
+//	relay-restart               the relay forgets every allocation
+//	path                        print each node's path, or none
 //	block-direct / open-direct  drop datagrams between the nodes' own
 //	                            addresses (the relay stays reachable), or stop
 //	relay-down                  the relay stops answering for good
@@ -150,10 +153,28 @@ func (h *pairHarness) exec(t *testing.T, cmd string) {
 	case "heal":
 		h.cut = false
 	case "relay":
+		cfg := fastRelay
+		if len(f) == 3 && f[1] == "refresh" {
+			d, err := time.ParseDuration(f[2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.RefreshAfter = d
+		}
 		for _, n := range h.nodes {
-			n.cfg.Relay = fastRelay.WithDefaults()
+			n.cfg.Relay = cfg.WithDefaults()
 		}
 		h.withRelay()
+	case "relay-restart":
+		h.restartRelay()
+	case "path":
+		for i, n := range h.nodes {
+			if p, ok := n.Path(connID); ok {
+				h.log = append(h.log, fmt.Sprintf("%s path %s", names[i], p))
+			} else {
+				h.log = append(h.log, names[i]+" path none")
+			}
+		}
 	case "block-direct":
 		h.blockDirect = true
 	case "open-direct":
