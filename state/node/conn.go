@@ -138,8 +138,11 @@ func (n *Node) AddRemoteCandidate(now time.Time, id ConnID, cand Candidate) erro
 	return nil
 }
 
-// RemoveRemoteCandidate withdraws a remote candidate (the path in use, if
-// it is that one, stays until its probes fail).
+// RemoveRemoteCandidate withdraws a remote candidate. The path in use, if
+// it is that one, stays until its probes fail, unless the candidate is the
+// peer's relay candidate (its allocation is gone): then the connection
+// moves to another succeeded pair or checks for a new path until the lost
+// one's probe timeout (see the package documentation, Relays).
 func (n *Node) RemoveRemoteCandidate(now time.Time, id ConnID, addr netip.AddrPort) error {
 	now = n.clock(now)
 	c, ok := n.conns[id]
