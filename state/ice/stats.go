@@ -36,6 +36,10 @@ type Stats struct {
 	// Rechecks counts rounds that put failed pairs ranking above the
 	// selected one back to waiting (Config.RecheckInterval).
 	Rechecks uint64
+	// NominationsFailed counts nominations of a higher pair that went
+	// unanswered through every retransmission; the pair then waits for the
+	// next recheck.
+	NominationsFailed uint64
 
 	// SmoothedRTT is RFC 6298's SRTT over RTT samples of answered probes
 	// and of checks answered before any retransmission (Karn's rule: the
