@@ -36,7 +36,10 @@ type pair struct {
 	// nominateOnSuccess: the controlled agent got USE-CANDIDATE before its
 	// own check of the pair succeeded; select the pair when it does.
 	nominateOnSuccess bool
-	removed           bool
+	// nominateAfter: a nomination of this pair went unanswered; the
+	// controlling agent does not nominate it again before this.
+	nominateAfter time.Time
+	removed       bool
 	// answeredAt is the last authenticated success answer to a check or
 	// probe on this pair: how fresh a backup is (failover.go).
 	answeredAt time.Time

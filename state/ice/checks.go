@@ -125,7 +125,7 @@ func (a *Agent) retransmitChecks(now time.Time) {
 	}
 	for _, x := range expired {
 		a.endCheck(x)
-		a.checkFailed(x.pair)
+		a.checkFailed(now, x.pair)
 	}
 }
 
@@ -137,11 +137,18 @@ func (a *Agent) endCheck(x *txn) {
 	a.checks = slices.Delete(a.checks, i, i+1)
 }
 
-// checkFailed marks a pair failed unless another check of it is in flight
-// or it has already succeeded (a failed nomination of a succeeded pair
-// leaves the pair usable but stops nominating it).
-func (a *Agent) checkFailed(p *pair) {
-	if a.nominating == p {
+// checkFailed marks a pair failed unless another check of it is in flight.
+// A pair that succeeded before stays usable, unless what failed was its
+// nomination: no answer through every retransmission means it does not
+// work now, and nominating it again at once would start the same round
+// over, with the controlled side (which may have followed) moving back
+// and forth each time. It is then failed, and not nominated again for
+// RecheckInterval, even if the peer's checks bring it back to succeeded
+// sooner. The selected pair (nominated again after a failover) is
+// liveness's business, not this.
+func (a *Agent) checkFailed(now time.Time, p *pair) {
+	nomination := a.nominating == p
+	if nomination {
 		a.nominating = nil
 		p.useCandidate = false
 	}
@@ -150,8 +157,13 @@ func (a *Agent) checkFailed(p *pair) {
 			return
 		}
 	}
-	if p.state != succeeded {
+	switch {
+	case p.state != succeeded:
 		p.state = failedState
+	case nomination && p != a.selected:
+		p.state = failedState
+		p.nominateAfter = now.Add(a.cfg.RecheckInterval)
+		a.stats.NominationsFailed++
 	}
 }
 
@@ -216,7 +228,7 @@ func (a *Agent) HandleResponse(now time.Time, local, remote netip.AddrPort, m *s
 	case r.Code == stunmsg.CodeRoleConflict:
 		a.roleConflictAnswered(x)
 	default:
-		a.checkFailed(x.pair)
+		a.checkFailed(now, x.pair)
 		a.failIfAllChecksFailed()
 	}
 	return DropNone
@@ -245,6 +257,12 @@ func (a *Agent) checkSucceeded(now time.Time, x *txn) {
 	switch {
 	case p == a.selected:
 		a.live.answered(now)
+		if x.useCandidate && a.nominating == p {
+			// The nomination of a failover's new path is confirmed. Left
+			// set, it would keep any higher pair from being nominated, and
+			// rechecks could never move the connection back.
+			a.nominating, p.useCandidate = nil, false
+		}
 	case x.useCandidate && a.role == Controlling:
 		a.selectPair(now, p)
 	case p.nominateOnSuccess && a.role == Controlled && a.followsNomination(now, p):
@@ -286,10 +304,11 @@ func (a *Agent) trigger(p *pair) {
 // maybeNominate is regular nomination by the controlling agent: once the
 // best succeeded pair beats the selected one, and no higher-priority pair
 // is still being checked (or NominationWait has passed), check it again
-// with USE-CANDIDATE.
+// with USE-CANDIDATE. A pair whose nomination went unanswered waits until
+// its nominateAfter.
 func (a *Agent) maybeNominate(now time.Time) {
-	best, wait := a.nominationCandidate()
-	if best == nil || (wait && now.Before(best.succeededAt.Add(a.cfg.NominationWait))) {
+	best, notBefore := a.nominationCandidate()
+	if best == nil || now.Before(notBefore) {
 		return
 	}
 	best.useCandidate = true
@@ -298,31 +317,34 @@ func (a *Agent) maybeNominate(now time.Time) {
 }
 
 func (a *Agent) nominateDeadline() (time.Time, bool) {
-	best, wait := a.nominationCandidate()
-	if best == nil || !wait {
-		return time.Time{}, false
-	}
-	return best.succeededAt.Add(a.cfg.NominationWait), true
+	best, notBefore := a.nominationCandidate()
+	return notBefore, best != nil && !notBefore.IsZero()
 }
 
-// nominationCandidate returns the pair to nominate next, if any, and
-// whether a higher-priority pair is still pending.
-func (a *Agent) nominationCandidate() (best *pair, higherPending bool) {
+// nominationCandidate returns the pair to nominate next, if any, and the
+// earliest moment to do it: NominationWait after it succeeded while a
+// higher-priority pair is still pending, and not before its nominateAfter.
+// A zero moment means at once.
+func (a *Agent) nominationCandidate() (best *pair, notBefore time.Time) {
 	if a.role != Controlling || a.nominating != nil || a.failed != 0 {
-		return nil, false
+		return nil, time.Time{}
 	}
+	higherPending := false
 	for _, p := range a.pairs { // highest priority first
 		switch p.state {
 		case waiting, inProgress:
 			higherPending = true
 		case succeeded:
 			if p == a.selected || (a.selected != nil && p.prio <= a.selected.prio) {
-				return nil, false
+				return nil, time.Time{}
 			}
-			return p, higherPending
+			if higherPending {
+				notBefore = p.succeededAt.Add(a.cfg.NominationWait)
+			}
+			return p, maxTime(notBefore, p.nominateAfter)
 		}
 	}
-	return nil, false
+	return nil, time.Time{}
 }
 
 // followsNomination reports whether the controlled agent moves to the

@@ -61,13 +61,15 @@ type Config struct {
 	// working path (a move can reorder data in flight across the two
 	// paths), and still far enough below ProbeTimeout that a connection
 	// with a relayed pair moves to it long before it would have failed.
-	// It must exceed the worst round trip of a probe, including the time
+	// It should exceed the worst round trip of a probe, including the time
 	// it waits behind data in the socket's send buffer: every pair crosses
 	// the same socket, so a switch made while answers are merely slow
 	// helps nothing and moves the connection from pair to pair. The
-	// drivers' kernel budget keeps that wait short; without it (a driver
-	// that cannot read the unsent bytes), a full 208 KiB buffer on a
-	// 256 kbit/s uplink holds a probe for 6.6 s.
+	// drivers' kernel budget keeps that wait short (12 KiB is 0.4 s at
+	// 256 kbit/s). Without it (a driver that cannot read the unsent
+	// bytes) a full 208 KiB buffer holds a probe for 6.6 s at 256 kbit/s,
+	// close to the default; on slower uplinks raise SwitchAfter (and
+	// ProbeTimeout) accordingly. The agent cannot measure this itself.
 	SwitchAfter time.Duration
 	// BackupProbeInterval is the probe period on the backup pair (on idle
 	// timing IdleProbeInterval, if longer). Default 5 s: a backup is known

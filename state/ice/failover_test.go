@@ -203,8 +203,12 @@ func TestASwitchMadeDueByGoingIdleHappensInTheSameTimeout(t *testing.T) {
 // controlling side's selected pair must then stop repeating its
 // nomination: the controlled side, its new pair silent for a while, would
 // take the repeated USE-CANDIDATE for a failover and move back, then
-// forward again with the next retransmission of the nomination, and so on
-// (the simulator found a connection changing path every two seconds).
+// forward again with the next retransmission of the nomination (the
+// simulator found a connection changing path every two seconds). And a
+// nomination that goes unanswered through every retransmission is tried
+// again only after RecheckInterval, not at once: otherwise a nomination is
+// always in flight, and the controlled side still moves back (by its own
+// switch to the backup) and forward every round.
 func TestTheSelectedPairIsNotReNominatedWhileAHigherNominationIsInFlight(t *testing.T) {
 	l := pairWithRelay(t)
 	l.block = touchesHostA // the direct path opens only later
@@ -212,7 +216,7 @@ func TestTheSelectedPairIsNotReNominatedWhileAHigherNominationIsInFlight(t *test
 	if p, ok := l.b.Selected(); !ok || p.Dst() != relayA {
 		t.Fatalf("b selected %v (%v), want the relayed pair", p, ok)
 	}
-	// The direct path opens, except that once a nominates it, the answers
+	// The direct path opens, except that while a nominates it, the answers
 	// to a's nomination are lost, and so are a's answers to b once b has
 	// followed (b's new pair goes silent).
 	l.block = func(tx Transmit) bool {
@@ -236,17 +240,71 @@ func TestTheSelectedPairIsNotReNominatedWhileAHigherNominationIsInFlight(t *test
 	if start.IsZero() {
 		t.Fatal("a never nominated the direct pair")
 	}
-	// Watch until just before b's own switch to its backup could be due.
-	var changes []Event
+	// Until just before b's own switch to its backup could be due, b moves
+	// once: to the nominated direct pair.
 	for end := start.Add(l.a.cfg.SwitchAfter - time.Second); l.now.Before(end) && l.a.nominating != nil; {
 		l.busy(t, l.now.Add(100*time.Millisecond))
 	}
-	for _, e := range l.events[1][before:] {
-		if e.Kind == EventPathChanged {
-			changes = append(changes, e)
-		}
-	}
+	changes := pathChanges(l.events[1][before:])
 	if len(changes) != 1 || changes[0].Path.Dst() != addrA {
 		t.Fatalf("b's path changes while a nominated the direct pair: %v, want one, to the direct pair", changes)
+	}
+	// Over the next three minutes a tries the nomination again at most once
+	// per RecheckInterval after each failure, and b, which follows each try
+	// and falls back by its own switch, moves a bounded number of times per
+	// try.
+	window := 3 * time.Minute
+	attempts, nominating := 0, true
+	for end := l.now.Add(window); l.now.Before(end); {
+		l.busy(t, l.now.Add(100*time.Millisecond))
+		if now := l.a.nominating != nil; now != nominating {
+			if now {
+				attempts++
+			}
+			nominating = now
+		}
+	}
+	if most := int(window / l.a.cfg.RecheckInterval); attempts > most {
+		t.Fatalf("a nominated the direct pair %d times in %v, want at most %d (once per RecheckInterval)", attempts, window, most)
+	}
+	if n := len(pathChanges(l.events[1][before:])); n > 4*(attempts+1) {
+		t.Fatalf("b changed path %d times over %d nominations", n, attempts+1)
+	}
+	if l.a.Stats().NominationsFailed == 0 {
+		t.Fatal("no failed nomination counted")
+	}
+}
+
+func pathChanges(evs []Event) []Event {
+	var out []Event
+	for _, e := range evs {
+		if e.Kind == EventPathChanged {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// A failover is not for ever: once the pair it left answers again, the
+// rechecks move the connection back to it (both sides), within about
+// RecheckInterval.
+func TestAfterAFailoverTheConnectionMovesBackOnceTheBetterPathHeals(t *testing.T) {
+	l := pairWithRelay(t)
+	l.busy(t, t0.Add(20*time.Second))
+	l.block = touchesHostA
+	l.busy(t, l.now.Add(20*time.Second))
+	for i, ag := range []*Agent{l.a, l.b} {
+		if p, _ := ag.Selected(); (i == 0 && p.Src() != relayA) || (i == 1 && p.Dst() != relayA) {
+			t.Fatalf("agent %d is on %v after the cut, want the relayed pair", i, p)
+		}
+	}
+	l.block = nil
+	healed := l.now
+	l.busy(t, healed.Add(l.a.cfg.RecheckInterval+10*time.Second))
+	for i, ag := range []*Agent{l.a, l.b} {
+		if p, _ := ag.Selected(); p.Relayed() || (i == 0 && p.Src() != addrA) || (i == 1 && p.Dst() != addrA) {
+			t.Fatalf("agent %d is on %v %v after the direct path healed, want the direct pair; events %v",
+				i, p, l.now.Sub(healed), l.events[i])
+		}
 	}
 }

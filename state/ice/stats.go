@@ -40,6 +40,10 @@ type Stats struct {
 	// succeeded pair to move to, after which the agent checked for a new
 	// path (recovery.go).
 	Recoveries uint64
+	// NominationsFailed counts nominations of a higher pair that went
+	// unanswered through every retransmission; the pair is not nominated
+	// again for Config.RecheckInterval.
+	NominationsFailed uint64
 
 	// SmoothedRTT is RFC 6298's SRTT over RTT samples of answered probes
 	// and of checks answered before any retransmission (Karn's rule: the
