@@ -23,8 +23,8 @@ type FlushResult struct {
 	Blocked bool
 	// DataHeld: Data is queued but the kernel already holds more unsent
 	// bytes than the budget allows, so only Control was sent. Kernels give
-	// no signal when their queue shrinks; flush again after the config's
-	// BudgetRecheck.
+	// no signal when their queue shrinks; PollTimeout says when to look
+	// again (Config.BudgetRecheck).
 	DataHeld bool
 }
 
@@ -33,7 +33,11 @@ type FlushResult struct {
 type flusher struct {
 	peek   []*gso.Batch
 	budget int // kernel Data budget in bytes; 0 = no budget
-	stats  *Stats
+	// firstRoom is the room the last flush found before it sent anything;
+	// measured says it read the kernel's queue at all.
+	firstRoom int
+	measured  bool
+	stats     *Stats
 }
 
 func newFlusher(maxBatches, budget int, stats *Stats) flusher {
@@ -51,8 +55,12 @@ func newFlusher(maxBatches, budget int, stats *Stats) flusher {
 // send would hand the kernel a whole socket buffer of Data.
 func (f *flusher) flush(q *gso.Queue, c Conn) (FlushResult, error) {
 	var res FlushResult
-	for !q.Empty() {
-		room := f.dataRoom(c)
+	f.measured = false
+	for first := true; !q.Empty(); first = false {
+		room, ok := f.dataRoom(c)
+		if first {
+			f.firstRoom, f.measured = room, ok
+		}
 		batches, held := q.PeekLimit(f.peek[:0], room)
 		if held {
 			res.DataHeld = true
@@ -114,19 +122,19 @@ func (f *flusher) dropHead(q *gso.Queue) {
 }
 
 // dataRoom is how many bytes of Data the kernel may be given now: the budget
-// less what it holds unsent. Without a budget, or a Conn that cannot tell,
-// there is no limit.
-func (f *flusher) dataRoom(c Conn) int {
+// less what it holds unsent; measured says the kernel was asked. Without a
+// budget, or a Conn that cannot tell, there is no limit.
+func (f *flusher) dataRoom(c Conn) (room int, measured bool) {
 	if f.budget <= 0 {
-		return math.MaxInt
+		return math.MaxInt, false
 	}
 	u, ok := c.(UnsentCounter)
 	if !ok {
-		return math.MaxInt
+		return math.MaxInt, false
 	}
 	n, err := u.UnsentBytes()
 	if err != nil {
-		return math.MaxInt
+		return math.MaxInt, false
 	}
-	return max(f.budget-n, 0)
+	return max(f.budget-n, 0), true
 }

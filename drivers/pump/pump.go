@@ -15,11 +15,17 @@ const (
 	// sendmmsg takes up to 1024 messages, but 64 batches of up to 64
 	// segments already exceed any socket buffer, so more buys nothing.
 	DefaultPeekBatches = 64
-	// DefaultBudgetRecheck is how long Data waits before the kernel queue
-	// is measured again when it was over budget. 1 ms is the time a
+	// DefaultBudgetRecheck is the shortest wait before the kernel queue is
+	// measured again when it was over budget. 1 ms is the time a
 	// 100 Mbit/s link needs for about 12 KB, so the kernel queue cannot run
 	// dry for long while Data waits.
 	DefaultBudgetRecheck = time.Millisecond
+	// DefaultBudgetRecheckMax is the longest. The wait adapts between the
+	// two to the link (see Config.BudgetRecheckMax): a 12 KiB budget takes
+	// 98 ms to drain at 1 Mbit/s, and measuring it every millisecond there
+	// costs a thousand wake-ups a second for nothing. 64 ms keeps a link
+	// that suddenly speeds up from running dry for more than a few checks.
+	DefaultBudgetRecheckMax = 64 * time.Millisecond
 	// DefaultKernelDataBudget is the budget drivers and the simulator's
 	// scenarios use unless told otherwise: about ten 1200-byte datagrams, or
 	// 1 ms of a 100 Mbit/s link, ahead of a probe. Config's zero value still
@@ -42,9 +48,15 @@ type Config struct {
 	// kernel queue can run dry for up to BudgetRecheck, so keep
 	// budget/BudgetRecheck above the link rate.
 	KernelDataBudget int
-	// BudgetRecheck is how long held Data waits before the kernel queue is
-	// measured again.
-	BudgetRecheck time.Duration
+	// BudgetRecheck is the shortest wait of held Data before the kernel
+	// queue is measured again, BudgetRecheckMax the longest. The wait
+	// starts at BudgetRecheck and adapts to the link: it doubles while a
+	// recheck finds less than a quarter of the budget drained (measured
+	// too early), and halves when it finds more than three quarters
+	// drained (the kernel was about to run dry). Only the rechecks adapt
+	// it; a flush for any other reason measures the kernel anyway.
+	BudgetRecheck    time.Duration
+	BudgetRecheckMax time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -54,6 +66,10 @@ func (c Config) withDefaults() Config {
 	if c.BudgetRecheck <= 0 {
 		c.BudgetRecheck = DefaultBudgetRecheck
 	}
+	if c.BudgetRecheckMax <= 0 {
+		c.BudgetRecheckMax = DefaultBudgetRecheckMax
+	}
+	c.BudgetRecheckMax = max(c.BudgetRecheckMax, c.BudgetRecheck)
 	return c
 }
 
@@ -70,10 +86,14 @@ type Pump struct {
 	fl    flusher
 	stats Stats
 
-	blocked  bool      // the last flush found the socket full
-	heldAt   time.Time // Data held for the kernel budget until then
-	held     bool
-	refusals int // Data transmits the queue refused since the caller last looked
+	blocked bool      // the last flush found the socket full
+	heldAt  time.Time // Data held for the kernel budget until then
+	held    bool
+	// recheck is the current wait of held Data; rechecking is set from
+	// the moment it expires until the flush that measures the kernel.
+	recheck    time.Duration
+	rechecking bool
+	refusals   int // Data transmits the queue refused since the caller last looked
 }
 
 // New builds a pump over node n and conn c.
@@ -81,7 +101,7 @@ func New(n *node.Node, c Conn, cfg Config) *Pump {
 	cfg = cfg.withDefaults()
 	qcfg := cfg.Queue
 	qcfg.Caps = c.Caps()
-	p := &Pump{cfg: cfg, node: n, queue: gso.New(qcfg), conn: c}
+	p := &Pump{cfg: cfg, node: n, queue: gso.New(qcfg), conn: c, recheck: cfg.BudgetRecheck}
 	p.fl = newFlusher(cfg.PeekBatches, cfg.KernelDataBudget, &p.stats)
 	return p
 }
@@ -127,7 +147,7 @@ func (p *Pump) HandleTimeout(now time.Time) {
 	p.node.HandleTimeout(now)
 	p.queue.HandleTimeout(now)
 	if p.held && !now.Before(p.heldAt) {
-		p.held = false
+		p.held, p.rechecking = false, true
 	}
 	p.collect()
 }
@@ -185,10 +205,27 @@ func (p *Pump) Flush(now time.Time) (FlushResult, error) {
 	// release them when they have been idle long enough.
 	p.queue.HandleTimeout(now)
 	p.blocked = res.Blocked
+	if p.rechecking && p.fl.measured {
+		p.adaptRecheck(p.fl.firstRoom)
+	}
+	p.rechecking = false
 	if res.DataHeld {
-		p.held, p.heldAt = true, now.Add(p.cfg.BudgetRecheck)
+		p.held, p.heldAt = true, now.Add(p.recheck)
+		p.stats.BudgetRecheckWait = p.recheck
 	}
 	return res, err
+}
+
+// adaptRecheck moves the recheck wait toward the time the kernel takes to
+// drain about half the budget, from the room a recheck found.
+func (p *Pump) adaptRecheck(room int) {
+	budget := p.cfg.KernelDataBudget
+	switch {
+	case room < budget/4:
+		p.recheck = min(2*p.recheck, p.cfg.BudgetRecheckMax)
+	case room > budget*3/4:
+		p.recheck = max(p.recheck/2, p.cfg.BudgetRecheck)
+	}
 }
 
 // SetWritable tells the pump the socket can take more after a Blocked flush.

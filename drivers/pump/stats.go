@@ -1,5 +1,7 @@
 package pump
 
+import "time"
+
 // Stats counts what the pump did.
 type Stats struct {
 	DatagramsReceived uint64 // datagrams fed into the Node, coalesced ones split
@@ -15,6 +17,9 @@ type Stats struct {
 	// dropped so the queue moves on; the error is returned to the caller.
 	ControlSendDropped uint64
 	DataSendDropped    uint64
+	// BudgetRecheckWait is the last wait of held Data before the kernel
+	// queue was measured again (Config.BudgetRecheck adapts it).
+	BudgetRecheckWait time.Duration
 }
 
 // ConnStats are an OS driver's counters in the shape every driver shares,

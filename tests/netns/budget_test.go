@@ -115,9 +115,9 @@ func (r *runResult) mbit() float64 {
 }
 
 func (r *runResult) line(label string) string {
-	return fmt.Sprintf("%s: probe_p50_ms=%.1f p99=%.1f max=%.1f data_mbit=%.2f probes=%d lost=%d max_unsent_kib=%d",
+	return fmt.Sprintf("%s: probe_p50_ms=%.1f p99=%.1f max=%.1f data_mbit=%.2f probes=%d lost=%d max_unsent_kib=%d held_flushes_per_s=%.0f",
 		label, ms(r.quantile(0.5)), ms(r.p99()), ms(r.quantile(1)), r.mbit(),
-		len(r.delays), r.lost, r.maxUnsent>>10)
+		len(r.delays), r.lost, r.maxUnsent>>10, float64(r.pump.DataHeld)/r.window.Seconds())
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
