@@ -4,7 +4,7 @@
 GO ?= go
 GOFILES = $(shell find . -name '*.go' -not -path './.git/*')
 
-.PHONY: test fmt-check vet test-root test-race test-tests bench bench-drivers fuzz sim
+.PHONY: test fmt-check vet test-root test-race test-tests props-long bench bench-drivers fuzz sim
 
 test: fmt-check vet test-root test-race test-tests
 
@@ -30,6 +30,13 @@ test-race:
 # Black-box, property, interop and network-namespace tests.
 test-tests:
 	cd tests && $(GO) test -count=1 ./...
+
+# The simulator's world properties with CASES worlds each (make test runs
+# 100, 25 for P4): about 4 minutes per thousand worlds on 2 cores. Each
+# prints what it saw with -v; P3 logs its path-switch counts.
+CASES ?= 1000
+props-long:
+	cd tests && $(GO) test -count=1 -timeout 2h -v -run 'TestP[1-4]A|TestP3NoLoad' ./sim/ -rapid.checks=$(CASES)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./state/...
