@@ -32,6 +32,8 @@ type Client struct {
 	lastHeard time.Time
 	// reallocs counts re-allocations since the last successful Allocate.
 	reallocs int
+	// verifiedAt is the last Verify that sent a Refresh (verify.go).
+	verifiedAt time.Time
 
 	txs   []*transaction
 	peers peerTable

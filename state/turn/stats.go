@@ -51,6 +51,10 @@ type Stats struct {
 	// Reallocations counts fresh Allocates after the old allocation was
 	// found gone (437, or a Refresh the live server never answered).
 	Reallocations uint64
+	// Verifications counts Refreshes sent by Verify (a path through the
+	// allocation went silent); VerificationsLimited the Verify calls
+	// refused because the last one was under VerifyInterval ago.
+	Verifications, VerificationsLimited uint64
 	// UnsignedErrors counts error responses accepted without
 	// MESSAGE-INTEGRITY (401 and 438 cannot carry one).
 	UnsignedErrors uint64

@@ -1,0 +1,81 @@
+package turn
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+func TestVerifyFindsAForgottenAllocationAtOnceAndAllocatesAfresh(t *testing.T) {
+	h := newHarness(t, nil)
+	h.runUntil(10 * time.Second)
+	h.events = nil
+	// The server restarted: the allocation is gone, Binding still works.
+	h.s.allocated = false
+	h.s.relayed = netip.MustParseAddrPort("198.51.100.1:50002")
+	if !h.c.Verify(h.now) {
+		t.Fatal("Verify sent nothing")
+	}
+	h.pump()
+	wantStrings(t, "sends after Verify", h.whats()[len(h.sends)-2:], []string{"Refresh+auth", "Allocate+auth"})
+	if got := h.kinds(); len(got) != 2 || got[0] != EventWithdrawn || got[1] != EventAllocated {
+		t.Fatalf("events %v, want withdrawn then allocated", got)
+	}
+	if s := h.c.Stats(); s.Verifications != 1 || s.Reallocations != 1 || h.c.State() != StateAllocated {
+		t.Fatalf("state %v, stats %+v", h.c.State(), s)
+	}
+}
+
+func TestVerifyOfALiveAllocationCountsAsARefreshAndMovesTheNextOne(t *testing.T) {
+	h := newHarness(t, nil)
+	h.runUntil(100 * time.Second)
+	if !h.c.Verify(h.now) {
+		t.Fatal("Verify sent nothing")
+	}
+	h.pump()
+	h.runUntil(401 * time.Second)
+	// Half the lifetime is capped at 5 min: the next refresh counts from
+	// the verification.
+	wantDurations(t, "Refresh", h.at("Refresh+auth"), secs(100, 400))
+	if s := h.c.Stats(); s.Refreshes != 2 || s.Reallocations != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestVerifyIsRateLimitedToOneRefreshPerVerifyInterval(t *testing.T) {
+	h := newHarness(t, nil)
+	var sent []time.Duration
+	// A lossy path asks every 1.5 s for 12 s.
+	for at := 1500 * time.Millisecond; at <= 12*time.Second; at += 1500 * time.Millisecond {
+		h.runUntil(at)
+		if h.c.Verify(h.now) {
+			sent = append(sent, at)
+		}
+		h.pump()
+	}
+	// The first at once, the next one 5 s later at the earliest: the
+	// call at 7.5 s.
+	wantDurations(t, "Verify", sent, secs(1.5, 7.5))
+	wantDurations(t, "Refresh", h.at("Refresh+auth"), secs(1.5, 7.5))
+	if s := h.c.Stats(); s.Verifications != 2 || s.VerificationsLimited != 6 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestVerifyDoesNothingWithoutAnAllocationOrWithARefreshInFlight(t *testing.T) {
+	h := newHarness(t, nil)
+	h.deliver = false
+	h.runUntil(10 * time.Second)
+	if !h.c.Verify(h.now) {
+		t.Fatal("first Verify sent nothing")
+	}
+	h.pump()
+	h.runUntil(20 * time.Second) // past VerifyInterval, the Refresh still retransmitting
+	if h.c.Verify(h.now) {
+		t.Fatal("Verify sent a second Refresh while one is in flight")
+	}
+	h.c.Close(h.now)
+	if h.c.Verify(h.now) {
+		t.Fatal("Verify after Close")
+	}
+}
