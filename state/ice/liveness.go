@@ -193,6 +193,21 @@ func (a *Agent) probeAnswered(now time.Time, pr *probe, success bool) {
 	}
 }
 
+// SilentSince reports when the oldest probe of the selected pair still
+// waiting for its answer left: the path has been silent since then as far
+// as the agent knows. ok is false when the last probe was answered, or
+// there is no selected pair. An owner that can check what lies under the
+// path (a TURN allocation, see state/node) uses it to look once a probe
+// counts as lost (Config.ProbeLossAfter after since) instead of waiting
+// for ProbeTimeout.
+func (a *Agent) SilentSince() (since time.Time, ok bool) {
+	l := &a.live
+	if a.selected == nil || a.failed != 0 || !l.on || l.unansweredSince.IsZero() {
+		return time.Time{}, false
+	}
+	return l.unansweredSince, true
+}
+
 // probeLostDeadline is when the oldest probe still waiting for its answer
 // counts as lost.
 func (a *Agent) probeLostDeadline() (time.Time, bool) {

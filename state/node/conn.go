@@ -135,6 +135,8 @@ func (n *Node) AddRemoteCandidate(now time.Time, id ConnID, cand Candidate) erro
 	}
 	n.permit(c, cand.Addr)
 	n.settle(c)
+	// A new relay candidate may replace the one a silent path points at.
+	n.dropReplacedPeerRelay(c)
 	return nil
 }
 

@@ -170,6 +170,26 @@
 //     Config.PendingMax datagrams, sent in order on the new path; beyond
 //     that ErrPendingFull, counted in Stats.PendingDropped. No event
 //     marks the gap.
+//   - A server that restarts (a deploy, a crash) forgets every allocation
+//     without a word: its Binding answers look as before, and the next
+//     Refresh, which would meet the 437, is up to 5 minutes away, while
+//     everything relayed is dropped. So once a probe on a path that
+//     leaves from our relayed address counts as lost (ice.Config.
+//     ProbeLossAfter, 1.5 s), the node asks the relay's client to verify
+//     the allocation at once (turn.Client.Verify, a Refresh; at most one
+//     per turn.Config.VerifyInterval, 5 s, per relay, counted in
+//     RelayStats). A 437, or no answer from a server that still answers
+//     Binding, starts the re-allocation above. The peer, whose path may
+//     point at our relayed address, cannot verify our allocation: it
+//     learns our new relay candidate from signalling, and because a Node
+//     keeps one allocation per server, a new relay candidate from the
+//     server of the path's remote relay candidate (the same foundation)
+//     replaces it. While that path is silent the peer forgets the old
+//     candidate as if its withdrawal had been signalled
+//     (Stats.PeerRelaysReplaced), so the connection does not wait for a
+//     CandidateWithdrawn the application may not signal, nor for
+//     ice.Config.SwitchAfter. In the simulator (scenario relay-restart)
+//     the connection is carried over 2.6 s after the server restarts.
 //   - A connection that finds no new path fails when the lost path's
 //     probe timeout passes — ProbeTimeout after its last answer, on the
 //     timing (active or idle) it had, so a cut of every path is reported

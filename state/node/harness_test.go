@@ -55,6 +55,9 @@ type pairHarness struct {
 	blockDirect bool
 	// relayDown drops everything to and from the relay: the server died.
 	relayDown bool
+	// unsignalledWithdrawals: the application does not signal
+	// CandidateWithdrawn to the peer (or it is lost on the way).
+	unsignalledWithdrawals bool
 	// wrapped counts transmits to the relay by what they carry inside:
 	// [node][class][inner kind] (see checkWrapped).
 	wrapped [2][2][3]int
@@ -138,6 +141,9 @@ func (h *pairHarness) drain() {
 						h.t.Fatal(err)
 					}
 				case CandidateWithdrawn:
+					if h.unsignalledWithdrawals {
+						break
+					}
 					_ = h.nodes[1-i].RemoveRemoteCandidate(h.now, g.Conn, g.Candidate.Addr)
 				}
 			}

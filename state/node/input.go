@@ -140,5 +140,6 @@ func (n *Node) timeoutOne(now time.Time, it timerItem) *timerSlot {
 	n.unindex(c)
 	c.agent.HandleTimeout(now)
 	n.settle(c)
+	n.checkRelaysUnder(c)
 	return &c.timer
 }

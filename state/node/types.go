@@ -161,6 +161,9 @@ type Stats struct {
 	// RelaySendErrors counts datagrams, permissions and channels a relay
 	// client refused (over its bounds, or no allocation at that instant).
 	RelaySendErrors uint64
+	// PeerRelaysReplaced counts silent paths given up because the peer
+	// signalled a new relay candidate from the same server (verify.go).
+	PeerRelaysReplaced uint64
 }
 
 // Drops returns the drop count for one reason.

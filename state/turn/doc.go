@@ -25,6 +25,12 @@
 // Refresh the server never answers while it still answers Binding, makes
 // it allocate afresh: EventWithdrawn, then EventAllocated with the new
 // relayed address, and every permission and channel is asked for again.
+// A server that restarted forgets every allocation but still answers
+// Binding, so the keepalives miss it; the owner that sees a path through
+// the allocation go silent calls Verify, which sends a Refresh at once (at
+// most one per Config.VerifyInterval, 5 s; Stats.Verifications) so that
+// the 437 comes within a round trip or two instead of at the next
+// scheduled Refresh, minutes away.
 // A relay that answers nothing for a whole request schedule
 // (Config.RequestTimeout, 19.5 s by default) is lost: EventWithdrawn,
 // EventLost{LostTimeout}. Close sends LIFETIME 0 and ends with EventClosed.

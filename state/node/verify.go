@@ -1,0 +1,105 @@
+package node
+
+import (
+	"slices"
+
+	"github.com/peerlink/peerlink/state/stunmsg"
+)
+
+// This file holds the fast check of a relay under a silent path.
+//
+// A TURN server that restarts forgets every allocation and says nothing:
+// its Binding answers look as before, and the client hears of the loss
+// only from the 437 to its next Refresh, up to turn.Config.RefreshAfter
+// (5 min) away. Everything relayed meanwhile is dropped, so a connection
+// whose path leaves from our relayed address would fail with ProbeTimeout
+// after 15 s, although a re-allocation carries it over in a round trip or
+// two (see the package documentation, Relays).
+//
+// The connection hears it first: its probes go unanswered. So once a
+// probe on a path through our relay counts as lost (ice.Config.
+// ProbeLossAfter, 1.5 s, after it left), the Node asks the relay's client
+// to verify the allocation at once (turn.Client.Verify: a Refresh). A 437,
+// or no answer from a server that still answers Binding, starts the
+// re-allocation, and the connection moves to the new allocation. The
+// client sends at most one verification per turn.Config.VerifyInterval
+// (5 s), so a lossy path costs the server little; RelayStats counts them
+// (Client.Verifications, Client.VerificationsLimited).
+//
+// Only the side whose path leaves from its own relayed address can ask:
+// a path toward the peer's relayed address goes through the peer's
+// allocation, which only the peer can verify. The peer finds the loss from
+// its own silent probes (its path leaves from that allocation, or one of
+// its relayed pairs does) and re-allocates, and this side learns the new
+// relayed address from the signalled candidate (CandidateGathered there,
+// AddRemoteCandidate here). The application may not signal the withdrawal
+// of the old one, or it may come late; waiting for it, or for
+// ice.Config.SwitchAfter (7.5 s), would leave this side on the dead path
+// for seconds. A Node keeps one allocation per relay server, so a new
+// relay candidate from the server of the path's remote relay candidate
+// (the same foundation: type, relayed IP and server) means the old one is
+// gone. When the path is silent too, this side forgets the old candidate
+// as if its withdrawal had been signalled (RemoveRemoteCandidate): the
+// connection moves to another succeeded pair, or checks for one and moves
+// to the new candidate (PathChanged). A path that still answers is kept:
+// a candidate from another relay on the same server, or a stale
+// signalling message, cannot cut a working connection.
+
+// checkRelaysUnder runs both checks on c's path: our allocation under it,
+// and the peer's relay candidate it points at. Call it after the agent's
+// timers ran (losing a probe is a timer) and after a remote candidate
+// arrived.
+func (n *Node) checkRelaysUnder(c *conn) {
+	n.verifyRelayUnder(c)
+	n.dropReplacedPeerRelay(c)
+}
+
+// silent reports whether c's path has an unanswered probe that counts as
+// lost.
+func (n *Node) silent(c *conn) bool {
+	since, ok := c.agent.SilentSince()
+	return ok && !n.now.Before(since.Add(n.cfg.ICE.ProbeLossAfter))
+}
+
+// verifyRelayUnder asks c's relay to verify its allocation when c's path
+// leaves from it and the path's oldest unanswered probe counts as lost.
+// Call it after the agent's timers ran: losing a probe is a timer.
+func (n *Node) verifyRelayUnder(c *conn) {
+	r := c.relay
+	if r == nil || !r.allocated() || !c.connected || c.path.Src() != r.cand.Base {
+		return
+	}
+	if !n.silent(c) {
+		return
+	}
+	if r.client.Verify(n.now) {
+		// A Verify only queues a Refresh: no event to follow.
+		n.relayTransmits(r)
+		n.reindexRelay(r)
+	}
+}
+
+// dropReplacedPeerRelay forgets the peer's relay candidate c's path
+// points at when the path is silent and the peer has since signalled a
+// relay candidate from the same server.
+func (n *Node) dropReplacedPeerRelay(c *conn) {
+	if !c.connected || c.failed != 0 || !n.silent(c) {
+		return
+	}
+	dst := c.path.Dst()
+	remotes := c.agent.Remotes() // in the order learned; bounded by MaxRemoteCandidates
+	i := slices.IndexFunc(remotes, func(r Candidate) bool { return r.Addr == dst })
+	if i < 0 || remotes[i].Type != stunmsg.Relay {
+		return
+	}
+	old := remotes[i]
+	if !slices.ContainsFunc(remotes[i+1:], func(r Candidate) bool {
+		return r.Type == stunmsg.Relay && r.Foundation == old.Foundation
+	}) {
+		return
+	}
+	if c.agent.RemoveRemoteCandidate(n.now, dst) {
+		n.stats.PeerRelaysReplaced++
+		n.settle(c)
+	}
+}
