@@ -35,6 +35,9 @@ type Config struct {
 type Stats struct {
 	Sent, SendErrors, DropBacklogFull uint64
 	MaxBacklog                        int
+	// Restarts counts Restart calls; DropRestart the backlog they threw
+	// away.
+	Restarts, DropRestart uint64
 }
 
 // Relay is the TURN server on its host.
@@ -43,6 +46,7 @@ type Relay struct {
 	h       *netmodel.Host
 	sock    *netmodel.Socket
 	srv     *turnserver.Server
+	srvCfg  turnserver.Config // what Restart starts the next server with
 	listen  netip.AddrPort
 	timer   *world.Timer
 	backlog []turnserver.Transmit // waiting for the socket, oldest first
@@ -72,7 +76,7 @@ func New(w *world.World, h *netmodel.Host, cfg Config) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Relay{w: w, h: h, sock: sock, srv: srv, listen: netip.AddrPortFrom(h.Addr(), cfg.Port), limit: cfg.MaxBacklog}
+	r := &Relay{w: w, h: h, sock: sock, srv: srv, srvCfg: cfg.Server, listen: netip.AddrPortFrom(h.Addr(), cfg.Port), limit: cfg.MaxBacklog}
 	r.timer = w.NewTimer(h.Name()+"/turn-timeout", r.timeout)
 	sock.SetNotify(r.notify)
 	return r, nil
@@ -83,6 +87,28 @@ func (r *Relay) Addr() netip.AddrPort { return r.listen }
 
 // Server is the TURN state machine, for inspecting allocations and stats.
 func (r *Relay) Server() *turnserver.Server { return r.srv }
+
+// Restart replaces the server by a fresh one of the same configuration, as
+// a TURN server's process restarting (a deploy, a crash) does: every
+// allocation, permission, channel and nonce is forgotten, while the relay
+// keeps its address and listen port. What the old server had not sent yet
+// dies with it (counted in Stats.DropRestart). Clients find out from the
+// 437 to their next request on the allocation; ChannelData and Send
+// indications meanwhile are dropped for want of an allocation.
+func (r *Relay) Restart() error {
+	srv, err := turnserver.New(r.srvCfg)
+	if err != nil {
+		return err
+	}
+	r.srv = srv
+	r.w.Note(r.h.Name(), "turn server restarted")
+	r.stats.Restarts++
+	r.stats.DropRestart += uint64(len(r.backlog))
+	clear(r.backlog)
+	r.backlog = r.backlog[:0:0]
+	r.arm()
+	return nil
+}
 
 // Host is the relay's host.
 func (r *Relay) Host() *netmodel.Host { return r.h }

@@ -102,6 +102,13 @@ func (r *run) build() error {
 	for i, l := range r.spec.Loads {
 		r.load(i, l)
 	}
+	if r.spec.RelayRestartAt > 0 {
+		r.w.Schedule(world.Epoch.Add(r.spec.RelayRestartAt), "relay/restart", func(time.Time) {
+			if err := r.relay.Restart(); err != nil {
+				panic("scenario: relay restart: " + err.Error()) // the config worked at New
+			}
+		})
+	}
 	if r.spec.CutAt > 0 {
 		r.hosts[r.spec.CutPeer].Net().CutDuring(world.Epoch.Add(r.spec.CutAt), time.Time{})
 	}

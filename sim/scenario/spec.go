@@ -35,6 +35,10 @@ type Spec struct {
 	// time since the epoch: every path between the peers is gone.
 	CutAt   time.Duration
 	CutPeer int
+	// RelayRestartAt, when positive, restarts the relay's TURN server at
+	// that time since the epoch (relay.Relay.Restart): every allocation is
+	// forgotten, and the connections through it must move to new ones.
+	RelayRestartAt time.Duration
 	// End is how long the world runs.
 	End time.Duration
 	// Restart, when positive, makes the application start the connection
@@ -125,6 +129,8 @@ func (s *Spec) Validate() error {
 		return fmt.Errorf("%w: %d loads", ErrSpec, len(s.Loads))
 	case s.CutPeer != 0 && s.CutPeer != 1:
 		return fmt.Errorf("%w: CutPeer %d", ErrSpec, s.CutPeer)
+	case s.RelayRestartAt < 0 || s.RelayRestartAt > 0 && !s.Relay:
+		return fmt.Errorf("%w: RelayRestartAt %v needs a Relay", ErrSpec, s.RelayRestartAt)
 	}
 	for i, l := range s.Loads {
 		switch {
