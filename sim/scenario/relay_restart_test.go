@@ -93,3 +93,16 @@ func TestARelayRestartUnderARelayOnlyConnectionIsCarriedOverWithinSeconds(t *tes
 		}
 	}
 }
+
+func TestARelayRestartNeedsARelay(t *testing.T) {
+	sc, _ := Lookup("relay-only")
+	spec := sc.Build(Options{Seed: 1})
+	spec.Relay, spec.RelayRestartAt = false, time.Second
+	if err := spec.Validate(); err == nil {
+		t.Fatal("a relay restart without a relay validated")
+	}
+	spec.Relay, spec.RelayRestartAt = true, -time.Second
+	if err := spec.Validate(); err == nil {
+		t.Fatal("a negative RelayRestartAt validated")
+	}
+}
