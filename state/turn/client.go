@@ -30,6 +30,10 @@ type Client struct {
 	// times out while the server answered others means "this request is
 	// not going to work", not "the server is gone".
 	lastHeard time.Time
+	// answers counts the valid responses; a transaction notes the count
+	// when it starts, so any answer after it proves the server alive
+	// (also within one instant, where times cannot tell the order).
+	answers uint64
 	// reallocs counts re-allocations since the last successful Allocate.
 	reallocs int
 	// verifiedAt is the last Verify that sent a Refresh (verify.go).

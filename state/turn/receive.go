@@ -128,6 +128,7 @@ func (c *Client) receiveResponse(b []byte, success bool, method stun.Method, id 
 			return
 		}
 		c.lastHeard = c.now
+		c.answers++
 		return
 	}
 	code := errorCode(&m)
@@ -143,6 +144,7 @@ func (c *Client) receiveResponse(b []byte, success bool, method stun.Method, id 
 		return
 	}
 	c.lastHeard = c.now
+	c.answers++
 }
 
 // dropNone is the "accepted" result of a response handler.

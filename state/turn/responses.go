@@ -177,7 +177,7 @@ func (c *Client) onRefreshAnswered(tx *transaction, m *stun.Message, code int) {
 // server answered anything since the request first went out, it is alive
 // and only this request is hopeless; otherwise the relay is lost.
 func (c *Client) onTimeout(tx *transaction) {
-	alive := c.lastHeard.After(tx.started)
+	alive := c.answers > tx.answersAtStart
 	switch tx.req.kind {
 	case txBinding:
 		if c.state == StateBinding || !alive {
@@ -191,6 +191,10 @@ func (c *Client) onTimeout(tx *transaction) {
 			c.finish(StateClosed, Event{Kind: EventClosed})
 		case c.state == StateAllocating && alive:
 			c.startAllocate()
+		case tx.verify && !alive:
+			// A short schedule unanswered by a silent server proves
+			// nothing; the keepalive's full one decides.
+			c.stats.VerificationsInconclusive++
 		case alive:
 			// pion/turn never answers a Refresh for an allocation it no
 			// longer has, while still answering Binding: treat as 437.

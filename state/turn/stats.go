@@ -53,8 +53,10 @@ type Stats struct {
 	Reallocations uint64
 	// Verifications counts Refreshes sent by Verify (a path through the
 	// allocation went silent); VerificationsLimited the Verify calls
-	// refused because the last one was under VerifyInterval ago.
-	Verifications, VerificationsLimited uint64
+	// refused because the last one was under VerifyInterval ago;
+	// VerificationsInconclusive the verifications the server answered
+	// nothing to, not even their Binding.
+	Verifications, VerificationsLimited, VerificationsInconclusive uint64
 	// UnsignedErrors counts error responses accepted without
 	// MESSAGE-INTEGRITY (401 and 438 cannot carry one).
 	UnsignedErrors uint64

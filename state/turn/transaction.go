@@ -59,11 +59,18 @@ type transaction struct {
 	// started is the first send: answers heard from the server after it
 	// prove the server alive even if this request is never answered.
 	started time.Time
-	nextAt  time.Time
-	rto     time.Duration
-	sends   int
+	// answersAtStart is Client.answers when it started.
+	answersAtStart uint64
+	nextAt         time.Time
+	rto            time.Duration
+	sends          int
 	// staleRetries counts 438 answers in a row that led to this request.
 	staleRetries int
+	// maxSends, when positive, replaces Config.RequestTransmits: a
+	// verification gives up sooner than a scheduled request.
+	maxSends int
+	// verify marks a verification's Refresh (verify.go).
+	verify bool
 }
 
 // newTxID draws a transaction ID from the configured source.
@@ -76,7 +83,7 @@ func (c *Client) newTxID() stunmsg.TxID {
 
 // startTx sends a new request and tracks it until answered or timed out.
 func (c *Client) startTx(req request, staleRetries int) *transaction {
-	tx := &transaction{id: c.newTxID(), req: req, started: c.now, rto: c.cfg.RequestRTO, staleRetries: staleRetries}
+	tx := &transaction{id: c.newTxID(), req: req, started: c.now, answersAtStart: c.answers, rto: c.cfg.RequestRTO, staleRetries: staleRetries}
 	signed := req.kind != txBinding && c.cred.valid()
 	if signed {
 		tx.key = c.cred.key
@@ -138,7 +145,11 @@ func (c *Client) retransmitDue() {
 			i++
 			continue
 		}
-		if tx.sends < c.cfg.RequestTransmits {
+		limit := c.cfg.RequestTransmits
+		if tx.maxSends > 0 {
+			limit = tx.maxSends
+		}
+		if tx.sends < limit {
 			c.send(tx)
 			i++
 			continue

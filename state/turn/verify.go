@@ -13,11 +13,21 @@ import "time"
 // connection on it goes silent. The connection is the first to notice:
 // its probes go unanswered. Its owner then calls Verify, and the client
 // sends a Refresh at once. A 437 (after a 438 for the new server's nonce)
-// or a Refresh the live server never answers re-allocates as usual; a
-// success just counts as a refresh and puts the next one half a lifetime
-// away. A lossy path can lose a probe every few seconds, so verifications
-// are rate-limited per allocation: at most one every
-// Config.VerifyInterval.
+// re-allocates as usual; a success just counts as a refresh and puts the
+// next one half a lifetime away. A lossy path can lose a probe every few
+// seconds, so verifications are rate-limited per allocation: at most one
+// every Config.VerifyInterval.
+//
+// Some servers (pion/turn) never answer a Refresh for an allocation they
+// no longer hold. A scheduled Refresh learns that only after its whole
+// retransmission schedule (19.5 s by default), longer than a connection's
+// probe timeout. A verification is shorter: verifyTransmits sends (at 0,
+// 0.5 and 1.5 s with the default RTO, giving up at 3.5 s), with a Binding
+// sent beside it. If the server answered anything meanwhile (the Binding)
+// but not the Refresh, the allocation is gone and the client re-allocates.
+// If it answered nothing, the verification proves nothing (a lossy path,
+// a dead server): it is dropped (Stats.VerificationsInconclusive), and the
+// keepalive's full schedule decides whether the relay is lost.
 
 // Verify sends a Refresh now, to learn whether the server still holds the
 // allocation. It reports whether it did: not when the client holds no
@@ -34,6 +44,14 @@ func (c *Client) Verify(now time.Time) bool {
 	}
 	c.verifiedAt = c.now
 	c.stats.Verifications++
-	c.startTx(request{kind: txRefresh, lifetime: c.cfg.Lifetime}, 0)
+	tx := c.startTx(request{kind: txRefresh, lifetime: c.cfg.Lifetime}, 0)
+	tx.maxSends, tx.verify = verifyTransmits, true
+	if c.pending(txBinding, peerKey{}) == nil {
+		c.keepaliveAt = c.now.Add(c.cfg.KeepaliveInterval)
+		c.startTx(request{kind: txBinding}, 0)
+	}
 	return true
 }
+
+// verifyTransmits is how many times a verification's Refresh is sent.
+const verifyTransmits = 3

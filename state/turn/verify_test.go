@@ -17,7 +17,7 @@ func TestVerifyFindsAForgottenAllocationAtOnceAndAllocatesAfresh(t *testing.T) {
 		t.Fatal("Verify sent nothing")
 	}
 	h.pump()
-	wantStrings(t, "sends after Verify", h.whats()[len(h.sends)-2:], []string{"Refresh+auth", "Allocate+auth"})
+	wantStrings(t, "sends after Verify", h.whats()[len(h.sends)-3:], []string{"Refresh+auth", "Binding", "Allocate+auth"})
 	if got := h.kinds(); len(got) != 2 || got[0] != EventWithdrawn || got[1] != EventAllocated {
 		t.Fatalf("events %v, want withdrawn then allocated", got)
 	}
@@ -63,19 +63,57 @@ func TestVerifyIsRateLimitedToOneRefreshPerVerifyInterval(t *testing.T) {
 }
 
 func TestVerifyDoesNothingWithoutAnAllocationOrWithARefreshInFlight(t *testing.T) {
-	h := newHarness(t, nil)
+	h := newHarness(t, func(c *Config) { c.RefreshAfter = 20 * time.Second })
+	h.runUntil(19 * time.Second)
 	h.deliver = false
-	h.runUntil(10 * time.Second)
-	if !h.c.Verify(h.now) {
-		t.Fatal("first Verify sent nothing")
-	}
-	h.pump()
-	h.runUntil(20 * time.Second) // past VerifyInterval, the Refresh still retransmitting
+	h.runUntil(21 * time.Second) // the scheduled Refresh is retransmitting
 	if h.c.Verify(h.now) {
 		t.Fatal("Verify sent a second Refresh while one is in flight")
 	}
+	h.deliver = true
 	h.c.Close(h.now)
 	if h.c.Verify(h.now) {
 		t.Fatal("Verify after Close")
+	}
+}
+
+// A server that never answers a Refresh for an allocation it lost (pion)
+// but answers Binding: the verification knows within its short schedule,
+// not after a scheduled Refresh's 19.5 s.
+func TestAVerificationTheLiveServerLeavesUnansweredReallocatesWithinItsShortSchedule(t *testing.T) {
+	h := newHarness(t, nil)
+	h.runUntil(10 * time.Second)
+	h.s.silentRefresh = true
+	h.s.allocated = false
+	h.s.relayed = netip.MustParseAddrPort("198.51.100.1:50002")
+	if !h.c.Verify(h.now) {
+		t.Fatal("Verify sent nothing")
+	}
+	h.pump()
+	h.runUntil(20 * time.Second)
+	wantDurations(t, "Refresh", h.at("Refresh+auth"), secs(10, 10.5, 11.5))
+	wantDurations(t, "Allocate", h.at("Allocate+auth"), secs(0, 13.5))
+	if s := h.c.Stats(); s.Reallocations != 1 || h.c.State() != StateAllocated {
+		t.Fatalf("state %v, stats %+v", h.c.State(), s)
+	}
+}
+
+// A verification nothing answers proves nothing: the relay is not lost
+// before the keepalive's full schedule says so.
+func TestAVerificationThatHearsNothingIsDroppedAndTheKeepaliveDecides(t *testing.T) {
+	h := newHarness(t, nil)
+	h.runUntil(10 * time.Second)
+	h.s.silent = true
+	if !h.c.Verify(h.now) {
+		t.Fatal("Verify sent nothing")
+	}
+	h.pump()
+	h.runUntil(14 * time.Second)
+	if h.c.State() != StateAllocated || h.c.Stats().VerificationsInconclusive != 1 {
+		t.Fatalf("after the verification: state %v, stats %+v", h.c.State(), h.c.Stats())
+	}
+	h.runUntil(time.Minute)
+	if e := h.lastEvent(); e.Kind != EventLost || e.Reason != LostTimeout {
+		t.Fatalf("last event %+v, want lost by timeout", e)
 	}
 }
