@@ -158,6 +158,12 @@ func (a *Agent) checkFailed(now time.Time, p *pair) {
 		}
 	}
 	switch {
+	case p.state != succeeded && a.recovering:
+		// Without a path, keep trying until the recovery's deadline: an
+		// outage may outlast one check schedule, and no recheck runs
+		// without a selected pair.
+		p.state = waiting
+		a.trigger(p)
 	case p.state != succeeded:
 		p.state = failedState
 	case nomination && p != a.selected:
@@ -304,11 +310,13 @@ func (a *Agent) trigger(p *pair) {
 // maybeNominate is regular nomination by the controlling agent: once the
 // best succeeded pair beats the selected one, and no higher-priority pair
 // is still being checked (or NominationWait has passed), check it again
-// with USE-CANDIDATE. A pair whose nomination went unanswered waits until
-// its nominateAfter.
+// with USE-CANDIDATE. A pair waiting out a failed nomination
+// (nominateAfter) is passed over for the next one down, so a connection
+// is not kept off a pair that works, or without any path, for a whole
+// RecheckInterval.
 func (a *Agent) maybeNominate(now time.Time) {
-	best, notBefore := a.nominationCandidate()
-	if best == nil || now.Before(notBefore) {
+	best, ready := a.nominationCandidate(now)
+	if best == nil || now.Before(ready) {
 		return
 	}
 	best.useCandidate = true
@@ -316,18 +324,45 @@ func (a *Agent) maybeNominate(now time.Time) {
 	a.trigger(best)
 }
 
-func (a *Agent) nominateDeadline() (time.Time, bool) {
-	best, notBefore := a.nominationCandidate()
-	return notBefore, best != nil && !notBefore.IsZero()
+// nominationCandidate returns the pair to nominate, if any, and the moment
+// it may be: NominationWait after it succeeded while a higher-priority
+// pair is still pending (zero: at once).
+func (a *Agent) nominationCandidate(now time.Time) (*pair, time.Time) {
+	var found *pair
+	var ready time.Time
+	a.eachNominationCandidate(func(p *pair, wait time.Time) bool {
+		if now.Before(p.nominateAfter) {
+			return true
+		}
+		found, ready = p, wait
+		return false
+	})
+	return found, ready
 }
 
-// nominationCandidate returns the pair to nominate next, if any, and the
-// earliest moment to do it: NominationWait after it succeeded while a
-// higher-priority pair is still pending, and not before its nominateAfter.
-// A zero moment means at once.
-func (a *Agent) nominationCandidate() (best *pair, notBefore time.Time) {
+// nominateDeadline is the earliest moment a candidate may be nominated,
+// counting the ends of failed nominations' waits; it may lie in the past,
+// when HandleTimeout nominates at once.
+func (a *Agent) nominateDeadline() (time.Time, bool) {
+	var at time.Time
+	ok := false
+	a.eachNominationCandidate(func(p *pair, wait time.Time) bool {
+		if d := maxTime(wait, p.nominateAfter); !ok || d.Before(at) {
+			at, ok = d, true
+		}
+		// A pair that never failed a nomination is the candidate; those
+		// below it wait for it.
+		return !p.nominateAfter.IsZero()
+	})
+	return at, ok && !at.IsZero()
+}
+
+// eachNominationCandidate visits, best first, the succeeded pairs that
+// outrank the selected one, with the moment NominationWait allows each,
+// until visit returns false.
+func (a *Agent) eachNominationCandidate(visit func(p *pair, wait time.Time) bool) {
 	if a.role != Controlling || a.nominating != nil || a.failed != 0 {
-		return nil, time.Time{}
+		return
 	}
 	higherPending := false
 	for _, p := range a.pairs { // highest priority first
@@ -336,15 +371,17 @@ func (a *Agent) nominationCandidate() (best *pair, notBefore time.Time) {
 			higherPending = true
 		case succeeded:
 			if p == a.selected || (a.selected != nil && p.prio <= a.selected.prio) {
-				return nil, time.Time{}
+				return
 			}
+			var wait time.Time
 			if higherPending {
-				notBefore = p.succeededAt.Add(a.cfg.NominationWait)
+				wait = p.succeededAt.Add(a.cfg.NominationWait)
 			}
-			return p, maxTime(notBefore, p.nominateAfter)
+			if !visit(p, wait) {
+				return
+			}
 		}
 	}
-	return nil, time.Time{}
 }
 
 // followsNomination reports whether the controlled agent moves to the

@@ -5,6 +5,10 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/pion/stun/v2"
+
+	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
 // relayA2 is a's relay candidate after a re-allocation: a new relayed
@@ -173,5 +177,110 @@ func TestTrafficWhileRecoveringOnIdleTimingDoesNotPostponeTheFailure(t *testing.
 	last, at := evs[len(evs)-1], l.evAt[0][len(evs)-1]
 	if want := heard.Add(cfg.IdleProbeTimeout).Sub(t0).Milliseconds(); last.Kind != EventFailed || at != want {
 		t.Fatalf("last event %+v at %d ms, want Failed at %d ms", last, at, want)
+	}
+}
+
+func isNomination(tx Transmit) bool {
+	var m stun.Message
+	return stunmsg.Decode(tx.Payload, &m) == nil && stunmsg.IsBindingRequest(&m) && m.Contains(stun.AttrUseCandidate)
+}
+
+// A pair waiting out a failed nomination does not keep a recovering
+// connection from the pairs below it: the direct pair's nomination fails
+// (no nomination for RecheckInterval, 30 s), then a's relay allocation is
+// replaced. The direct pair revives from b's checks and the new relay
+// pair works, but the direct pair may not be nominated before the
+// recovery's deadline; the new relay pair must be (the connection used to
+// fail with RelayLost, two pairs working).
+func TestAFailedNominationsWaitDoesNotKeepARecoveringConnectionFromAWorkingPair(t *testing.T) {
+	l := pairWithRelay(t)
+	phase := 0
+	l.block = func(tx Transmit) bool {
+		switch phase {
+		case 0:
+			return touchesHostA(tx)
+		case 1:
+			return tx.Src == addrA && isNomination(tx)
+		}
+		return tx.Src == relayA || tx.Dst == relayA
+	}
+	l.busy(t, t0.Add(25*time.Second))
+	if p, _ := l.a.Selected(); p.Src() != relayA {
+		t.Fatalf("a on %v", p)
+	}
+	phase = 1
+	for l.a.Stats().NominationsFailed == 0 && l.now.Before(t0.Add(120*time.Second)) {
+		l.a.NotifyAppTraffic(l.now)
+		l.b.NotifyAppTraffic(l.now)
+		l.runUntil(t, l.now.Add(10*time.Millisecond))
+	}
+	phase = 2 // everything but the old relay address works from now on
+	lost := l.now
+	if !l.a.RemoveLocalCandidate(l.now, relayA, RelayLost) || !l.b.RemoveRemoteCandidate(l.now, relayA) {
+		t.Fatal("no relayA")
+	}
+	l.flush(t)
+	l.busy(t, l.now.Add(2*time.Second))
+	must(t, l.a.AddLocalCandidate(l.now, relay(relayA2)))
+	l.busy(t, l.now.Add(20*time.Second))
+	if l.a.Failure() != 0 || l.a.Recovering() {
+		t.Fatalf("a failed with %v (recovering %v) at %v, lost at %v, although the direct and new relay pairs work",
+			l.a.Failure(), l.a.Recovering(), l.now.Sub(t0), lost.Sub(t0))
+	}
+}
+
+// A recovery keeps checking until its deadline: on idle timing (the lost
+// path's timeout is 60 s) a 17 s outage from the re-allocation on fails
+// every check of the new pair (a schedule lasts 15.75 s). The path works
+// again after it; with nothing checking any more (rechecks need a
+// selected pair) the connection used to fail, where an idle path without
+// the re-allocation survives the same outage.
+func TestARecoveryChecksAgainAfterAnOutageLongerThanOneCheckSchedule(t *testing.T) {
+	l := relayOnly(t, Controlling)
+	l.runUntil(t, l.now.Add(30*time.Second))
+	if !l.a.Idle() {
+		t.Fatal("not idle")
+	}
+	heard := l.a.live.heardAt
+	lost := l.now
+	l.deliver = false
+	l.reallocate(t, 100*time.Millisecond)
+	l.runUntil(t, lost.Add(17*time.Second))
+	l.deliver = true
+	l.runUntil(t, heard.Add(90*time.Second))
+	if l.a.Failure() != 0 || l.b.Failure() != 0 || l.a.Recovering() {
+		t.Fatalf("a %v, b %v (a recovering %v), although the path works from %v on",
+			l.a.Failure(), l.b.Failure(), l.a.Recovering(), lost.Add(17*time.Second).Sub(t0))
+	}
+}
+
+// When the selected pair goes away after falling silent, the agent does
+// not move to a pair whose last answer is older than the silence: a
+// restarted TURN server takes every allocation on it, and such a pair is
+// likely just as dead (the simulator showed a useless PathChanged onto
+// the peer's old relayed address). It re-checks that pair in recovery and
+// moves once it answers.
+func TestALostPathIsNotReplacedByAPairThatLastAnsweredBeforeTheSilence(t *testing.T) {
+	l := pairWithRelay(t)
+	l.busy(t, t0.Add(20*time.Second))
+	if p, _ := l.a.Selected(); p.Relayed() {
+		t.Fatalf("a is on %v, want the direct pair", p)
+	}
+	l.deliver = false
+	l.busy(t, l.now.Add(3*time.Second)) // the direct path falls silent
+	before := len(l.events[0])
+	if !l.a.RemoveLocalCandidate(l.now, addrA, RelayLost) {
+		t.Fatal("no host candidate")
+	}
+	l.flush(t)
+	if changes := pathChanges(l.events[0][before:]); len(changes) != 0 || !l.a.Recovering() {
+		t.Fatalf("a moved to %v (recovering %v) on a pair that last answered before the silence", changes, l.a.Recovering())
+	}
+	// The relayed path works again; the direct one stays dead (and b's
+	// checks toward it do not recreate a's host candidate).
+	l.deliver, l.block = true, touchesHostA
+	l.busy(t, l.now.Add(5*time.Second))
+	if p, ok := l.a.Selected(); !ok || p.Src() != relayA || l.a.Recovering() {
+		t.Fatalf("a is on %v (%v, recovering %v) once the relayed pair answers again", p, ok, l.a.Recovering())
 	}
 }

@@ -63,8 +63,20 @@ func (a *Agent) afterRemoval(now time.Time, lostSelected bool, reason FailReason
 	}
 	lost := a.selected.path()
 	a.selected = nil
-	best := a.bestSucceeded()
+	// A pair to move to must have answered since the lost path went
+	// silent: a server restart that took our allocation took the peer's
+	// on the same server too, and a pair through it that answered before
+	// the silence would be a move onto another dead path. Pairs that only
+	// answered before are checked again instead, in recovery.
+	silentSince := a.live.unansweredSince
+	best := a.bestSucceededSince(silentSince)
 	if best == nil {
+		for _, p := range a.pairs {
+			if p.state == succeeded {
+				p.state = waiting
+				a.trigger(p)
+			}
+		}
 		a.loseSelected(lost, reason)
 		return
 	}
@@ -120,9 +132,12 @@ func (a *Agent) removePairs(del func(*pair) bool) {
 }
 
 // bestSucceeded is the highest-priority pair whose checks succeeded.
-func (a *Agent) bestSucceeded() *pair {
+
+// bestSucceededSince is the best pair that succeeded and answered at or
+// after since (any answer, with since zero).
+func (a *Agent) bestSucceededSince(since time.Time) *pair {
 	for _, p := range a.pairs { // highest priority first
-		if p.state == succeeded {
+		if p.state == succeeded && !p.answeredAt.Before(since) {
 			return p
 		}
 	}

@@ -213,8 +213,11 @@ func (n *Node) addLocalTo(now time.Time, c *conn, cand Candidate) {
 // selected path, or, while connecting or while the agent recovers a lost
 // path, a copy in a small buffer flushed on Connected or PathChanged. A
 // full buffer drops the payload, counts it and returns ErrPendingFull:
-// like a lost UDP datagram, it is the caller's to retry or forget. The
-// Data transmit aliases payload; see Transmit.Payload.
+// like a lost UDP datagram, it is the caller's to retry or forget. What
+// the buffer holds when the connection fails, or what is too long for the
+// path it finally gets, is dropped and counted the same way
+// (PendingDropped). The Data transmit aliases payload; see
+// Transmit.Payload.
 func (n *Node) Send(now time.Time, id ConnID, payload []byte) error {
 	now = n.clock(now)
 	c, ok := n.conns[id]
@@ -288,7 +291,15 @@ func (n *Node) agentEvent(c *conn, e ice.Event) {
 		// Connected, or a new path after a recovery: what Send buffered
 		// meanwhile goes out now, in order.
 		c.connected = true
+		limit := n.maxPayload(c)
 		for _, p := range c.pending {
+			if len(p) > limit {
+				// Buffered against the largest datagram any path takes;
+				// this path (a relay's header) takes less.
+				n.stats.PendingDropped++
+				c.stats.pendingDropped++
+				continue
+			}
 			n.send(c, c.path.Src(), c.path.Dst(), p, gso.Data)
 			c.stats.sent(len(p))
 		}
@@ -299,6 +310,9 @@ func (n *Node) agentEvent(c *conn, e ice.Event) {
 		// path whose candidate is gone.
 		c.connected = false
 	case ice.EventFailed:
+		// What Send buffered (accepted with nil) never leaves: counted.
+		n.stats.PendingDropped += uint64(len(c.pending))
+		c.stats.pendingDropped += uint64(len(c.pending))
 		c.failed, c.connected, c.pending = e.Reason, false, nil
 		n.emit(Failed{Conn: c.id, Reason: e.Reason})
 	case ice.EventRoleChanged:

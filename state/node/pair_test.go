@@ -122,3 +122,21 @@ func parseTS(t *testing.T, line string) time.Time {
 	}
 	return epoch.Add(d)
 }
+
+// Data buffered before a connection that never comes up is counted as
+// dropped when it fails, not lost without a trace.
+func TestDataBufferedForAConnectionThatFailsIsCountedAsDropped(t *testing.T) {
+	h := newPairHarness(t, 3, ice.Config{})
+	h.cut = true
+	h.connect([2]Role{Controlling, Controlled})
+	for range 10 {
+		if err := h.nodes[0].Send(h.now, connID, make([]byte, 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.runFor(time.Minute)
+	s, _ := h.nodes[0].ConnStats(connID)
+	if s.Failed == 0 || s.PendingDropped != 10 || h.nodes[0].Stats().PendingDropped != 10 {
+		t.Fatalf("failed %v, PendingDropped %d (node %d), want a failure and 10", s.Failed, s.PendingDropped, h.nodes[0].Stats().PendingDropped)
+	}
+}

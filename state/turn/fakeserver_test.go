@@ -103,9 +103,6 @@ func (s *fakeServer) answer(b []byte) []byte {
 		addXOR(r, stun.AttrXORMappedAddress, s.mapped)
 		return finish(r)
 	}
-	if method == stun.MethodRefresh && s.silentRefresh {
-		return nil
-	}
 	if !signed {
 		return s.challenge(&m, CodeUnauthorized)
 	}
@@ -122,6 +119,11 @@ func (s *fakeServer) answer(b []byte) []byte {
 			return s.errorReply(&m, CodeBadRequest, nil)
 		}
 		return s.challenge(&m, CodeUnauthorized)
+	}
+	if method == stun.MethodRefresh && s.silentRefresh {
+		// pion checks the nonce and the credentials first, then finds no
+		// allocation and answers nothing.
+		return nil
 	}
 	return s.authenticated(&m)
 }

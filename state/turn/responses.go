@@ -191,7 +191,7 @@ func (c *Client) onTimeout(tx *transaction) {
 			c.finish(StateClosed, Event{Kind: EventClosed})
 		case c.state == StateAllocating && alive:
 			c.startAllocate()
-		case tx.verify && !alive:
+		case tx.req.verify && !alive:
 			// A short schedule unanswered by a silent server proves
 			// nothing; the keepalive's full one decides.
 			c.stats.VerificationsInconclusive++

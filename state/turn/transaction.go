@@ -66,11 +66,6 @@ type transaction struct {
 	sends          int
 	// staleRetries counts 438 answers in a row that led to this request.
 	staleRetries int
-	// maxSends, when positive, replaces Config.RequestTransmits: a
-	// verification gives up sooner than a scheduled request.
-	maxSends int
-	// verify marks a verification's Refresh (verify.go).
-	verify bool
 }
 
 // newTxID draws a transaction ID from the configured source.
@@ -146,8 +141,9 @@ func (c *Client) retransmitDue() {
 			continue
 		}
 		limit := c.cfg.RequestTransmits
-		if tx.maxSends > 0 {
-			limit = tx.maxSends
+		if tx.req.verify {
+			// A verification gives up sooner than a scheduled request.
+			limit = verifyTransmits
 		}
 		if tx.sends < limit {
 			c.send(tx)

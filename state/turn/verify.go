@@ -44,8 +44,7 @@ func (c *Client) Verify(now time.Time) bool {
 	}
 	c.verifiedAt = c.now
 	c.stats.Verifications++
-	tx := c.startTx(request{kind: txRefresh, lifetime: c.cfg.Lifetime}, 0)
-	tx.maxSends, tx.verify = verifyTransmits, true
+	c.startTx(request{kind: txRefresh, lifetime: c.cfg.Lifetime, verify: true}, 0)
 	if c.pending(txBinding, peerKey{}) == nil {
 		c.keepaliveAt = c.now.Add(c.cfg.KeepaliveInterval)
 		c.startTx(request{kind: txBinding}, 0)

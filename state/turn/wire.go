@@ -51,6 +51,9 @@ type request struct {
 	lifetime time.Duration // Allocate, Refresh (0 deletes)
 	peer     netip.AddrPort
 	channel  uint16
+	// verify marks a verification's Refresh (verify.go): a short
+	// schedule, kept across the retries after 401 and 438.
+	verify bool
 }
 
 // encodeRequest builds the request r with transaction ID tx, signed with
