@@ -34,6 +34,10 @@ type Server struct {
 	// Kill stops the server abruptly (coturn: SIGKILL); later calls do
 	// nothing. It also runs at the test's cleanup.
 	Kill func()
+	// Restart stops the server abruptly and starts a fresh one at the
+	// same address, as a deploy or a crash would: every allocation,
+	// permission, channel and nonce is forgotten.
+	Restart func()
 	// StaleNonce is how long the server's nonces last, 0 if too long to
 	// matter in a test.
 	StaleNonce time.Duration
@@ -59,6 +63,34 @@ func Pion(t testing.TB, cfg PionConfig) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := pc.LocalAddr().String()
+	var mu sync.Mutex
+	s := startPion(t, cfg, pc)
+	kill := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if s != nil {
+			_ = s.Close()
+			s = nil
+		}
+	}
+	restart := func() {
+		kill()
+		pc, err := net.ListenPacket("udp4", addr)
+		if err != nil {
+			t.Errorf("pion restart: %v", err)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		s = startPion(t, cfg, pc)
+	}
+	t.Cleanup(kill)
+	return &Server{Name: "pion", Addr: pc.LocalAddr().(*net.UDPAddr).AddrPort(), Kill: kill, Restart: restart, PaddedChannelData: true}
+}
+
+func startPion(t testing.TB, cfg PionConfig, pc net.PacketConn) *pionturn.Server {
+	t.Helper()
 	key := pionturn.GenerateAuthKey(User, Realm, Password)
 	s, err := pionturn.NewServer(pionturn.ServerConfig{
 		Realm: Realm,
@@ -79,10 +111,7 @@ func Pion(t testing.TB, cfg PionConfig) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var once sync.Once
-	kill := func() { once.Do(func() { _ = s.Close() }) }
-	t.Cleanup(kill)
-	return &Server{Name: "pion", Addr: pc.LocalAddr().(*net.UDPAddr).AddrPort(), Kill: kill, PaddedChannelData: true}
+	return s
 }
 
 // CoturnConfig tunes Coturn.
@@ -130,19 +159,31 @@ func Coturn(t testing.TB, cfg CoturnConfig) *Server {
 		"--log-file=stdout", "--simple-log",
 		"--pidfile=" + filepath.Join(dir, "turnserver.pid"), "--db=" + filepath.Join(dir, "turndb"),
 	}, cfg.Extra...)
-	cmd := exec.Command(bin, args...)
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	var (
+		mu  sync.Mutex
+		cmd *exec.Cmd
+		out lockedBuffer
+	)
+	start := func() {
+		c := exec.Command(bin, args...)
+		c.Stdout, c.Stderr = &out, &out
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		cmd = c
+		mu.Unlock()
 	}
-	var once sync.Once
 	kill := func() {
-		once.Do(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if cmd != nil {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
-		})
+			cmd = nil
+		}
 	}
+	start()
 	t.Cleanup(func() {
 		kill()
 		if t.Failed() {
@@ -151,7 +192,12 @@ func Coturn(t testing.TB, cfg CoturnConfig) *Server {
 	})
 	addr := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port))
 	waitForBinding(t, addr, &out)
-	return &Server{Name: "coturn", Addr: addr, Kill: kill, StaleNonce: stale}
+	restart := func() {
+		kill()
+		start()
+		waitForBinding(t, addr, &out)
+	}
+	return &Server{Name: "coturn", Addr: addr, Kill: kill, Restart: restart, StaleNonce: stale}
 }
 
 // waitForBinding polls the server with STUN Binding until it answers, so

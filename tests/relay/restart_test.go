@@ -1,0 +1,104 @@
+package relay_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/turn"
+	"github.com/peerlink/peerlink/tests/internal/realturn"
+)
+
+func TestAfterPionTurnRestartsARelayOnlyConnectionMovesToNewAllocations(t *testing.T) {
+	t.Parallel()
+	carriedOverARestart(t, realturn.Pion(t, realturn.PionConfig{}))
+}
+
+func TestAfterCoturnRestartsARelayOnlyConnectionMovesToNewAllocations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts coturn and waits for the connection to move; skipped with -short")
+	}
+	t.Parallel()
+	carriedOverARestart(t, realturn.Coturn(t, realturn.CoturnConfig{}))
+}
+
+// carriedOverARestart connects two Nodes only through srv, with the TURN
+// client's default timers (the next Refresh minutes away, a keepalive
+// every 25 s), streams a datagram every 20 ms from a to b, and restarts
+// the server. The restarted server knows no allocation and says nothing
+// about it; the connection must find out from its own silence, move both
+// sides to new allocations (PathChanged, never Failed) and carry data
+// again well within the probe timeout.
+func carriedOverARestart(t *testing.T, srv *realturn.Server) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, b := startPeerWith(t, ctx, "a", turn.Config{}), startPeerWith(t, ctx, "b", turn.Config{})
+	connectRelayed(t, ctx, srv, a, b)
+
+	go func() {
+		buf := make([]byte, 200)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; i < datagrams; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			binary.BigEndian.PutUint32(buf, uint32(i))
+			// While the connection has no path the Node buffers a few and
+			// then refuses; a VPN would drop those too.
+			err := a.d.Send(ctx, conn, buf)
+			if err != nil && !errors.Is(err, gso.ErrQueueFull) && !errors.Is(err, node.ErrPendingFull) && ctx.Err() == nil {
+				t.Errorf("send %d: %v", i, err)
+				return
+			}
+		}
+	}()
+	time.Sleep(time.Second)
+	before := b.count.Load()
+	if before == 0 {
+		t.Fatal("no data arrived before the restart")
+	}
+
+	srv.Restart()
+	restarted := time.Now()
+	timeout := ice.DefaultConfig().ProbeTimeout
+	for _, p := range []*peer{a, b} {
+		e := p.await(t, timeout, "a path change", func(e node.Event) bool { _, ok := e.(node.PathChanged); return ok })
+		t.Logf("%s %s: %v after %v", srv.Name, p.name, e, time.Since(restarted).Round(time.Millisecond))
+	}
+	// Data flows again: 25 more datagrams (half a second's worth) arrive.
+	var resumed time.Duration
+	for end := time.Now().Add(timeout); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if b.count.Load() >= before+25 {
+			resumed = time.Since(restarted)
+			break
+		}
+	}
+	if resumed == 0 {
+		t.Fatalf("%s: data did not flow again within %v of the restart (b has %d, had %d)", srv.Name, timeout, b.count.Load(), before)
+	}
+	t.Logf("%s: data flowing again %v after the restart", srv.Name, resumed.Round(time.Millisecond))
+	if resumed > timeout/2 {
+		t.Errorf("%s: data flowed again only %v after the restart, want within half the probe timeout (%v)", srv.Name, resumed, timeout/2)
+	}
+	reallocated := 0
+	for _, p := range []*peer{a, b} {
+		rs, err := p.d.RelayStats(ctx, srv.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := rs.Client
+		t.Logf("%s %s: state %v verifications %d reallocations %d", srv.Name, p.name, rs.State, c.Verifications, c.Reallocations)
+		reallocated += int(c.Reallocations)
+	}
+	if reallocated == 0 {
+		t.Errorf("%s: no side re-allocated", srv.Name)
+	}
+}
