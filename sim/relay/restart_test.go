@@ -9,18 +9,7 @@ import (
 
 func TestARestartForgetsEveryAllocationAndTheOldNonceAtTheSameAddress(t *testing.T) {
 	sc := newScene(t, 1, false)
-	transport := stunAttr{stun.AttrRequestedTransport, []byte{17, 0, 0, 0}}
-	allocate := stun.NewType(stun.MethodAllocate, stun.ClassRequest)
-	sc.request(t, sc.alice, allocate, transport)
-	sc.w.RunFor(time.Second)
-	var nonce stun.Nonce
-	if err := nonce.GetFrom(sc.last(t, sc.alice)); err != nil {
-		t.Fatalf("no 401 challenge: %v", err)
-	}
-	key := stun.NewLongTermIntegrity(user, realm, password)
-	auth := []stun.Setter{stun.NewUsername(user), stun.NewRealm(realm), nonce, stun.MessageIntegrity(key)}
-	sc.request(t, sc.alice, append([]stun.Setter{allocate, transport}, auth...)...)
-	sc.w.RunFor(time.Second)
+	auth := sc.allocate(t, sc.alice)
 	if n := sc.relay.Server().Allocations(); n != 1 {
 		t.Fatalf("%d allocations before the restart, want 1", n)
 	}

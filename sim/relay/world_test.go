@@ -119,6 +119,26 @@ func (sc *scene) last(t *testing.T, s *netmodel.Socket) *stun.Message {
 
 // keepalive makes every peer send a Binding request to the relay every
 // interval, as an idle connection's liveness probes would.
+// allocate makes an allocation for s through the 401 challenge, running
+// the world a second after each request (not until idle: that would run
+// the allocation out), and returns the credentials that signed it.
+func (sc *scene) allocate(t *testing.T, s *netmodel.Socket) []stun.Setter {
+	t.Helper()
+	transport := stunAttr{stun.AttrRequestedTransport, []byte{17, 0, 0, 0}}
+	allocate := stun.NewType(stun.MethodAllocate, stun.ClassRequest)
+	sc.request(t, s, allocate, transport)
+	sc.w.RunFor(time.Second)
+	var nonce stun.Nonce
+	if err := nonce.GetFrom(sc.last(t, s)); err != nil {
+		t.Fatalf("no 401 challenge: %v", err)
+	}
+	key := stun.NewLongTermIntegrity(user, realm, password)
+	auth := []stun.Setter{stun.NewUsername(user), stun.NewRealm(realm), nonce, stun.MessageIntegrity(key)}
+	sc.request(t, s, append([]stun.Setter{allocate, transport}, auth...)...)
+	sc.w.RunFor(time.Second)
+	return auth
+}
+
 func (sc *scene) keepalive(t testing.TB, interval time.Duration) {
 	for _, s := range []*netmodel.Socket{sc.alice, sc.bob} {
 		var tick func(time.Time)
@@ -132,18 +152,7 @@ func (sc *scene) keepalive(t testing.TB, interval time.Duration) {
 
 func TestAPeerBehindASymmetricNATAllocatesOnTheRelayAndHearsFromAPermittedPeer(t *testing.T) {
 	sc := newScene(t, 1, false)
-	transport := stunAttr{stun.AttrRequestedTransport, []byte{17, 0, 0, 0}}
-	allocate := stun.NewType(stun.MethodAllocate, stun.ClassRequest)
-	sc.request(t, sc.alice, allocate, transport)
-	sc.w.RunFor(time.Second) // not until idle: that would run the allocation out
-	var nonce stun.Nonce
-	if err := nonce.GetFrom(sc.last(t, sc.alice)); err != nil {
-		t.Fatalf("no 401 challenge: %v", err)
-	}
-	key := stun.NewLongTermIntegrity(user, realm, password)
-	auth := []stun.Setter{stun.NewUsername(user), stun.NewRealm(realm), nonce, stun.MessageIntegrity(key)}
-	sc.request(t, sc.alice, append([]stun.Setter{allocate, transport}, auth...)...)
-	sc.w.RunFor(time.Second) // not until idle: that would run the allocation out
+	auth := sc.allocate(t, sc.alice)
 	var relayed stun.XORMappedAddress
 	if err := relayed.GetFromAs(sc.last(t, sc.alice), stun.AttrXORRelayedAddress); err != nil {
 		t.Fatalf("no relayed address: %v", err)

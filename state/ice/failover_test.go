@@ -21,11 +21,15 @@ func relay(a netip.AddrPort) stunmsg.Candidate {
 // carries the relayed pair as if it were a direct one: what matters here
 // is that it is a second, independent path.
 func pairWithRelay(t *testing.T) *lockstep {
-	rng := rand.New(rand.NewPCG(7, 7))
+	return agentsWithRelay(t, Controlling, rand.New(rand.NewPCG(7, 7)))
+}
+
+// agentsWithRelay builds the two agents of pairWithRelay, a in aRole.
+func agentsWithRelay(t *testing.T, aRole Role, rng *rand.Rand) *lockstep {
 	ca, cb := NewCredentials(rng), NewCredentials(rng)
 	cfg := Config{}.WithDefaults()
-	a := New(t0, cfg, Params{Role: Controlling, Local: ca, Remote: cb, TieBreaker: 2, TxTag: 1, Rand: rng})
-	b := New(t0, cfg, Params{Role: Controlled, Local: cb, Remote: ca, TieBreaker: 1, TxTag: 2, Rand: rng})
+	a := New(t0, cfg, Params{Role: aRole, Local: ca, Remote: cb, TieBreaker: 2, TxTag: 1, Rand: rng})
+	b := New(t0, cfg, Params{Role: aRole.other(), Local: cb, Remote: ca, TieBreaker: 1, TxTag: 2, Rand: rng})
 	must(t, a.AddLocalCandidate(t0, host(addrA)))
 	must(t, a.AddLocalCandidate(t0, relay(relayA)))
 	must(t, b.AddLocalCandidate(t0, host(addrB)))

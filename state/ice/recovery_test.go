@@ -19,20 +19,10 @@ var relayA2 = netip.MustParseAddrPort("192.0.2.10:49400")
 // relay candidate: the direct pair between the hosts is blocked, as
 // between two symmetric NATs. a's role is aRole, b's the other.
 func relayOnly(t *testing.T, aRole Role) *lockstep {
-	rng := rand.New(rand.NewPCG(9, 9))
-	ca, cb := NewCredentials(rng), NewCredentials(rng)
-	cfg := Config{}.WithDefaults()
-	a := New(t0, cfg, Params{Role: aRole, Local: ca, Remote: cb, TieBreaker: 2, TxTag: 1, Rand: rng})
-	b := New(t0, cfg, Params{Role: aRole.other(), Local: cb, Remote: ca, TieBreaker: 1, TxTag: 2, Rand: rng})
-	must(t, a.AddLocalCandidate(t0, host(addrA)))
-	must(t, a.AddLocalCandidate(t0, relay(relayA)))
-	must(t, b.AddLocalCandidate(t0, host(addrB)))
-	must(t, a.AddRemoteCandidate(t0, host(addrB)))
-	must(t, b.AddRemoteCandidate(t0, host(addrA)))
-	must(t, b.AddRemoteCandidate(t0, relay(relayA)))
-	l := &lockstep{a: a, b: b, now: t0, deliver: true, block: touchesHostA}
+	l := agentsWithRelay(t, aRole, rand.New(rand.NewPCG(9, 9)))
+	l.block = touchesHostA
 	l.busy(t, t0.Add(5*time.Second))
-	for i, ag := range []*Agent{a, b} {
+	for i, ag := range []*Agent{l.a, l.b} {
 		p, ok := ag.Selected()
 		if !ok || (i == 0 && p.Src() != relayA) || (i == 1 && p.Dst() != relayA) {
 			t.Fatalf("agent %d selected %v (%v), want the relayed pair", i, p, ok)

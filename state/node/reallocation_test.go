@@ -8,6 +8,7 @@ import (
 
 	"github.com/peerlink/peerlink/sim/turnserver"
 	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/turn"
 )
 
 // refreshEvery is the allocation refresh period in these tests: short, so
@@ -19,10 +20,16 @@ const refreshEvery = 10 * time.Second
 // nodes i with relay[i] use the harness relay, refreshing every
 // refreshEvery.
 func newReallocPair(t *testing.T, seed uint64, relay [2]bool) *pairHarness {
+	cfg := fastRelay
+	cfg.RefreshAfter = refreshEvery
+	return newRelayOnlyPair(t, seed, relay, cfg)
+}
+
+// newRelayOnlyPair is a pair harness whose direct path is blocked, with
+// the relay (on the TURN timers cfg) on the sides relay selects.
+func newRelayOnlyPair(t *testing.T, seed uint64, relay [2]bool, cfg turn.Config) *pairHarness {
 	h := newPairHarness(t, seed, ice.Config{})
 	for _, n := range h.nodes {
-		cfg := fastRelay
-		cfg.RefreshAfter = refreshEvery
 		n.cfg.Relay = cfg.WithDefaults()
 	}
 	h.blockDirect = true

@@ -13,22 +13,7 @@ import (
 // refreshed on the default schedule (every 5 min): a server that forgets
 // them is found only through the connection's silence.
 func newVerifyPair(t *testing.T, seed uint64, relay [2]bool) *pairHarness {
-	h := newPairHarness(t, seed, ice.Config{})
-	for _, n := range h.nodes {
-		n.cfg.Relay = fastRelay.WithDefaults()
-	}
-	h.blockDirect = true
-	h.withRelay()
-	for i, n := range h.nodes {
-		if !relay[i] {
-			if err := n.RemoveRelay(h.now, relayAddr); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	h.drain()
-	h.quiet = true
-	return h
+	return newRelayOnlyPair(t, seed, relay, fastRelay)
 }
 
 // carryOverBound is how soon after the server forgets its allocations both
