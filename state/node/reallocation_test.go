@@ -83,6 +83,18 @@ func (h *pairHarness) runUntilNoPath(d time.Duration) bool {
 	return !h.connected(0) || !h.connected(1)
 }
 
+// relayLayouts are the relay-only connections the re-allocation tests run:
+// the relay on both sides, or on one side in either role.
+var relayLayouts = []struct {
+	name  string
+	relay [2]bool
+	roles [2]Role
+}{
+	{"relays on both sides", [2]bool{true, true}, [2]Role{Controlling, Controlled}},
+	{"relay on the controlling side", [2]bool{true, false}, [2]Role{Controlling, Controlled}},
+	{"relay on the controlled side", [2]bool{true, false}, [2]Role{Controlled, Controlling}},
+}
+
 // The server forgets every allocation (a restart). With relays on both
 // sides, every relayed pair dies and each side loses its path both ways:
 // its own relay candidate withdrawn and the peer's. With a relay on one
@@ -90,15 +102,7 @@ func (h *pairHarness) runUntilNoPath(d time.Duration) bool {
 // path withdrawn and has nothing of its own to offer; in either role it
 // must wait for the new candidate rather than fail.
 func TestARelayOnlyConnectionSurvivesTheServerForgettingItsAllocations(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		relay [2]bool
-		roles [2]Role
-	}{
-		{"relays on both sides", [2]bool{true, true}, [2]Role{Controlling, Controlled}},
-		{"relay on the controlling side", [2]bool{true, false}, [2]Role{Controlling, Controlled}},
-		{"relay on the controlled side", [2]bool{true, false}, [2]Role{Controlled, Controlling}},
-	} {
+	for _, tc := range relayLayouts {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newReallocPair(t, 20, tc.relay)
 			h.connect(tc.roles)

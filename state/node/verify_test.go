@@ -70,15 +70,7 @@ func (h *pairHarness) restartUnder() [2][]string {
 // a new allocation, and the connection is carried over within seconds
 // instead of failing with ProbeTimeout.
 func TestASilentPathThroughOurRelayVerifiesTheAllocationAndMovesToANewOne(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		relay [2]bool
-		roles [2]Role
-	}{
-		{"relays on both sides", [2]bool{true, true}, [2]Role{Controlling, Controlled}},
-		{"relay on the controlling side", [2]bool{true, false}, [2]Role{Controlling, Controlled}},
-		{"relay on the controlled side", [2]bool{true, false}, [2]Role{Controlled, Controlling}},
-	} {
+	for _, tc := range relayLayouts {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newVerifyPair(t, 30, tc.relay)
 			h.connect(tc.roles)
