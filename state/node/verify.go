@@ -26,11 +26,15 @@ import (
 // (5 s), so a lossy path costs the server little; RelayStats counts them
 // (Client.Verifications, Client.VerificationsLimited).
 //
-// Only the side whose path leaves from its own relayed address can ask:
-// a path toward the peer's relayed address goes through the peer's
-// allocation, which only the peer can verify. The peer finds the loss from
-// its own silent probes (its path leaves from that allocation, or one of
-// its relayed pairs does) and re-allocates, and this side learns the new
+// A path toward the peer's relayed address goes through the peer's
+// allocation, which only the peer can verify; but each side may send to
+// the other's relayed address from its host candidate, so that neither
+// path leaves from its own allocation while both cross both allocations
+// (ours carries the peer's path). So a silent path that touches a relay
+// at either end verifies our allocation too: a Refresh per VerifyInterval
+// at most, while a direct path's silence costs nothing. The peer finds the
+// loss of its own allocation the same way and re-allocates, and this side
+// learns the new
 // relayed address from the signalled candidate (CandidateGathered there,
 // AddRemoteCandidate here). The application may not signal the withdrawal
 // of the old one, or it may come late; waiting for it, or for
@@ -62,11 +66,15 @@ func (n *Node) silent(c *conn) bool {
 }
 
 // verifyRelayUnder asks c's relay to verify its allocation when c's path
-// leaves from it and the path's oldest unanswered probe counts as lost.
-// Call it after the agent's timers ran: losing a probe is a timer.
+// goes through a relay (ours, or the peer's relayed address) and the
+// path's oldest unanswered probe counts as lost. Call it after the
+// agent's timers ran: losing a probe is a timer.
 func (n *Node) verifyRelayUnder(c *conn) {
 	r := c.relay
-	if r == nil || !r.allocated() || !c.connected || c.path.Src() != r.cand.Base {
+	if r == nil || !r.allocated() || !c.connected {
+		return
+	}
+	if c.path.Src() != r.cand.Base && c.path.Remote.Type != stunmsg.Relay {
 		return
 	}
 	if !n.silent(c) {

@@ -164,6 +164,19 @@ func (p *peer) await(t *testing.T, d time.Duration, what string, match func(node
 	}
 }
 
+// drainEvents takes the events p received so far.
+func (p *peer) drainEvents() []node.Event {
+	var evs []node.Event
+	for {
+		select {
+		case e := <-p.events:
+			evs = append(evs, e)
+		default:
+			return evs
+		}
+	}
+}
+
 // sendAll sends datagrams numbered 0..n-1, waiting briefly whenever the
 // send queue pushes back.
 func (p *peer) sendAll(ctx context.Context, t *testing.T, size int) {
