@@ -38,6 +38,10 @@ type Client struct {
 	reallocs int
 	// verifiedAt is the last Verify that sent a Refresh (verify.go).
 	verifiedAt time.Time
+	// verifyWait is the least time from verifiedAt to the next Verify:
+	// VerifyInterval, doubled after each verification that found the
+	// allocation alive, up to maxVerifyWait (verify.go).
+	verifyWait time.Duration
 
 	txs   []*transaction
 	peers peerTable

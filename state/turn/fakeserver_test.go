@@ -32,6 +32,7 @@ type fakeServer struct {
 
 	// Misbehaviour switches.
 	silent        bool // answer nothing at all
+	silentAfter   int  // when positive: answer this many more requests, then go silent
 	silentRefresh bool // never answer Refresh (pion with no allocation)
 	staleNext     int  // answer the next n signed requests with 438
 	mismatchNext  int  // answer the next n Refresh/Allocate with 437
@@ -96,6 +97,10 @@ func (s *fakeServer) answer(b []byte) []byte {
 	s.received = append(s.received, name)
 	if s.silent {
 		return nil
+	}
+	if s.silentAfter > 0 {
+		s.silentAfter--
+		s.silent = s.silentAfter == 0
 	}
 	method := m.Type.Method
 	if method == stun.MethodBinding {

@@ -122,17 +122,22 @@ func (c *Client) receiveResponse(b []byte, success bool, method stun.Method, id 
 		c.drop(DropIntegrity)
 		return
 	}
+	// Counted before the handler runs: requests it starts (permissions
+	// after an Allocate, a retry after 438) must not take this answer for
+	// a sign of life after they left.
+	c.answers++
 	if success {
 		if r := c.onSuccess(tx, &m); r != dropNone {
+			c.answers--
 			c.drop(r)
 			return
 		}
 		c.lastHeard = c.now
-		c.answers++
 		return
 	}
 	code := errorCode(&m)
 	if code == 0 {
+		c.answers--
 		c.drop(DropMalformed)
 		return
 	}
@@ -140,11 +145,11 @@ func (c *Client) receiveResponse(b []byte, success bool, method stun.Method, id 
 		c.stats.UnsignedErrors++
 	}
 	if r := c.onError(tx, &m, code, signed); r != dropNone {
+		c.answers--
 		c.drop(r)
 		return
 	}
 	c.lastHeard = c.now
-	c.answers++
 }
 
 // dropNone is the "accepted" result of a response handler.

@@ -161,10 +161,16 @@ func (c *Client) onRefreshAnswered(tx *transaction, m *stun.Message, code int) {
 		if granted, ok := lifetime(m); ok && granted > 0 {
 			c.granted = granted
 		}
+		if tx.req.verify {
+			c.verified(true)
+		}
 		c.reallocs = 0
 		c.stats.Refreshes++
 		c.refreshAt = c.now.Add(c.refreshPeriod())
 	case code == CodeAllocationMismatch:
+		if tx.req.verify {
+			c.verified(false)
+		}
 		c.reallocate(code)
 	case code == CodeBadRequest && tx.key != nil && !m.Contains(stun.AttrMessageIntegrity):
 		c.lose(LostAuth, code)
@@ -198,6 +204,9 @@ func (c *Client) onTimeout(tx *transaction) {
 		case alive:
 			// pion/turn never answers a Refresh for an allocation it no
 			// longer has, while still answering Binding: treat as 437.
+			if tx.req.verify {
+				c.verified(false)
+			}
 			c.reallocate(0)
 		default:
 			c.lose(LostTimeout, 0)

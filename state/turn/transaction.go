@@ -97,7 +97,11 @@ func (c *Client) send(tx *transaction) {
 	tx.sends++
 	c.queueTransmit(append([]byte(nil), tx.payload...))
 	tx.nextAt = c.now.Add(tx.rto)
-	tx.rto = min(2*tx.rto, c.cfg.RequestRTOMax)
+	rtoMax := c.cfg.RequestRTOMax
+	if tx.req.verify {
+		rtoMax = min(rtoMax, verifyRTOMax)
+	}
+	tx.rto = max(min(2*tx.rto, rtoMax), tx.rto)
 }
 
 // findTx returns the transaction with id, or nil. The table is bounded by

@@ -21,13 +21,23 @@ import "time"
 // Some servers (pion/turn) never answer a Refresh for an allocation they
 // no longer hold. A scheduled Refresh learns that only after its whole
 // retransmission schedule (19.5 s by default), longer than a connection's
-// probe timeout. A verification is shorter: verifyTransmits sends (at 0,
-// 0.5 and 1.5 s with the default RTO, giving up at 3.5 s), with a Binding
-// sent beside it. If the server answered anything meanwhile (the Binding)
-// but not the Refresh, the allocation is gone and the client re-allocates.
-// If it answered nothing, the verification proves nothing (a lossy path,
-// a dead server): it is dropped (Stats.VerificationsInconclusive), and the
+// probe timeout. A verification is shorter: verifyTransmits sends with
+// the RTO capped at verifyRTOMax (at 0, 0.5, 1.5, 2.5 and 3.5 s with the
+// default first RTO, giving up at 4.5 s), with a Binding sent beside it.
+// If the server answered anything meanwhile (the Binding) but not the
+// Refresh, the allocation is gone and the client re-allocates. If it
+// answered nothing, the verification proves nothing (a lossy path, a dead
+// server): it is dropped (Stats.VerificationsInconclusive), and the
 // keepalive's full schedule decides whether the relay is lost.
+//
+// On a lossy path a live allocation can lose every one of those Refreshes
+// while the Binding gets through: with 10% loss each way (19% per round
+// trip) about one verification in 4,000. A lossy connection also asks
+// often, so each verification that finds the allocation alive doubles the
+// wait before the next one (up to maxVerifyWait, 80 s); one that finds it
+// gone starts over at VerifyInterval. A persistently lossy path then asks
+// about once a minute, and a healthy allocation is re-made by mistake
+// about once in 60 hours at that loss.
 
 // Verify sends a Refresh now, to learn whether the server still holds the
 // allocation. It reports whether it did: not when the client holds no
@@ -38,7 +48,10 @@ func (c *Client) Verify(now time.Time) bool {
 	if c.state != StateAllocated || c.pending(txRefresh, peerKey{}) != nil {
 		return false
 	}
-	if !c.verifiedAt.IsZero() && c.now.Before(c.verifiedAt.Add(c.cfg.VerifyInterval)) {
+	if c.verifyWait == 0 {
+		c.verifyWait = c.cfg.VerifyInterval
+	}
+	if !c.verifiedAt.IsZero() && c.now.Before(c.verifiedAt.Add(c.verifyWait)) {
 		c.stats.VerificationsLimited++
 		return false
 	}
@@ -52,5 +65,20 @@ func (c *Client) Verify(now time.Time) bool {
 	return true
 }
 
-// verifyTransmits is how many times a verification's Refresh is sent.
-const verifyTransmits = 3
+// A verification's Refresh schedule, and the longest wait between two
+// verifications (verify.go).
+const (
+	verifyTransmits = 5
+	verifyRTOMax    = time.Second
+	maxVerifyWait   = 80 * time.Second
+)
+
+// verified records what a verification found: alive doubles the wait
+// before the next one, gone starts it over.
+func (c *Client) verified(alive bool) {
+	if alive {
+		c.verifyWait = min(2*max(c.verifyWait, c.cfg.VerifyInterval), maxVerifyWait)
+	} else {
+		c.verifyWait = c.cfg.VerifyInterval
+	}
+}

@@ -53,10 +53,10 @@ func TestVerifyIsRateLimitedToOneRefreshPerVerifyInterval(t *testing.T) {
 		}
 		h.pump()
 	}
-	// The first at once, the next one 5 s later at the earliest: the
-	// call at 7.5 s.
-	wantDurations(t, "Verify", sent, secs(1.5, 7.5))
-	wantDurations(t, "Refresh", h.at("Refresh+auth"), secs(1.5, 7.5))
+	// The first at once. It finds the allocation alive, which doubles the
+	// wait: the next one 10 s later at the earliest, the call at 12 s.
+	wantDurations(t, "Verify", sent, secs(1.5, 12))
+	wantDurations(t, "Refresh", h.at("Refresh+auth"), secs(1.5, 12))
 	if s := h.c.Stats(); s.Verifications != 2 || s.VerificationsLimited != 6 {
 		t.Fatalf("stats %+v", s)
 	}
@@ -94,8 +94,8 @@ func TestAVerificationTheLiveServerLeavesUnansweredReallocatesWithinItsShortSche
 	}
 	h.pump()
 	h.runUntil(20 * time.Second)
-	wantDurations(t, "Refresh", h.at("Refresh+auth"), secs(10, 10, 10.5, 11.5))
-	wantDurations(t, "Allocate", h.at("Allocate+auth"), secs(0, 13.5))
+	wantDurations(t, "Refresh", h.at("Refresh+auth"), secs(10, 10, 10.5, 11.5, 12.5, 13.5))
+	wantDurations(t, "Allocate", h.at("Allocate+auth"), secs(0, 14.5))
 	if s := h.c.Stats(); s.Reallocations != 1 || h.c.State() != StateAllocated {
 		t.Fatalf("state %v, stats %+v", h.c.State(), s)
 	}
@@ -111,7 +111,7 @@ func TestAVerificationThatHearsNothingIsDroppedAndTheKeepaliveDecides(t *testing
 		t.Fatal("Verify sent nothing")
 	}
 	h.pump()
-	h.runUntil(14 * time.Second)
+	h.runUntil(15 * time.Second)
 	if h.c.State() != StateAllocated || h.c.Stats().VerificationsInconclusive != 1 {
 		t.Fatalf("after the verification: state %v, stats %+v", h.c.State(), h.c.Stats())
 	}
@@ -119,4 +119,38 @@ func TestAVerificationThatHearsNothingIsDroppedAndTheKeepaliveDecides(t *testing
 	if e := h.lastEvent(); e.Kind != EventLost || e.Reason != LostTimeout {
 		t.Fatalf("last event %+v, want lost by timeout", e)
 	}
+}
+
+// The 438 that sends a verification's Refresh again is no sign of life
+// after the retry left: a server silent from then on leaves the
+// verification inconclusive, not a reason to re-allocate.
+func TestAnAnswerBeforeARetryDoesNotMakeTheRetryLookAnswered(t *testing.T) {
+	h := newHarness(t, nil)
+	h.runUntil(10 * time.Second)
+	h.s.staleNonce()
+	h.s.silentAfter = 1 // the 438, then nothing
+	if !h.c.Verify(h.now) {
+		t.Fatal("Verify sent nothing")
+	}
+	h.pump()
+	h.runUntil(20 * time.Second)
+	if s := h.c.Stats(); s.VerificationsInconclusive != 1 || s.Reallocations != 0 {
+		t.Fatalf("stats %+v: want the verification inconclusive and no re-allocation", s)
+	}
+}
+
+// A live allocation verified again and again waits longer each time, up
+// to the cap; finding it gone starts over.
+func TestEachVerificationThatFindsTheAllocationAliveDoublesTheWaitBeforeTheNext(t *testing.T) {
+	h := newHarness(t, nil)
+	var sent []time.Duration
+	for at := time.Second; at <= 4*time.Minute; at += time.Second {
+		h.runUntil(at)
+		if h.c.Verify(h.now) {
+			sent = append(sent, at)
+		}
+		h.pump()
+	}
+	// Waits of 10, 20, 40, then 80 s.
+	wantDurations(t, "Verify", sent, secs(1, 11, 31, 71, 151, 231))
 }
