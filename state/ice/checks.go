@@ -313,9 +313,15 @@ func (a *Agent) trigger(p *pair) {
 // with USE-CANDIDATE. A pair waiting out a failed nomination
 // (nominateAfter) is passed over for the next one down, so a connection
 // is not kept off a pair that works, or without any path, for a whole
-// RecheckInterval.
+// RecheckInterval. A wait that is over is cleared here, so that the
+// deadline below never counts one that has passed.
 func (a *Agent) maybeNominate(now time.Time) {
-	best, ready := a.nominationCandidate(now)
+	for _, p := range a.pairs {
+		if !p.nominateAfter.IsZero() && !now.Before(p.nominateAfter) {
+			p.nominateAfter = time.Time{}
+		}
+	}
+	best, ready := a.nominationCandidate()
 	if best == nil || now.Before(ready) {
 		return
 	}
@@ -324,14 +330,14 @@ func (a *Agent) maybeNominate(now time.Time) {
 	a.trigger(best)
 }
 
-// nominationCandidate returns the pair to nominate, if any, and the moment
-// it may be: NominationWait after it succeeded while a higher-priority
-// pair is still pending (zero: at once).
-func (a *Agent) nominationCandidate(now time.Time) (*pair, time.Time) {
+// nominationCandidate returns the best pair to nominate that is not
+// waiting out a failed nomination, and the moment NominationWait allows
+// (zero: at once).
+func (a *Agent) nominationCandidate() (*pair, time.Time) {
 	var found *pair
 	var ready time.Time
 	a.eachNominationCandidate(func(p *pair, wait time.Time) bool {
-		if now.Before(p.nominateAfter) {
+		if !p.nominateAfter.IsZero() {
 			return true
 		}
 		found, ready = p, wait
@@ -340,9 +346,9 @@ func (a *Agent) nominationCandidate(now time.Time) (*pair, time.Time) {
 	return found, ready
 }
 
-// nominateDeadline is the earliest moment a candidate may be nominated,
-// counting the ends of failed nominations' waits; it may lie in the past,
-// when HandleTimeout nominates at once.
+// nominateDeadline is when maybeNominate next has something to do: the
+// candidate's NominationWait ending, or a pair above it ending its wait
+// after a failed nomination, whichever comes first.
 func (a *Agent) nominateDeadline() (time.Time, bool) {
 	var at time.Time
 	ok := false
@@ -350,8 +356,6 @@ func (a *Agent) nominateDeadline() (time.Time, bool) {
 		if d := maxTime(wait, p.nominateAfter); !ok || d.Before(at) {
 			at, ok = d, true
 		}
-		// A pair that never failed a nomination is the candidate; those
-		// below it wait for it.
 		return !p.nominateAfter.IsZero()
 	})
 	return at, ok && !at.IsZero()

@@ -29,10 +29,12 @@ import "time"
 // may still be on its way, and a pair whose checks failed is checked
 // again, since an outage may outlast one check schedule.
 //
-// A pair that succeeded but has not answered since the lost path fell
-// silent is not moved to (afterRemoval): a restarted TURN server takes
-// every allocation on it, the peer's too, and such a pair is most likely
-// just as dead. It goes back to waiting and is checked like the rest.
+// The controlling agent does not move to a pair that succeeded but has
+// not answered since the lost path fell silent (afterRemoval): a
+// restarted TURN server takes every allocation on it, the peer's too, and
+// such a pair is most likely just as dead. It goes back to waiting and is
+// checked like the rest. The controlled agent, which cannot nominate,
+// still moves to its best succeeded pair.
 //
 // The owner turns recovery off (SetRecovery) when it knows nothing will
 // come back from our side; a loss then fails the agent at once, as before

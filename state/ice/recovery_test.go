@@ -274,3 +274,27 @@ func TestALostPathIsNotReplacedByAPairThatLastAnsweredBeforeTheSilence(t *testin
 		t.Fatalf("a is on %v (%v, recovering %v) once the relayed pair answers again", p, ok, l.a.Recovering())
 	}
 }
+
+// The controlled side cannot nominate, so when its silent path goes away
+// it still moves at once to the best pair that succeeded (a backup probed
+// every BackupProbeInterval) instead of waiting, pathless, for the peer's
+// own switch.
+func TestAControlledSideWhoseSilentPathGoesAwayMovesToItsBackupAtOnce(t *testing.T) {
+	l := agentsWithRelay(t, Controlled, rand.New(rand.NewPCG(7, 7)))
+	l.busy(t, t0.Add(20*time.Second))
+	if p, _ := l.a.Selected(); p.Relayed() {
+		t.Fatalf("a is on %v, want the direct pair", p)
+	}
+	l.deliver = false
+	l.busy(t, l.now.Add(1600*time.Millisecond)) // the direct path falls silent
+	l.deliver, l.block = true, touchesHostA
+	before := len(l.events[0])
+	if !l.a.RemoveLocalCandidate(l.now, addrA, RelayLost) {
+		t.Fatal("no host candidate")
+	}
+	l.flush(t)
+	changes := pathChanges(l.events[0][before:])
+	if len(changes) == 0 || changes[0].Path.Src() != relayA || l.a.Recovering() {
+		t.Fatalf("a: changes %v (recovering %v), want a move to the relayed backup at once", changes, l.a.Recovering())
+	}
+}

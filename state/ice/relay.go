@@ -63,12 +63,19 @@ func (a *Agent) afterRemoval(now time.Time, lostSelected bool, reason FailReason
 	}
 	lost := a.selected.path()
 	a.selected = nil
-	// A pair to move to must have answered since the lost path went
+	// A pair to move to should have answered since the lost path went
 	// silent: a server restart that took our allocation took the peer's
 	// on the same server too, and a pair through it that answered before
-	// the silence would be a move onto another dead path. Pairs that only
-	// answered before are checked again instead, in recovery.
+	// the silence would be a move onto another dead path. The controlling
+	// agent checks pairs that only answered before again instead, in
+	// recovery, and nominates whichever answers. The controlled agent
+	// cannot nominate: without a move it would wait, pathless, for the
+	// peer's own switch, so it still takes the best pair that succeeded
+	// (most often a working backup probed every BackupProbeInterval).
 	silentSince := a.live.unansweredSince
+	if a.role == Controlled {
+		silentSince = time.Time{}
+	}
 	best := a.bestSucceededSince(silentSince)
 	if best == nil {
 		for _, p := range a.pairs {
@@ -130,8 +137,6 @@ func (a *Agent) removePairs(del func(*pair) bool) {
 	a.checks = slices.DeleteFunc(a.checks, func(x *txn) bool { return x.pair.removed })
 	a.probes = slices.DeleteFunc(a.probes, func(x probe) bool { return x.pair.removed })
 }
-
-// bestSucceeded is the highest-priority pair whose checks succeeded.
 
 // bestSucceededSince is the best pair that succeeded and answered at or
 // after since (any answer, with since zero).
