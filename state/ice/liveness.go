@@ -226,6 +226,13 @@ func (a *Agent) countLostProbes(now time.Time) {
 		if !p.answered && !p.lost && !now.Before(p.sentAt.Add(a.cfg.ProbeLossAfter)) {
 			p.lost = true
 			a.stats.ProbesLost++
+			if p.pair == a.selected {
+				// Probe the backup now rather than at its next turn: if the
+				// selected path is going away, the backup's answer since
+				// the silence is what lets the agent move to it at once
+				// (afterRemoval), and a dead backup shows as such.
+				a.backupProbeAt = time.Time{}
+			}
 		}
 	}
 }

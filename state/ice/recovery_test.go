@@ -275,26 +275,35 @@ func TestALostPathIsNotReplacedByAPairThatLastAnsweredBeforeTheSilence(t *testin
 	}
 }
 
-// The controlled side cannot nominate, so when its silent path goes away
-// it still moves at once to the best pair that succeeded (a backup probed
-// every BackupProbeInterval) instead of waiting, pathless, for the peer's
-// own switch.
-func TestAControlledSideWhoseSilentPathGoesAwayMovesToItsBackupAtOnce(t *testing.T) {
-	l := agentsWithRelay(t, Controlled, rand.New(rand.NewPCG(7, 7)))
-	l.busy(t, t0.Add(20*time.Second))
-	if p, _ := l.a.Selected(); p.Relayed() {
-		t.Fatalf("a is on %v, want the direct pair", p)
-	}
-	l.deliver = false
-	l.busy(t, l.now.Add(1600*time.Millisecond)) // the direct path falls silent
-	l.deliver, l.block = true, touchesHostA
-	before := len(l.events[0])
-	if !l.a.RemoveLocalCandidate(l.now, addrA, RelayLost) {
-		t.Fatal("no host candidate")
-	}
-	l.flush(t)
-	changes := pathChanges(l.events[0][before:])
-	if len(changes) == 0 || changes[0].Path.Src() != relayA || l.a.Recovering() {
-		t.Fatalf("a: changes %v (recovering %v), want a move to the relayed backup at once", changes, l.a.Recovering())
+// A working backup is moved to at once when the silent selected path goes
+// away, though its last scheduled probe (every BackupProbeInterval) was
+// before the silence: the first lost probe of the selected pair probes the
+// backup at once. The controlled side, which cannot nominate, would
+// otherwise wait without a path for the peer's own switch (6-7 s in a
+// review's scratch test).
+func TestASilentPathThatGoesAwayIsReplacedByAWorkingBackupAtOnce(t *testing.T) {
+	for _, role := range []Role{Controlling, Controlled} {
+		l := agentsWithRelay(t, role, rand.New(rand.NewPCG(7, 7)))
+		l.busy(t, t0.Add(20*time.Second))
+		if p, _ := l.a.Selected(); p.Relayed() {
+			t.Fatalf("%v: a is on %v, want the direct pair", role, p)
+		}
+		// The direct path falls silent; the relayed backup keeps working.
+		// The path goes away just after its first probe counts as lost.
+		l.block = touchesHostA
+		lost := l.a.Stats().ProbesLost
+		for end := l.now.Add(5 * time.Second); l.a.Stats().ProbesLost == lost && l.now.Before(end); {
+			l.busy(t, l.now.Add(10*time.Millisecond))
+		}
+		l.busy(t, l.now.Add(100*time.Millisecond))
+		before := len(l.events[0])
+		if !l.a.RemoveLocalCandidate(l.now, addrA, RelayLost) {
+			t.Fatal("no host candidate")
+		}
+		l.flush(t)
+		changes := pathChanges(l.events[0][before:])
+		if len(changes) == 0 || changes[0].Path.Src() != relayA || l.a.Recovering() {
+			t.Fatalf("%v: a changes %v (recovering %v), want a move to the relayed backup at once", role, changes, l.a.Recovering())
+		}
 	}
 }

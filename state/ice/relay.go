@@ -63,19 +63,14 @@ func (a *Agent) afterRemoval(now time.Time, lostSelected bool, reason FailReason
 	}
 	lost := a.selected.path()
 	a.selected = nil
-	// A pair to move to should have answered since the lost path went
+	// A pair to move to must have answered since the lost path went
 	// silent: a server restart that took our allocation took the peer's
 	// on the same server too, and a pair through it that answered before
-	// the silence would be a move onto another dead path. The controlling
-	// agent checks pairs that only answered before again instead, in
-	// recovery, and nominates whichever answers. The controlled agent
-	// cannot nominate: without a move it would wait, pathless, for the
-	// peer's own switch, so it still takes the best pair that succeeded
-	// (most often a working backup probed every BackupProbeInterval).
+	// the silence would be a move onto another dead path. A working backup
+	// has: the first lost probe of the selected pair probes it at once
+	// (countLostProbes). Pairs that only answered before are checked again
+	// instead, in recovery.
 	silentSince := a.live.unansweredSince
-	if a.role == Controlled {
-		silentSince = time.Time{}
-	}
 	best := a.bestSucceededSince(silentSince)
 	if best == nil {
 		for _, p := range a.pairs {
