@@ -141,5 +141,12 @@ func (n *Node) timeoutOne(now time.Time, it timerItem) *timerSlot {
 	c.agent.HandleTimeout(now)
 	n.settle(c)
 	n.checkRelaysUnder(c)
+	if at, _, ok := c.agent.PollTimeout(); ok && !at.After(now) {
+		// The relay checks changed the agent (a peer's replaced relay
+		// candidate dropped, its path lost): what that made due, such as
+		// checking the pairs left, runs now.
+		c.agent.HandleTimeout(now)
+		n.settle(c)
+	}
 	return &c.timer
 }
