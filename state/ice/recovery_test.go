@@ -307,3 +307,24 @@ func TestASilentPathThatGoesAwayIsReplacedByAWorkingBackupAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// Recovery checks again the pairs that failed before it began: the direct
+// path, blocked when the connection fell back to the relay, may have
+// opened since, and nothing else would check it before the timeout (the
+// rechecks need a selected pair).
+func TestARecoveryChecksAgainThePairsThatFailedBeforeIt(t *testing.T) {
+	l := relayOnly(t, Controlling)
+	l.busy(t, t0.Add(20*time.Second)) // the direct checks run out; the recheck is 10 s away
+	if p := l.a.findPair(addrA, addrB); p == nil || p.state != failedState {
+		t.Fatalf("direct pair %v, want failed", p)
+	}
+	// The direct path has opened; the relay is gone.
+	l.block = func(tx Transmit) bool { return tx.Src == relayA || tx.Dst == relayA }
+	if !l.a.RemoveLocalCandidate(l.now, relayA, RelayLost) {
+		t.Fatal("no relay candidate")
+	}
+	l.busy(t, l.now.Add(5*time.Second))
+	if p, ok := l.a.Selected(); !ok || p.Relayed() || l.a.Recovering() || l.a.Failure() != 0 {
+		t.Fatalf("a is on %v (%v), recovering %v, failure %v; want the direct pair", p, ok, l.a.Recovering(), l.a.Failure())
+	}
+}

@@ -69,12 +69,13 @@ func (a *Agent) afterRemoval(now time.Time, lostSelected bool, reason FailReason
 	// the silence would be a move onto another dead path. A working backup
 	// has: the first lost probe of the selected pair probes it at once
 	// (countLostProbes). Pairs that only answered before are checked again
-	// instead, in recovery.
+	// instead, in recovery, and so are those that failed before it: what
+	// failed then may work now.
 	silentSince := a.live.unansweredSince
 	best := a.bestSucceededSince(silentSince)
 	if best == nil {
 		for _, p := range a.pairs {
-			if p.state == succeeded {
+			if p.state == succeeded || p.state == failedState {
 				p.state = waiting
 				a.trigger(p)
 			}
