@@ -48,11 +48,18 @@ func (a *Agent) Recovering() bool { return a.recovering }
 // has nothing to replace a lost local candidate with: its relay is gone
 // for good and no other took over. From then on, a selected pair that
 // loses its candidate with no succeeded pair to move to fails the agent at
-// once with the reason of the loss, and an agent recovering at the call
-// fails now with reason. It reports whether the agent failed.
-func (a *Agent) SetRecovery(on bool, reason FailReason) bool {
+// once with the reason of the loss. An agent recovering at the call moves
+// to the best pair that ever succeeded, however long ago it answered
+// (failing is the alternative), or fails now with reason. It reports
+// whether the agent failed.
+func (a *Agent) SetRecovery(now time.Time, on bool, reason FailReason) bool {
 	a.noRecovery = !on
 	if on || !a.recovering || a.failed != 0 {
+		return false
+	}
+	if p := a.bestSucceededSince(time.Time{}); p != nil {
+		a.recovering = false
+		a.moveTo(now, p)
 		return false
 	}
 	a.recovering = false

@@ -126,7 +126,7 @@ func TestARecoveryThatFindsNoPathFailsWithRelayLostExactlyAtTheLostPathsProbeTim
 
 func TestWithRecoveryOffALostPathWithoutASucceededPairFailsAtOnce(t *testing.T) {
 	l := relayOnly(t, Controlling)
-	l.a.SetRecovery(false, RelayLost)
+	l.a.SetRecovery(l.now, false, RelayLost)
 	if !l.a.RemoveLocalCandidate(l.now, relayA, RelayLost) {
 		t.Fatal("no relay candidate")
 	}
@@ -138,7 +138,7 @@ func TestWithRecoveryOffALostPathWithoutASucceededPairFailsAtOnce(t *testing.T) 
 	if !l.b.Recovering() {
 		t.Fatal("b does not recover")
 	}
-	if !l.b.SetRecovery(false, RelayLost) || l.b.Failure() != RelayLost {
+	if !l.b.SetRecovery(l.now, false, RelayLost) || l.b.Failure() != RelayLost {
 		t.Fatalf("b failure %v after recovery was turned off", l.b.Failure())
 	}
 	if _, _, ok := l.b.PollTimeout(); ok {

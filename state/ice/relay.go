@@ -63,7 +63,7 @@ func (a *Agent) afterRemoval(now time.Time, lostSelected bool, reason FailReason
 	}
 	lost := a.selected.path()
 	a.selected = nil
-	// A pair to move to must have answered since the lost path went
+	// A pair to move to should have answered since the lost path went
 	// silent: a server restart that took our allocation took the peer's
 	// on the same server too, and a pair through it that answered before
 	// the silence would be a move onto another dead path. A working backup
@@ -73,6 +73,16 @@ func (a *Agent) afterRemoval(now time.Time, lostSelected bool, reason FailReason
 	// failed then may work now.
 	silentSince := a.live.unansweredSince
 	best := a.bestSucceededSince(silentSince)
+	if best == nil && (a.noRecovery || a.role == Controlled) {
+		// Without recovery the alternative is failing at once, and the
+		// controlled agent cannot nominate: recovering, it would wait
+		// without a path for the peer to move, which may come only after
+		// the peer's SwitchAfter, past the recovery's deadline (the
+		// simulator found such false failures behind symmetric NATs). Any
+		// pair that succeeded is the better bet; if it is dead too, what is
+		// sent on it meanwhile is lost, as on any dead path.
+		best = a.bestSucceededSince(time.Time{})
+	}
 	if best == nil {
 		for _, p := range a.pairs {
 			if p.state == succeeded || p.state == failedState {
@@ -83,18 +93,25 @@ func (a *Agent) afterRemoval(now time.Time, lostSelected bool, reason FailReason
 		a.loseSelected(lost, reason)
 		return
 	}
-	a.selected = best
+	a.moveTo(now, best)
+}
+
+// moveTo makes the succeeded pair p the path after the selected one went
+// away (PathChanged); the controlling agent also nominates it so the peer
+// follows.
+func (a *Agent) moveTo(now time.Time, p *pair) {
+	a.selected = p
 	a.recheckAt = now.Add(a.cfg.RecheckInterval)
 	// The timeout keeps running from the last answer on either pair (the
 	// backup is probed, so a working one answered recently): losing a
 	// relay after every path was cut must not restart the detection.
-	a.live.heardAt, a.live.unansweredSince = maxTime(a.live.heardAt, best.answeredAt), time.Time{}
+	a.live.heardAt, a.live.unansweredSince = maxTime(a.live.heardAt, p.answeredAt), time.Time{}
 	if a.role == Controlling {
-		best.useCandidate = true
-		a.nominating = best
-		a.trigger(best)
+		p.useCandidate = true
+		a.nominating = p
+		a.trigger(p)
 	}
-	a.events = append(a.events, Event{Kind: EventPathChanged, Path: best.path()})
+	a.events = append(a.events, Event{Kind: EventPathChanged, Path: p.path()})
 }
 
 // FailPairs marks failed every pair from the local base to the peer IP,

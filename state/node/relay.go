@@ -65,7 +65,7 @@ func (n *Node) AddRelay(now time.Time, server, local netip.AddrPort, username, p
 		if c := n.conns[id]; c.relay == nil && c.failed == 0 {
 			c.relay = r
 			// A relay to replace what a lost path used may come again.
-			c.agent.SetRecovery(true, 0)
+			c.agent.SetRecovery(now, true, 0)
 		}
 		return true
 	})
@@ -313,7 +313,7 @@ func (n *Node) removeRelay(r *relay) {
 				// once lets the application add a relay or reconnect
 				// instead of waiting out the probe timeout. AddRelay
 				// turns recovery back on.
-				c.agent.SetRecovery(false, ice.RelayLost)
+				c.agent.SetRecovery(n.now, false, ice.RelayLost)
 			}
 			n.settle(c)
 		}
