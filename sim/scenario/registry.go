@@ -125,19 +125,23 @@ func saturatedCut(seed uint64) Spec {
 }
 
 func idleHour(seed uint64) Spec {
-	access := netmodel.LinkConfig{Latency: 15 * time.Millisecond, Jitter: 2 * time.Millisecond, RateBitsPerSecond: 50_000_000}
 	return Spec{
-		Seed: seed,
-		Peers: [2]PeerSpec{
-			{Name: "alice", NAT: eiNAT(), Link: netmodel.HostConfig{Up: access, Down: access}},
-			{Name: "bob", NAT: eiNAT(), Link: netmodel.HostConfig{Up: access, Down: access}},
-		},
+		Seed:             seed,
+		Peers:            twoPeers(eiNAT),
 		Relay:            true,
 		KernelDataBudget: pump.DefaultKernelDataBudget,
 		End:              time.Hour,
 		Restart:          time.Second,
 		Bucket:           time.Minute,
 	}
+}
+
+// twoPeers are alice and bob, each behind a NAT of its own made by nat, on
+// the same fast access link both ways.
+func twoPeers(nat func() *netmodel.NATConfig) [2]PeerSpec {
+	access := netmodel.LinkConfig{Latency: 15 * time.Millisecond, Jitter: 2 * time.Millisecond, RateBitsPerSecond: 50_000_000}
+	link := netmodel.HostConfig{Up: access, Down: access}
+	return [2]PeerSpec{{Name: "alice", NAT: nat(), Link: link}, {Name: "bob", NAT: nat(), Link: link}}
 }
 
 // symmetricNAT maps every destination to a new port and filters by it: a
@@ -147,13 +151,9 @@ func symmetricNAT() *netmodel.NATConfig {
 }
 
 func relayOnly(seed uint64) Spec {
-	access := netmodel.LinkConfig{Latency: 15 * time.Millisecond, Jitter: 2 * time.Millisecond, RateBitsPerSecond: 50_000_000}
 	return Spec{
-		Seed: seed,
-		Peers: [2]PeerSpec{
-			{Name: "alice", NAT: symmetricNAT(), Link: netmodel.HostConfig{Up: access, Down: access}},
-			{Name: "bob", NAT: symmetricNAT(), Link: netmodel.HostConfig{Up: access, Down: access}},
-		},
+		Seed:             seed,
+		Peers:            twoPeers(symmetricNAT),
 		Relay:            true,
 		Loads:            []LoadSpec{{Kind: Constant, From: 0, Size: 200, Interval: 20 * time.Millisecond, Start: time.Second}},
 		KernelDataBudget: pump.DefaultKernelDataBudget,
