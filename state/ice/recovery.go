@@ -29,12 +29,14 @@ import "time"
 // may still be on its way, and a pair whose checks failed is checked
 // again, since an outage may outlast one check schedule.
 //
-// The agent does not move to a pair that succeeded but has not answered
-// since the lost path fell silent (afterRemoval): a restarted TURN server
-// takes every allocation on it, the peer's too, and such a pair is most
-// likely just as dead. It goes back to waiting and is checked like the
-// rest. A working backup has answered: the selected pair's first lost
-// probe sends one to the backup at once.
+// The controlling agent does not move to a pair that succeeded but has
+// not answered since the lost path fell silent (afterRemoval): a
+// restarted TURN server takes every allocation on it, the peer's too, and
+// such a pair is most likely just as dead. It goes back to waiting and is
+// checked like the rest. A working backup has answered: the selected
+// pair's first lost probe sends one to the backup at once. The controlled
+// agent, which cannot nominate, still moves to such a pair rather than
+// wait without a path for its peer to move.
 //
 // The owner turns recovery off (SetRecovery) when it knows nothing will
 // come back from our side; a loss then fails the agent at once, as before
