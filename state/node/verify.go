@@ -17,37 +17,37 @@ import (
 // two (see the package documentation, Relays).
 //
 // The connection hears it first: its probes go unanswered. So once a
-// probe on a path through our relay counts as lost (ice.Config.
+// probe on a path through a relay counts as lost (ice.Config.
 // ProbeLossAfter, 1.5 s, after it left), the Node asks the relay's client
 // to verify the allocation at once (turn.Client.Verify: a Refresh). A 437,
 // or no answer from a server that still answers Binding, starts the
 // re-allocation, and the connection moves to the new allocation. The
 // client sends at most one verification per turn.Config.VerifyInterval
-// (5 s), so a lossy path costs the server little; RelayStats counts them
+// (5 s, longer while verifications find the allocation alive), so a lossy
+// path costs the server little; RelayStats counts them
 // (Client.Verifications, Client.VerificationsLimited).
 //
 // A path toward the peer's relayed address goes through the peer's
-// allocation, which only the peer can verify; but each side may send to
-// the other's relayed address from its host candidate, so that neither
-// path leaves from its own allocation while both cross both allocations
-// (ours carries the peer's path). So a silent path that touches a relay
-// at either end verifies our allocation too: a Refresh per VerifyInterval
-// at most, while a direct path's silence costs nothing. The peer finds the
-// loss of its own allocation the same way and re-allocates, and this side
-// learns the new
-// relayed address from the signalled candidate (CandidateGathered there,
-// AddRemoteCandidate here). The application may not signal the withdrawal
-// of the old one, or it may come late; waiting for it, or for
+// allocation, which only the peer can verify; but each side may send to the
+// other's relayed address from its host candidate, so that neither path
+// leaves from its own allocation while both cross both allocations (ours
+// carries the peer's path). So a silent path that touches a relay at either
+// end verifies our allocation too: a Refresh per VerifyInterval at most,
+// while a direct path's silence costs nothing. The peer finds the loss of
+// its own allocation the same way and re-allocates, and this side learns
+// the new relayed address from the signalled candidate (CandidateGathered
+// there, AddRemoteCandidate here). The application may not signal the
+// withdrawal of the old one, or it may come late; waiting for it, or for
 // ice.Config.SwitchAfter (7.5 s), would leave this side on the dead path
-// for seconds. A Node keeps one allocation per relay server, so a new
-// relay candidate from the server of the path's remote relay candidate
-// (the same foundation: type, relayed IP and server) means the old one is
-// gone. When the path is silent too, this side forgets the old candidate
-// as if its withdrawal had been signalled (RemoveRemoteCandidate): the
-// connection moves to another succeeded pair, or checks for one and moves
-// to the new candidate (PathChanged). A path that still answers is kept:
-// a candidate from another relay on the same server, or a stale
-// signalling message, cannot cut a working connection.
+// for seconds. A Node keeps one allocation per relay server, so a new relay
+// candidate from the server of the path's remote relay candidate (the same
+// foundation: type, relayed IP and server) means the old one is gone. When
+// the path is silent too, this side forgets the old candidate as if its
+// withdrawal had been signalled (RemoveRemoteCandidate): the connection
+// moves to another succeeded pair, or checks for one and moves to the new
+// candidate (PathChanged). A path that still answers is kept: a candidate
+// from another relay on the same server, or a stale signalling message,
+// cannot cut a working connection.
 
 // checkRelaysUnder runs both checks on c's path: our allocation under it,
 // and the peer's relay candidate it points at. Call it after the agent's
