@@ -59,7 +59,8 @@ type Config struct {
 	// through it went silent). Default 5 s: a restarted server is found
 	// within a round trip of the first lost probe, while a lossy path that
 	// loses a probe every second costs the server at most one Refresh
-	// every 5 s, about 25 bytes a second.
+	// every 5 s. Each verification that finds the allocation alive doubles
+	// the wait, up to 80 s (verify.go); one that finds it gone resets it.
 	VerifyInterval time.Duration
 
 	// RequestRTO is the first retransmission timeout of every request.
