@@ -173,15 +173,17 @@
 //   - A server that restarts (a deploy, a crash) forgets every allocation
 //     without a word: its Binding answers look as before, and the next
 //     Refresh, which would meet the 437, is up to 5 minutes away, while
-//     everything relayed is dropped. So once a probe on a path that
-//     leaves from our relayed address counts as lost (ice.Config.
-//     ProbeLossAfter, 1.5 s), the node asks the relay's client to verify
-//     the allocation at once (turn.Client.Verify, a Refresh; at most one
-//     per turn.Config.VerifyInterval, 5 s, per relay, counted in
-//     RelayStats). A 437, or no answer from a server that still answers
-//     Binding, starts the re-allocation above. The peer, whose path may
-//     point at our relayed address, cannot verify our allocation: it
-//     learns our new relay candidate from signalling, and because a Node
+//     everything relayed is dropped. So once a probe on a path through a
+//     relay (ours, or the peer's relayed address: each side may send to
+//     the other's, so that our allocation carries the peer's path) counts
+//     as lost (ice.Config.ProbeLossAfter, 1.5 s), the node asks the
+//     relay's client to verify our allocation at once (turn.Client.Verify,
+//     a Refresh; at most one per turn.Config.VerifyInterval, 5 s, longer
+//     while the allocation keeps answering, per relay, counted in
+//     RelayStats). A 437, or no answer to the Refresh from a server that
+//     answers Binding, starts the re-allocation above. The peer cannot
+//     verify our allocation: it learns our new relay candidate from
+//     signalling, and because a Node
 //     keeps one allocation per server, a new relay candidate from the
 //     server of the path's remote relay candidate (the same foundation)
 //     replaces it. While that path is silent the peer forgets the old
@@ -189,7 +191,7 @@
 //     (Stats.PeerRelaysReplaced), so the connection does not wait for a
 //     CandidateWithdrawn the application may not signal, nor for
 //     ice.Config.SwitchAfter. In the simulator (scenario relay-restart)
-//     the connection is carried over 2.6 s after the server restarts.
+//     the connection is carried over 2.5 s after the server restarts.
 //   - A connection that finds no new path fails when the lost path's
 //     probe timeout passes — ProbeTimeout after its last answer, on the
 //     timing (active or idle) it had, so a cut of every path is reported

@@ -28,9 +28,12 @@
 // A server that restarted forgets every allocation but still answers
 // Binding, so the keepalives miss it; the owner that sees a path through
 // the allocation go silent calls Verify, which sends a Refresh at once (at
-// most one per Config.VerifyInterval, 5 s; Stats.Verifications) so that
-// the 437 comes within a round trip or two instead of at the next
-// scheduled Refresh, minutes away.
+// most one per Config.VerifyInterval, 5 s, longer while the allocation
+// keeps answering; Stats.Verifications) so that the 437 comes within a
+// round trip or two instead of at the next scheduled Refresh, minutes
+// away; a server that answers Binding but leaves the Refresh unanswered
+// for the verification's short schedule (4.5 s) lost the allocation too
+// (verify.go).
 // A relay that answers nothing for a whole request schedule
 // (Config.RequestTimeout, 19.5 s by default) is lost: EventWithdrawn,
 // EventLost{LostTimeout}. Close sends LIFETIME 0 and ends with EventClosed.
