@@ -34,6 +34,9 @@
 //	connection event        INFO   event=connected|path-changed conn path; event=closed conn
 //	connection event        WARN   event=failed conn reason (CandidateTimeout, ChecksFailed, ProbeTimeout, RelayLost)
 //	connection event        WARN   event=relay-lost relay reason (timeout, auth, rejected, retries) code
+//	connection event        ERROR  event=failed conn reason=Internal; event=relay-lost reason=internal
+//	                               (a timer of peerlink's own that did not advance: a bug, counted
+//	                               in node.Stats.StuckTimers; the connection or relay is ended)
 //	send failed             WARN   err
 //	waiting for the socket  WARN   err
 //	  to drain failed

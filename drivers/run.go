@@ -9,6 +9,7 @@ import (
 
 	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/turn"
 )
 
 // retryUnwaitable is how long a Conn that reported would-block, but cannot
@@ -145,11 +146,17 @@ func (d *Driver) logEvent(e node.Event) {
 		attrs = append(attrs, KeyConn, uint64(e.Conn))
 	case node.Failed:
 		level = slog.LevelWarn
+		if e.Reason == node.Internal {
+			level = slog.LevelError // a bug in peerlink, never the network
+		}
 		attrs = append(attrs, KeyConn, uint64(e.Conn), KeyReason, e.Reason.String())
 	case node.RelayLostEvent:
 		// A lost relay is the application's to act on (AddRelay again);
 		// the connections on it moved or failed, each logged on its own.
 		level = slog.LevelWarn
+		if e.Reason == turn.LostInternal {
+			level = slog.LevelError
+		}
 		attrs = append(attrs, KeyRelay, e.Server.String(), KeyReason, e.Reason.String(), KeyCode, e.Code)
 	default:
 		attrs = append(attrs, KeyConn, uint64(e.ConnID()), KeyDetail, e.String())

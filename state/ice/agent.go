@@ -256,6 +256,14 @@ func (a *Agent) HandleTimeout(now time.Time) {
 	a.failIfAllChecksFailed()
 }
 
+// Abort fails the agent with reason r (EventFailed) unless it has failed
+// already; the Node uses it when it finds the agent's state inconsistent.
+func (a *Agent) Abort(r FailReason) {
+	if a.failed == 0 {
+		a.fail(r)
+	}
+}
+
 func (a *Agent) fail(r FailReason) {
 	if a.failed != 0 {
 		panic(fmt.Sprintf("ice: failing twice (%v after %v)", r, a.failed))

@@ -106,10 +106,16 @@ const (
 	RelayLost
 	// Closed: the application closed the connection.
 	Closed
+	// Internal: peerlink found its own state inconsistent (a bug: a
+	// timer that did not move past the time it ran at) and ended the
+	// connection rather than spin or crash. The Node counts it
+	// (Stats.StuckTimers) and a driver logs it at ERROR; connecting again
+	// starts afresh.
+	Internal
 )
 
 var reasonNames = [...]string{CandidateTimeout: "CandidateTimeout", ChecksFailed: "ChecksFailed",
-	ProbeTimeout: "ProbeTimeout", RelayLost: "RelayLost", Closed: "Closed"}
+	ProbeTimeout: "ProbeTimeout", RelayLost: "RelayLost", Closed: "Closed", Internal: "Internal"}
 
 func (r FailReason) String() string {
 	if r > 0 && int(r) < len(reasonNames) {

@@ -80,7 +80,7 @@
 //				case node.CandidateWithdrawn: signalRemoval(e.Conn, e.Candidate) // peer: RemoveRemoteCandidate
 //				case node.Connected:         // ready; e.Path
 //				case node.PathChanged:       // moved to e.Path
-//				case node.Failed:            // e.Reason: CandidateTimeout, ChecksFailed, ProbeTimeout, RelayLost
+//				case node.Failed:            // e.Reason: CandidateTimeout, ChecksFailed, ProbeTimeout, RelayLost, Internal
 //				case node.RelayLostEvent:    // e.Server is gone (e.Reason); AddRelay again, or another one
 //				case node.Closed:
 //				}

@@ -48,6 +48,17 @@ type Node struct {
 	events  []Event
 	evHead  int
 	stats   Stats
+
+	// faults are set only by tests, to force the conditions the Node must
+	// survive (a timer that does not advance); nil in every program.
+	faults *faults
+}
+
+// faults are test-only fault injections.
+type faults struct {
+	// skipTimeouts: a due connection's or relay's timers are not run, so
+	// its deadline stays where it was.
+	skipTimeouts bool
 }
 
 type route struct{ local, remote netip.AddrPort }

@@ -33,6 +33,7 @@ const (
 	ChecksFailed     = ice.ChecksFailed
 	ProbeTimeout     = ice.ProbeTimeout
 	RelayLost        = ice.RelayLost
+	Internal         = ice.Internal
 	// The reason Closed is ice.Closed; the Closed event carries it.
 )
 
@@ -164,6 +165,11 @@ type Stats struct {
 	// PeerRelaysReplaced counts silent paths given up because the peer
 	// signalled a new relay candidate from the same server (verify.go).
 	PeerRelaysReplaced uint64
+	// StuckTimers counts deadlines that did not move past the time they
+	// ran at: an internal fault. The connection failed with Internal, or
+	// the relay was removed with LostInternal, instead of the Node
+	// spinning in HandleTimeout; a driver logs each at ERROR.
+	StuckTimers uint64
 }
 
 // Drops returns the drop count for one reason.

@@ -72,9 +72,13 @@ const (
 	// or 437 Allocation Mismatch) more often in a row than the configured
 	// bound; looping further would only burn the server's time and ours.
 	LostRetries
+	// LostInternal: the Node found the client's timer stuck at a time it
+	// had already run (a bug) and removed the relay rather than spin or
+	// crash; Stats.StuckTimers counts it.
+	LostInternal
 )
 
-var lostNames = [...]string{LostTimeout: "timeout", LostAuth: "auth", LostRejected: "rejected", LostRetries: "retries"}
+var lostNames = [...]string{LostTimeout: "timeout", LostAuth: "auth", LostRejected: "rejected", LostRetries: "retries", LostInternal: "internal"}
 
 func (r LostReason) String() string {
 	if r > 0 && int(r) < len(lostNames) {
