@@ -4,7 +4,7 @@
 GO ?= go
 GOFILES = $(shell find . -name '*.go' -not -path './.git/*')
 
-.PHONY: test fmt-check vet test-root test-race test-tests props-long bench bench-drivers fuzz sim
+.PHONY: test fmt-check vet test-root test-race test-tests props-long props-sweep bench bench-drivers fuzz sim
 
 test: fmt-check vet test-root test-race test-tests
 
@@ -37,6 +37,14 @@ test-tests:
 CASES ?= 1000
 props-long:
 	cd tests && $(GO) test -count=1 -timeout 2h -v -run 'TestP[1-4]A|TestP3NoLoad' ./sim/ -rapid.checks=$(CASES)
+
+# The world properties over WORLDS worlds each, sharded over every core with
+# a distinct seed and working folder per shard (scripts/props-sweep says
+# more); ends with `sweep P1=passed/run ... distinct_failures=N` and each
+# failure's replay command.
+WORLDS ?= 1000
+props-sweep:
+	scripts/props-sweep $(WORLDS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./state/...
