@@ -151,16 +151,18 @@ func (h *pairHarness) drain() {
 	}
 }
 
-// describe names a datagram for the trace.
+// describe names a datagram for the trace. It reads first byte 64-79 as
+// ChannelData wherever it travels: only a label (an application payload
+// that starts so is traced as malformed or foreign ChannelData).
 func describe(b []byte) string {
-	switch stunmsg.Classify(b) {
-	case stunmsg.KindChannelData:
+	switch stunmsg.ClassifyFromServer(b) {
+	case stunmsg.ServerChannelData:
 		_, inner, err := stunmsg.DecodeChannelData(b)
 		if err != nil {
 			return "malformed-channeldata"
 		}
 		return "channeldata(" + describe(inner) + ")"
-	case stunmsg.KindApp:
+	case stunmsg.ServerOther:
 		return fmt.Sprintf("app %dB", len(b))
 	}
 	var m stun.Message

@@ -84,10 +84,10 @@ func (h *pairHarness) checkWrapped(i int, tx Transmit) {
 	}
 	kind := innerTURN
 	var inner []byte
-	switch stunmsg.Classify(tx.Payload) {
-	case stunmsg.KindChannelData:
+	switch stunmsg.ClassifyFromServer(tx.Payload) {
+	case stunmsg.ServerChannelData:
 		_, inner, _ = stunmsg.DecodeChannelData(tx.Payload)
-	case stunmsg.KindSTUN:
+	case stunmsg.ServerSTUN:
 		var m stun.Message
 		if stunmsg.Decode(tx.Payload, &m) == nil && m.Type == stun.NewType(stun.MethodSend, stun.ClassIndication) {
 			inner, _ = m.Get(stun.AttrData)
@@ -95,7 +95,7 @@ func (h *pairHarness) checkWrapped(i int, tx Transmit) {
 	}
 	if inner != nil {
 		kind = innerApp
-		if stunmsg.Classify(inner) == stunmsg.KindSTUN {
+		if stunmsg.IsSTUN(inner) {
 			kind = innerCheck
 		}
 	}
