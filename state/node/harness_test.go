@@ -44,8 +44,11 @@ type pairHarness struct {
 	quiet   bool
 	log     []string
 	events  [2][]Event
-	// received counts application payloads delivered to each side.
+	// received counts application payloads delivered to each side; with
+	// keep set, payloads keeps a copy of each.
 	received [2]int
+	keep     bool
+	payloads [2][][]byte
 	sent     [2][2]int // [node][class] transmits
 
 	// relay, when set, is a TURN server at relayIP that both nodes may use.
@@ -267,8 +270,11 @@ func (h *pairHarness) deliver(at time.Time, p packet) {
 		}
 		return
 	}
-	if _, _, ok := h.nodes[to].HandleDatagram(at, p.dst, p.src, p.b); ok {
+	if _, payload, ok := h.nodes[to].HandleDatagram(at, p.dst, p.src, p.b); ok {
 		h.received[to]++
+		if h.keep {
+			h.payloads[to] = append(h.payloads[to], append([]byte(nil), payload...))
+		}
 	}
 }
 

@@ -38,7 +38,10 @@ var fastRelay = turn.Config{
 }
 
 // withRelay starts the TURN server and adds it to both nodes.
-func (h *pairHarness) withRelay() {
+func (h *pairHarness) withRelay() { h.withRelayOpts() }
+
+// withRelayOpts is withRelay with options for both nodes' relay.
+func (h *pairHarness) withRelayOpts(opts ...RelayOption) {
 	srv, err := turnserver.New(turnserver.Config{
 		Realm: "test", Users: []turnserver.Credential{{Username: relayUser, Password: relayPassword}},
 		RelayAddr: relayIP, Rand: rand.New(rand.NewPCG(7, 7)),
@@ -48,7 +51,7 @@ func (h *pairHarness) withRelay() {
 	}
 	h.relay = srv
 	for i, n := range h.nodes {
-		if err := n.AddRelay(h.now, relayAddr, h.addrs[i], relayUser, relayPassword); err != nil {
+		if err := n.AddRelay(h.now, relayAddr, h.addrs[i], relayUser, relayPassword, opts...); err != nil {
 			h.t.Fatal(err)
 		}
 	}

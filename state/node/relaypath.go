@@ -42,14 +42,6 @@ func (n *Node) send(c *conn, src, dst netip.AddrPort, b []byte, class gso.Class)
 	n.out = append(n.out, Transmit{Src: t.Src, Dst: t.Dst, Payload: t.Payload[start:len(t.Payload):len(t.Payload)], Class: class})
 }
 
-// maxPayload is the largest application payload the selected path carries.
-func (n *Node) maxPayload(c *conn) int {
-	if r := c.relay; r != nil && r.allocated() && c.path.Src() == r.cand.Base {
-		return gso.MaxBytesFor(r.server) - relayOverhead
-	}
-	return gso.MaxBytesFor(c.path.Dst())
-}
-
 // permit asks c's relay for a permission toward addr's IP, once per
 // connection and IP; the relay keeps it refreshed until no connection
 // needs it.

@@ -179,7 +179,9 @@ var (
 	ErrInvalidAddr    = errors.New("node: invalid address")
 	ErrTooManyAddrs   = errors.New("node: local address limit reached")
 	ErrEmptyPayload   = errors.New("node: empty payload")
-	ErrPayloadTooLong = errors.New("node: payload larger than one UDP datagram")
+	// ErrPayloadTooLarge: Send of a payload larger than the connection's
+	// MaxPayload; the error Send returns wraps it with both sizes.
+	ErrPayloadTooLarge = errors.New("node: payload larger than the connection's maximum payload")
 	ErrRelayExists    = errors.New("node: relay already added for this server")
 	ErrUnknownRelay   = errors.New("node: no relay for this server")
 	ErrTooManyRelays  = errors.New("node: relay limit reached")
