@@ -160,4 +160,3 @@ func everyByteCases(max int, seed uint64) [][]byte {
 	}
 	return out
 }
-

@@ -60,7 +60,7 @@ type peer struct {
 	// sink, when set, receives a copy of every payload instead of the
 	// tally (payload_test.go).
 	sink atomic.Pointer[chan []byte]
-	done   chan error
+	done chan error
 }
 
 func startPeer(t *testing.T, ctx context.Context, name string) *peer {
