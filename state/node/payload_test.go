@@ -113,9 +113,10 @@ func TestEveryFirstByteAndLengthIsDeliveredOnARelayedPath(t *testing.T) {
 		if err != nil || m != turn.DefaultMaxPayload {
 			t.Fatalf("%s: MaxPayload = %d, %v; want the relay's %d", names[i], m, err, turn.DefaultMaxPayload)
 		}
-		// Half the payloads travel before the channel is bound would be
-		// better; here the channel is bound, and the relay harness also
-		// unwraps Data indications (relay_test.go).
+		// One side sends through its relay (ChannelData to the server),
+		// the other to the peer's relayed address, which the server wraps
+		// for the peer: both the sending and the unwrapping demux are
+		// crossed.
 		h.deliverAll(t, i, payloadCases(m, uint64(10+i)))
 	}
 }
