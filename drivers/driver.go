@@ -167,10 +167,24 @@ func (d *Driver) AddLocalAddress(ctx context.Context, addr netip.AddrPort) error
 }
 
 // Send queues payload for connection id. gso.ErrQueueFull is back-pressure:
-// the payload was refused; retry after a short wait. The payload may be
-// reused when Send returns.
+// the payload was refused; retry after a short wait. An error wrapping
+// node.ErrPayloadTooLarge means the payload exceeds what the connection's
+// path carries (MaxPayload): it was refused, never sent. The payload may
+// be reused when Send returns.
 func (d *Driver) Send(ctx context.Context, id node.ConnID, payload []byte) error {
 	return d.Do(ctx, func(now time.Time, p *pump.Pump) error { return p.Send(now, id, payload) })
+}
+
+// MaxPayload returns the largest payload Send accepts on connection id
+// now; it changes with the selected path, so read it again on Connected
+// and PathChanged. See node.Node.MaxPayload.
+func (d *Driver) MaxPayload(ctx context.Context, id node.ConnID) (int, error) {
+	var m int
+	err := d.Do(ctx, func(_ time.Time, p *pump.Pump) (err error) {
+		m, err = p.Node().MaxPayload(id)
+		return err
+	})
+	return m, err
 }
 
 // Close ends connection id.

@@ -23,8 +23,10 @@ const (
 	DropFailed
 	// DropUnknownPath: application data from a path no connection owns.
 	DropUnknownPath
-	// DropChannelData: ChannelData from anyone but a relay's server, or
-	// ChannelData inside a relayed payload.
+	// DropChannelData is no longer raised: first byte 64-79 is ChannelData
+	// only from a relay's server (whose client counts its own drops), and
+	// the application's from anyone else. Kept so that the reasons' numbers
+	// and names stay stable.
 	DropChannelData
 	// DropUnexpectedSTUN: a STUN message of a method or class we never
 	// expect (indications, other methods).

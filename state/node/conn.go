@@ -213,10 +213,10 @@ func (n *Node) addLocalTo(now time.Time, c *conn, cand Candidate) {
 // selected path, or, while connecting or while the agent recovers a lost
 // path, a copy in a small buffer flushed on Connected or PathChanged. A
 // full buffer drops the payload, counts it and returns ErrPendingFull:
-// like a lost UDP datagram, it is the caller's to retry or forget. What
-// the buffer holds when the connection fails, or what is too long for the
-// path it finally gets, is dropped and counted the same way
-// (PendingDropped). The Data transmit aliases payload; see
+// like a lost UDP datagram, it is the caller's to retry or forget. A
+// payload over the connection's MaxPayload is refused with an error
+// wrapping ErrPayloadTooLarge, never accepted and lost. What the buffer
+// holds when the connection fails is dropped and counted (PendingDropped). The Data transmit aliases payload; see
 // Transmit.Payload.
 func (n *Node) Send(now time.Time, id ConnID, payload []byte) error {
 	now = n.clock(now)
@@ -231,8 +231,8 @@ func (n *Node) Send(now time.Time, id ConnID, payload []byte) error {
 		return ErrEmptyPayload
 	}
 	if !c.connected {
-		if len(payload) > gso.MaxBytesIPv6 {
-			return ErrPayloadTooLong
+		if limit := n.pendingMaxPayload(c); len(payload) > limit {
+			return tooLarge(len(payload), limit)
 		}
 		if len(c.pending) >= n.cfg.PendingMax {
 			n.stats.PendingDropped++
@@ -242,8 +242,9 @@ func (n *Node) Send(now time.Time, id ConnID, payload []byte) error {
 		c.pending = append(c.pending, append([]byte(nil), payload...))
 		return nil
 	}
-	if len(payload) > n.maxPayload(c) {
-		return ErrPayloadTooLong
+	if limit := n.maxPayload(c); len(payload) > limit {
+		// A relay server would drop it without a word; refuse it here.
+		return tooLarge(len(payload), limit)
 	}
 	n.send(c, c.path.Src(), c.path.Dst(), payload, gso.Data)
 	c.stats.sent(len(payload))
@@ -294,8 +295,8 @@ func (n *Node) agentEvent(c *conn, e ice.Event) {
 		limit := n.maxPayload(c)
 		for _, p := range c.pending {
 			if len(p) > limit {
-				// Buffered against the largest datagram any path takes;
-				// this path (a relay's header) takes less.
+				// Send buffered against the least any path carries, so
+				// this happens only if a relay added since carries less.
 				n.stats.PendingDropped++
 				c.stats.pendingDropped++
 				continue

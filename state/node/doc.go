@@ -111,14 +111,23 @@
 // arrived on that relay's local address to the relay's TURN client, which
 // consumes its own signalling and unwraps ChannelData and Data indications.
 // What it unwraps is demultiplexed again, as if it had arrived on the
-// relayed address from the peer address the relay names. Everything else
-// follows RFC 7983: a first byte 0-3 with the STUN magic cookie is STUN (a
-// Binding request is routed by the ufrag in its USERNAME, a response by the
-// tag in its transaction ID); 64-79 is ChannelData, which only a relay's
-// server may send, so from anyone else it is dropped; anything else is the
-// application's, delivered for the connection that owns the path (local,
+// relayed address from the peer address the relay names. From a peer only
+// STUN is peerlink's (stunmsg.IsSTUN: first byte 0-3, the magic cookie and
+// a whole header; a Binding request is routed by the ufrag in its
+// USERNAME, a response by the tag in its transaction ID). First byte 64-79
+// is ChannelData only from a relay's server (RFC 7983, RFC 9443), which the
+// relay's client took above; from a peer it is the application's like any
+// other byte, delivered for the connection that owns the path (local,
 // remote) — a path the peer has authenticated on with a check. Whatever
 // nobody wants is dropped and counted by reason in Stats, never a panic.
+//
+// # Maximum payload
+//
+// Send refuses a payload larger than the connection's MaxPayload with an
+// error wrapping ErrPayloadTooLarge: the UDP limit on a direct path, a
+// relay's turn.Config.MaxPayload (WithMaxPayload) through it, and while
+// there is no path the least any path could carry (maxpayload.go). It
+// changes with the path; Connected and PathChanged are the cue to read it.
 // Do not name a relay's server as a STUN server too: its answers would go
 // to the relay's client, which gives a server-reflexive candidate anyway.
 //

@@ -44,8 +44,11 @@ type pairHarness struct {
 	quiet   bool
 	log     []string
 	events  [2][]Event
-	// received counts application payloads delivered to each side.
+	// received counts application payloads delivered to each side; with
+	// keep set, payloads keeps a copy of each.
 	received [2]int
+	keep     bool
+	payloads [2][][]byte
 	sent     [2][2]int // [node][class] transmits
 
 	// relay, when set, is a TURN server at relayIP that both nodes may use.
@@ -151,16 +154,18 @@ func (h *pairHarness) drain() {
 	}
 }
 
-// describe names a datagram for the trace.
+// describe names a datagram for the trace. It reads first byte 64-79 as
+// ChannelData wherever it travels: only a label (an application payload
+// that starts so is traced as malformed or foreign ChannelData).
 func describe(b []byte) string {
-	switch stunmsg.Classify(b) {
-	case stunmsg.KindChannelData:
+	switch stunmsg.ClassifyFromServer(b) {
+	case stunmsg.ServerChannelData:
 		_, inner, err := stunmsg.DecodeChannelData(b)
 		if err != nil {
 			return "malformed-channeldata"
 		}
 		return "channeldata(" + describe(inner) + ")"
-	case stunmsg.KindApp:
+	case stunmsg.ServerOther:
 		return fmt.Sprintf("app %dB", len(b))
 	}
 	var m stun.Message
@@ -265,8 +270,11 @@ func (h *pairHarness) deliver(at time.Time, p packet) {
 		}
 		return
 	}
-	if _, _, ok := h.nodes[to].HandleDatagram(at, p.dst, p.src, p.b); ok {
+	if _, payload, ok := h.nodes[to].HandleDatagram(at, p.dst, p.src, p.b); ok {
 		h.received[to]++
+		if h.keep {
+			h.payloads[to] = append(h.payloads[to], append([]byte(nil), payload...))
+		}
 	}
 }
 

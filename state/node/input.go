@@ -12,10 +12,13 @@ import (
 // HandleDatagram takes one received datagram: local is the address it
 // arrived on, remote its sender. What a relay's server sends goes to that
 // relay's client first, and what it unwraps is demultiplexed as arriving on
-// the relayed address. Otherwise it demultiplexes by RFC 7983: STUN goes to
-// the agent it names (or to the STUN server gatherer), ChannelData not from
-// a relay is dropped, and anything else is application data of the
-// connection that owns the path (local, remote). For
+// the relayed address. Otherwise only STUN with the magic cookie is
+// peerlink's (stunmsg.IsSTUN): it goes to the agent it names (or to the
+// STUN server gatherer). Anything else, first byte 64-79 included (RFC 7983
+// and 9443 make that ChannelData only from a TURN server), is application
+// data of the connection that owns the path (local, remote), or a counted
+// drop (DropUnknownPath) when no connection's peer authenticated that path.
+// For
 // application data it returns the connection and the payload (a sub-slice
 // of b) with ok true; everything else returns ok false, dropping and
 // counting what nobody wants. It never panics on what the network sends.
@@ -25,14 +28,12 @@ func (n *Node) HandleDatagram(now time.Time, local, remote netip.AddrPort, b []b
 	if r := n.relayFor(local, remote); r != nil {
 		return n.handleRelayed(now, r, remote, b)
 	}
-	switch stunmsg.Classify(b) {
-	case stunmsg.KindSTUN:
+	if stunmsg.IsSTUN(b) {
 		n.handleSTUN(now, local, remote, b)
 		return 0, nil, false
-	case stunmsg.KindChannelData:
-		n.drop(ice.DropChannelData)
-		return 0, nil, false
 	}
+	// First byte 64-79 is ChannelData only from a relay's server, which
+	// relayFor caught above; from a peer it is the application's.
 	return n.appData(now, local, remote, b)
 }
 

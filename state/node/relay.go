@@ -38,8 +38,9 @@ func (r *relay) allocated() bool { return r.cand.Addr.IsValid() }
 // the local socket address local with long-term credentials. Connections
 // without a relay, and every later one, use it once it is allocated: its
 // relay candidate comes as CandidateGathered (and the server-reflexive
-// address it reports as another). Timers come from Config.Relay.
-func (n *Node) AddRelay(now time.Time, server, local netip.AddrPort, username, password string) error {
+// address it reports as another). Timers and bounds come from
+// Config.Relay, adjusted for this relay by opts (WithMaxPayload).
+func (n *Node) AddRelay(now time.Time, server, local netip.AddrPort, username, password string, opts ...RelayOption) error {
 	now = n.clock(now)
 	server, local = unmap(server), unmap(local)
 	if !server.IsValid() || server.Port() == 0 || !local.IsValid() || local.Port() == 0 {
@@ -53,6 +54,9 @@ func (n *Node) AddRelay(now time.Time, server, local netip.AddrPort, username, p
 	}
 	cfg := n.cfg.Relay
 	cfg.Server, cfg.Local, cfg.Username, cfg.Password, cfg.RNG = server, local, username, password, n.cfg.Rand
+	for _, o := range opts {
+		o(&cfg)
+	}
 	client, err := turn.New(now, cfg)
 	if err != nil {
 		return err

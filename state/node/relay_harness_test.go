@@ -38,7 +38,10 @@ var fastRelay = turn.Config{
 }
 
 // withRelay starts the TURN server and adds it to both nodes.
-func (h *pairHarness) withRelay() {
+func (h *pairHarness) withRelay() { h.withRelayOpts() }
+
+// withRelayOpts is withRelay with options for both nodes' relay.
+func (h *pairHarness) withRelayOpts(opts ...RelayOption) {
 	srv, err := turnserver.New(turnserver.Config{
 		Realm: "test", Users: []turnserver.Credential{{Username: relayUser, Password: relayPassword}},
 		RelayAddr: relayIP, Rand: rand.New(rand.NewPCG(7, 7)),
@@ -48,7 +51,7 @@ func (h *pairHarness) withRelay() {
 	}
 	h.relay = srv
 	for i, n := range h.nodes {
-		if err := n.AddRelay(h.now, relayAddr, h.addrs[i], relayUser, relayPassword); err != nil {
+		if err := n.AddRelay(h.now, relayAddr, h.addrs[i], relayUser, relayPassword, opts...); err != nil {
 			h.t.Fatal(err)
 		}
 	}
@@ -84,10 +87,10 @@ func (h *pairHarness) checkWrapped(i int, tx Transmit) {
 	}
 	kind := innerTURN
 	var inner []byte
-	switch stunmsg.Classify(tx.Payload) {
-	case stunmsg.KindChannelData:
+	switch stunmsg.ClassifyFromServer(tx.Payload) {
+	case stunmsg.ServerChannelData:
 		_, inner, _ = stunmsg.DecodeChannelData(tx.Payload)
-	case stunmsg.KindSTUN:
+	case stunmsg.ServerSTUN:
 		var m stun.Message
 		if stunmsg.Decode(tx.Payload, &m) == nil && m.Type == stun.NewType(stun.MethodSend, stun.ClassIndication) {
 			inner, _ = m.Get(stun.AttrData)
@@ -95,7 +98,7 @@ func (h *pairHarness) checkWrapped(i int, tx Transmit) {
 	}
 	if inner != nil {
 		kind = innerApp
-		if stunmsg.Classify(inner) == stunmsg.KindSTUN {
+		if stunmsg.IsSTUN(inner) {
 			kind = innerCheck
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/peerlink/peerlink/state/gso"
-	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/stunmsg"
 	"github.com/peerlink/peerlink/state/turn"
 )
@@ -41,14 +40,6 @@ func (n *Node) send(c *conn, src, dst netip.AddrPort, b []byte, class gso.Class)
 	}
 	n.arena = t.Payload
 	n.out = append(n.out, Transmit{Src: t.Src, Dst: t.Dst, Payload: t.Payload[start:len(t.Payload):len(t.Payload)], Class: class})
-}
-
-// maxPayload is the largest application payload the selected path carries.
-func (n *Node) maxPayload(c *conn) int {
-	if r := c.relay; r != nil && r.allocated() && c.path.Src() == r.cand.Base {
-		return gso.MaxBytesFor(r.server) - relayOverhead
-	}
-	return gso.MaxBytesFor(c.path.Dst())
 }
 
 // permit asks c's relay for a permission toward addr's IP, once per
@@ -145,19 +136,19 @@ func (n *Node) channelOnIP(r *relay, ip netip.Addr) bool {
 // handleRelayed takes a datagram from relay r's server. The client
 // consumes TURN signalling; what it unwraps (ChannelData or a Data
 // indication) came from peer to our relayed address, and is demultiplexed
-// again: a check through the relay, or application data.
+// as a peer's datagram: STUN is a check through the relay, everything else
+// application data.
 func (n *Node) handleRelayed(now time.Time, r *relay, remote netip.AddrPort, b []byte) (ConnID, []byte, bool) {
 	_, peer, payload := r.client.HandleDatagram(now, remote, b)
 	var id ConnID
 	ok := false
 	if payload != nil && r.allocated() {
 		relayed := r.cand.Base
-		switch stunmsg.Classify(payload) {
-		case stunmsg.KindSTUN:
+		if stunmsg.IsSTUN(payload) {
 			n.handleSTUN(now, relayed, unmap(peer), payload)
-		case stunmsg.KindChannelData:
-			n.drop(ice.DropChannelData) // ChannelData inside ChannelData
-		default:
+		} else {
+			// Unwrapped, it came from the peer: first byte 64-79 is the
+			// application's here, not ChannelData.
 			id, payload, ok = n.appData(now, relayed, unmap(peer), payload)
 		}
 	}

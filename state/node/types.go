@@ -177,19 +177,21 @@ func (s Stats) Drops(r DropReason) uint64 { return s.Dropped[r] }
 
 // Sentinel errors for caller misuse.
 var (
-	ErrConfig         = errors.New("node: invalid config")
-	ErrUnknownConn    = errors.New("node: unknown connection")
-	ErrConnFailed     = errors.New("node: connection failed")
-	ErrCredentials    = errors.New("node: invalid credentials")
-	ErrUfragInUse     = errors.New("node: local ufrag already used by another connection")
-	ErrInvalidAddr    = errors.New("node: invalid address")
-	ErrTooManyAddrs   = errors.New("node: local address limit reached")
-	ErrEmptyPayload   = errors.New("node: empty payload")
-	ErrPayloadTooLong = errors.New("node: payload larger than one UDP datagram")
-	ErrRelayExists    = errors.New("node: relay already added for this server")
-	ErrUnknownRelay   = errors.New("node: no relay for this server")
-	ErrTooManyRelays  = errors.New("node: relay limit reached")
-	ErrTooManyConns   = errors.New("node: connection limit reached")
+	ErrConfig       = errors.New("node: invalid config")
+	ErrUnknownConn  = errors.New("node: unknown connection")
+	ErrConnFailed   = errors.New("node: connection failed")
+	ErrCredentials  = errors.New("node: invalid credentials")
+	ErrUfragInUse   = errors.New("node: local ufrag already used by another connection")
+	ErrInvalidAddr  = errors.New("node: invalid address")
+	ErrTooManyAddrs = errors.New("node: local address limit reached")
+	ErrEmptyPayload = errors.New("node: empty payload")
+	// ErrPayloadTooLarge: Send of a payload larger than the connection's
+	// MaxPayload; the error Send returns wraps it with both sizes.
+	ErrPayloadTooLarge = errors.New("node: payload larger than the connection's maximum payload")
+	ErrRelayExists     = errors.New("node: relay already added for this server")
+	ErrUnknownRelay    = errors.New("node: no relay for this server")
+	ErrTooManyRelays   = errors.New("node: relay limit reached")
+	ErrTooManyConns    = errors.New("node: connection limit reached")
 	// ErrPendingFull: Send on a connection that is still connecting (or
 	// recovering a lost path) found its buffer (Config.PendingMax) full; the payload was dropped and
 	// counted in Stats.PendingDropped.

@@ -99,7 +99,7 @@ func sign(m *stun.Message, password string) []byte {
 // present) that is last and correct, and a MESSAGE-INTEGRITY (if present) of
 // the right size. It never panics on malformed input.
 func Decode(b []byte, m *stun.Message) error {
-	if Classify(b) != KindSTUN {
+	if !IsSTUN(b) {
 		return errors.New("stunmsg: not a STUN message")
 	}
 	if err := stun.Decode(b, m); err != nil {

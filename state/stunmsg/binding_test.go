@@ -99,20 +99,27 @@ func TestDecodeRejectsACorruptedFingerprintAndTrailingBytes(t *testing.T) {
 	}
 }
 
-func TestClassifyFollowsRFC7983(t *testing.T) {
+func TestOnlySTUNWithTheCookieIsClaimedAndChannelDataOnlyFromAServer(t *testing.T) {
 	stunMsg := PlainBindingRequest(tx)
 	wg := make([]byte, 148)
 	wg[0] = 1 // a WireGuard handshake initiation: first byte 1, no cookie
 	cd, _ := AppendChannelData(nil, 0x4001, []byte("x"))
+	short := append([]byte(nil), stunMsg[:HeaderSize-1]...) // cookie, but no whole header
 	for _, c := range []struct {
-		b    []byte
-		want Kind
+		b      []byte
+		stun   bool
+		server ServerKind
 	}{
-		{stunMsg, KindSTUN}, {wg, KindApp}, {cd, KindChannelData},
-		{[]byte{}, KindApp}, {[]byte{0}, KindApp}, {[]byte{128, 1}, KindApp}, {[]byte{79}, KindChannelData},
+		{stunMsg, true, ServerSTUN}, {wg, false, ServerOther}, {cd, false, ServerChannelData},
+		{short, false, ServerOther}, {[]byte{}, false, ServerOther}, {[]byte{0}, false, ServerOther},
+		{[]byte{128, 1}, false, ServerOther}, {[]byte{79}, false, ServerChannelData}, {[]byte{64}, false, ServerChannelData},
+		{[]byte{80}, false, ServerOther}, {[]byte{63}, false, ServerOther},
 	} {
-		if got := Classify(c.b); got != c.want {
-			t.Errorf("Classify(% x...) = %v, want %v", c.b[:min(len(c.b), 8)], got, c.want)
+		if got := IsSTUN(c.b); got != c.stun {
+			t.Errorf("IsSTUN(% x...) = %v, want %v", c.b[:min(len(c.b), 8)], got, c.stun)
+		}
+		if got := ClassifyFromServer(c.b); got != c.server {
+			t.Errorf("ClassifyFromServer(% x...) = %v, want %v", c.b[:min(len(c.b), 8)], got, c.server)
 		}
 	}
 }

@@ -2,31 +2,14 @@ package stunmsg
 
 import "encoding/binary"
 
-// Kind is what a received datagram is, judged by RFC 7983's first-byte ranges.
-type Kind uint8
-
-const (
-	// KindApp is application data (anything that is neither STUN nor
-	// ChannelData); the core hands it to the connection that owns the path.
-	KindApp Kind = iota
-	// KindSTUN is a STUN message: first byte 0-3 and the magic cookie.
-	KindSTUN
-	// KindChannelData is a TURN ChannelData frame: first byte 64-79. It is
-	// only meaningful when it comes from a relay server.
-	KindChannelData
-)
-
-func (k Kind) String() string {
-	switch k {
-	case KindApp:
-		return "app"
-	case KindSTUN:
-		return "stun"
-	case KindChannelData:
-		return "channeldata"
-	}
-	return "invalid"
-}
+// The demultiplexer. A datagram from a peer (directly, or unwrapped by a
+// relay) belongs to the application unless it is STUN with the magic cookie:
+// first byte 0-3, cookie at bytes 4-7 and a whole header. Only a datagram
+// from a TURN server may also be ChannelData (first byte 64-79): RFC 7983
+// and RFC 9443 give that range to TURN only on the 5-tuple toward the
+// server. From anyone else the same byte is the application's (ASCII '@'
+// to 'O', a QUIC short header), so there is deliberately no classifier that
+// answers "ChannelData" for an arbitrary datagram.
 
 // MagicCookie is the fixed value in bytes 4-8 of every RFC 5389+ STUN header.
 const MagicCookie = 0x2112A442
@@ -34,22 +17,49 @@ const MagicCookie = 0x2112A442
 // HeaderSize is the size of a STUN message header.
 const HeaderSize = 20
 
-// Classify returns the kind of b. The first byte alone is not enough for
-// STUN: WireGuard messages, for example, start with 1-4 too, so a STUN
-// message must also carry the magic cookie and a whole header. Anything short
-// or unrecognised is application data; the owner of the path decides whether
-// it wants it.
-func Classify(b []byte) Kind {
-	if len(b) == 0 {
-		return KindApp
+// IsSTUN reports whether b is what peerlink claims on every path: a STUN
+// message. The first byte alone is not enough: WireGuard messages, for
+// example, start with 1-4 too, so b must also carry the magic cookie and a
+// whole header. Everything else from a peer is application data.
+func IsSTUN(b []byte) bool {
+	return len(b) >= HeaderSize && b[0] <= 3 && binary.BigEndian.Uint32(b[4:8]) == MagicCookie
+}
+
+// ServerKind is what a datagram from a TURN server is to that server's
+// client.
+type ServerKind uint8
+
+const (
+	// ServerOther is neither STUN nor ChannelData: nothing a TURN server
+	// sends over UDP; the client drops it.
+	ServerOther ServerKind = iota
+	// ServerSTUN is a STUN message (IsSTUN): responses, Data indications.
+	ServerSTUN
+	// ServerChannelData is a ChannelData frame (first byte 64-79).
+	ServerChannelData
+)
+
+func (k ServerKind) String() string {
+	switch k {
+	case ServerOther:
+		return "other"
+	case ServerSTUN:
+		return "stun"
+	case ServerChannelData:
+		return "channeldata"
 	}
-	switch first := b[0]; {
-	case first <= 3:
-		if len(b) >= HeaderSize && binary.BigEndian.Uint32(b[4:8]) == MagicCookie {
-			return KindSTUN
-		}
-	case first >= 64 && first <= 79:
-		return KindChannelData
+	return "invalid"
+}
+
+// ClassifyFromServer classifies a datagram that came from a TURN server's
+// address, the only source from which first byte 64-79 means ChannelData.
+// Never call it on a datagram from a peer: use IsSTUN.
+func ClassifyFromServer(b []byte) ServerKind {
+	switch {
+	case IsSTUN(b):
+		return ServerSTUN
+	case len(b) > 0 && b[0] >= 64 && b[0] <= 79:
+		return ServerChannelData
 	}
-	return KindApp
+	return ServerOther
 }

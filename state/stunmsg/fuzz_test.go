@@ -16,7 +16,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(ErrorResponse(tx, CodeRoleConflict, "Role Conflict", "pw"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var m stun.Message
-		Classify(b)
+		IsSTUN(b)
+		ClassifyFromServer(b)
 		if Decode(b, &m) != nil {
 			return
 		}

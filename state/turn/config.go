@@ -93,7 +93,32 @@ type Config struct {
 	// the oldest is dropped and counted (the caller is not polling).
 	// Default 256.
 	MaxQueued int
+	// MaxPayload is the largest application payload Send accepts for this
+	// server: servers drop what they cannot carry without a word, so the
+	// client refuses it instead (ErrPayloadTooLarge). Default
+	// DefaultMaxPayload; at most MaxMaxPayload.
+	MaxPayload int
 }
+
+// DefaultMaxPayload is the default Config.MaxPayload, the most every
+// common server carries. Measured over loopback by
+// tests/turn/maxpayload_test.go (largest payload carried; IPv4 peer):
+//
+//	                   Send ind.  Data ind.  ChannelData out  ChannelData in
+//	pion/turn v4.1.4      1552       1600          1595             1600
+//	coturn 4.6.1         16340      16380         16380            16380
+//
+// pion reads every datagram into a 1600-byte buffer, coturn into about
+// 16 KiB; each drops what does not fit without a word. An IPv6 peer
+// costs a Send indication 12 bytes more. 1500 fits every figure with room
+// to spare, and is what an Ethernet path carries anyway, so a program sized
+// for one never meets the limit. A relay known to carry more is configured
+// per relay (node.WithMaxPayload).
+const DefaultMaxPayload = 1500
+
+// MaxMaxPayload is the most Config.MaxPayload may be: the ChannelData
+// length field's range.
+const MaxMaxPayload = 0xFFFF
 
 // DefaultConfig returns the defaults documented on Config (without server,
 // credentials or RNG).
@@ -116,6 +141,7 @@ func DefaultConfig() Config {
 		MaxCooldowns:           256,
 		MaxRetries:             3,
 		MaxQueued:              256,
+		MaxPayload:             DefaultMaxPayload,
 	}
 }
 
@@ -138,6 +164,7 @@ func (c Config) WithDefaults() Config {
 		{&c.RequestTransmits, &d.RequestTransmits}, {&c.MaxPermissions, &d.MaxPermissions},
 		{&c.MaxChannels, &d.MaxChannels}, {&c.MaxCooldowns, &d.MaxCooldowns},
 		{&c.MaxRetries, &d.MaxRetries}, {&c.MaxQueued, &d.MaxQueued},
+		{&c.MaxPayload, &d.MaxPayload},
 	} {
 		if *p.v == 0 {
 			*p.v = *p.def
@@ -176,6 +203,8 @@ func (c Config) Validate() error {
 		return bad("permission, channel or cooldown bound out of range")
 	case c.MaxRetries < 1 || c.MaxQueued < 1:
 		return bad("MaxRetries and MaxQueued must be positive")
+	case c.MaxPayload < 1 || c.MaxPayload > MaxMaxPayload:
+		return bad("MaxPayload must be between 1 and 65535")
 	}
 	return nil
 }

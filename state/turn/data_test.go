@@ -24,7 +24,7 @@ func TestSendUsesIndicationsUntilTheChannelIsBoundThenUnpaddedChannelData(t *tes
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr.Class != gso.Data || tr.Dst != h.s.addr || stunmsg.Classify(tr.Payload) != stunmsg.KindSTUN {
+	if tr.Class != gso.Data || tr.Dst != h.s.addr || !stunmsg.IsSTUN(tr.Payload) {
 		t.Fatalf("before the bind: %+v", tr)
 	}
 	h.s.silent = false
@@ -83,6 +83,14 @@ func TestSendIsRefusedWithoutAnAllocationOrAPermission(t *testing.T) {
 	}
 	if _, err := h.c.Send(h.now, peerA, make([]byte, 70000)); !errors.Is(err, ErrPayloadTooLarge) {
 		t.Fatalf("oversized payload: %v", err)
+	}
+	// The relay's own limit, not only the framing's: what the server
+	// would drop silently is refused here.
+	if _, err := h.c.Send(h.now, peerA, make([]byte, DefaultMaxPayload+1)); !errors.Is(err, ErrPayloadTooLarge) {
+		t.Fatalf("payload over MaxPayload: %v", err)
+	}
+	if _, err := h.c.Send(h.now, peerA, make([]byte, DefaultMaxPayload)); err != nil {
+		t.Fatalf("payload of MaxPayload: %v", err)
 	}
 }
 

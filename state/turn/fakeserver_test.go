@@ -78,7 +78,7 @@ func (s *fakeServer) staleNonce() {
 // nil for none.
 func (s *fakeServer) answer(b []byte) []byte {
 	var m stun.Message
-	if stunmsg.Classify(b) != stunmsg.KindSTUN || stunmsg.Decode(b, &m) != nil {
+	if !stunmsg.IsSTUN(b) || stunmsg.Decode(b, &m) != nil {
 		return nil // ChannelData to a peer: nothing to answer
 	}
 	if m.Type.Class == stun.ClassIndication {

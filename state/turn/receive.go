@@ -25,10 +25,10 @@ func (c *Client) HandleDatagram(now time.Time, from netip.AddrPort, b []byte) (h
 		c.drop(DropTerminal)
 		return true, netip.AddrPort{}, nil
 	}
-	switch stunmsg.Classify(b) {
-	case stunmsg.KindChannelData:
+	switch stunmsg.ClassifyFromServer(b) {
+	case stunmsg.ServerChannelData:
 		peer, payload = c.receiveChannelData(b)
-	case stunmsg.KindSTUN:
+	case stunmsg.ServerSTUN:
 		peer, payload = c.receiveSTUN(b)
 	default:
 		c.drop(DropNotTURN)

@@ -28,7 +28,8 @@ func (c *Client) AppendSend(dst []byte, now time.Time, peer netip.AddrPort, payl
 		return Transmit{}, ErrTerminal
 	case c.state != StateAllocated:
 		return Transmit{}, ErrNotAllocated
-	case len(payload) > 0xFFFF:
+	case len(payload) > c.cfg.MaxPayload:
+		// The server would drop it silently.
 		return Transmit{}, ErrPayloadTooLarge
 	}
 	peer = unmapped(peer)
@@ -49,6 +50,9 @@ func (c *Client) AppendSend(dst []byte, now time.Time, peer netip.AddrPort, payl
 	c.stats.IndicationsSent++
 	return t, nil
 }
+
+// MaxPayload is the largest payload Send accepts (Config.MaxPayload).
+func (c *Client) MaxPayload() int { return c.cfg.MaxPayload }
 
 // HasChannel reports whether Send to peer produces ChannelData now.
 func (c *Client) HasChannel(peer netip.AddrPort) bool {

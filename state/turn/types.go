@@ -156,7 +156,8 @@ var (
 	ErrTooManyPeers    = errors.New("turn: permission limit reached")
 	ErrTooManyChannels = errors.New("turn: channel limit reached")
 	ErrChannelCooldown = errors.New("turn: every free channel number is cooling down")
-	ErrPayloadTooLarge = errors.New("turn: payload longer than 65535 bytes")
+	// ErrPayloadTooLarge: Send of a payload larger than Config.MaxPayload.
+	ErrPayloadTooLarge = errors.New("turn: payload larger than the relay's MaxPayload")
 )
 
 // STUN error codes the client acts on (RFC 8489 section 14.8, RFC 8656

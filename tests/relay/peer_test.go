@@ -57,7 +57,10 @@ type peer struct {
 	events chan node.Event
 	got    [datagrams]atomic.Bool
 	count  atomic.Int64
-	done   chan error
+	// sink, when set, receives a copy of every payload instead of the
+	// tally (payload_test.go).
+	sink atomic.Pointer[chan []byte]
+	done chan error
 }
 
 func startPeer(t *testing.T, ctx context.Context, name string) *peer {
@@ -107,6 +110,10 @@ func startPeerWith(t *testing.T, ctx context.Context, name string, timers turn.C
 
 // receive tallies datagram numbers; duplicates count once.
 func (p *peer) receive(_ node.ConnID, b []byte) {
+	if sink := p.sink.Load(); sink != nil {
+		*sink <- append([]byte(nil), b...)
+		return
+	}
 	if len(b) < 4 {
 		return
 	}

@@ -215,7 +215,7 @@ func waitForBinding(t testing.TB, addr netip.AddrPort, log *lockedBuffer) {
 			t.Fatal(err)
 		}
 		_ = conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-		if n, _, err := conn.ReadFromUDPAddrPort(buf); err == nil && stunmsg.Classify(buf[:n]) == stunmsg.KindSTUN {
+		if n, _, err := conn.ReadFromUDPAddrPort(buf); err == nil && stunmsg.IsSTUN(buf[:n]) {
 			return
 		}
 	}
