@@ -18,11 +18,12 @@
 //	macOS, iOS       getsockopt SO_NWRITE
 //	FreeBSD          ioctl FIONWRITE
 //
-// Elsewhere (Windows, OpenBSD, NetBSD, DragonFly, illumos, Solaris, AIX,
-// plan9, ...) New sizes the socket's send buffer (SO_SNDBUF) to
-// DefaultSendBufferBytes instead, so the kernel itself refuses to hold
-// more; Config.SendBufferBytes changes it, and Conn.Bound reports what the
-// kernel granted. Plan 9 has no SO_SNDBUF: its queue stays unbounded.
+// Elsewhere (Windows, OpenBSD, NetBSD, DragonFly, illumos, Solaris, AIX)
+// New sizes the socket's send buffer (SO_SNDBUF) to DefaultSendBufferBytes
+// instead, so the kernel holds no more and a write waits for room;
+// Config.SendBufferBytes changes it, and Conn.Bound reports what the kernel
+// granted. Plan 9 has no SO_SNDBUF: its queue stays unbounded, and Bound
+// says so in its Err.
 //
 // Two limits of these bounds, neither checked on a real machine here: the
 // BSD-derived stacks (macOS, FreeBSD) may hand a UDP datagram to the
