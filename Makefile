@@ -12,11 +12,15 @@ fmt-check:
 	@out=$$(gofmt -l $(GOFILES)); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-# go vet both modules, and the Windows side of the drivers cross-compiled.
+# go vet both modules, the Windows side of the drivers cross-compiled, and
+# the portable driver on each OS whose kernel-queue bound differs.
 vet:
 	$(GO) vet ./...
 	cd tests && $(GO) vet ./...
 	GOOS=windows $(GO) vet ./drivers/...
+	for os in darwin freebsd openbsd netbsd linux plan9; do \
+		GOOS=$$os $(GO) vet ./drivers/portable/ || exit 1; \
+	done
 
 # Unit, property (rapid, 1000 cases each by default) and boundary tests of
 # the root module.

@@ -6,6 +6,32 @@
 // and a received Message's Dst is the socket's bound address (unspecified
 // on a wildcard socket). Writes wait for room inside net.UDPConn, so Send
 // never reports pump.ErrWouldBlock.
+//
+// # The kernel queue
+//
+// A probe the pump sends waits behind every byte the kernel already holds
+// for the socket, so that queue needs a bound. Where the OS can count a
+// socket's unsent bytes, Conn implements pump.UnsentCounter and the pump's
+// kernel budget (pump.Config.KernelDataBudget) keeps it short:
+//
+//	Linux, Android   ioctl SIOCOUTQ
+//	macOS, iOS       getsockopt SO_NWRITE
+//	FreeBSD          ioctl FIONWRITE
+//
+// Elsewhere (Windows, OpenBSD, NetBSD, DragonFly, illumos, Solaris, AIX)
+// New sizes the socket's send buffer (SO_SNDBUF) to DefaultSendBufferBytes
+// instead, so the kernel holds no more and a write waits for room;
+// Config.SendBufferBytes changes it, and Conn.Bound reports what the kernel
+// granted. Plan 9 has no SO_SNDBUF: its queue stays unbounded, and Bound
+// says so in its Err.
+//
+// Two limits of these bounds, neither checked on a real machine here: the
+// BSD-derived stacks (macOS, FreeBSD) may hand a UDP datagram to the
+// interface queue at once, so SO_NWRITE and FIONWRITE may read 0 and the
+// budget then holds nothing back; and on OpenBSD and NetBSD, SO_SNDBUF of
+// a UDP socket caps the size of one datagram rather than a queue, so a
+// datagram larger than the buffer is refused (ErrMessageTooLarge) and
+// nothing queues in the socket either way.
 package portable
 
 import (
@@ -14,6 +40,7 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/state/gso"
@@ -38,25 +65,77 @@ type Stats struct {
 	OtherErrors      uint64
 }
 
-// Conn is a pump.Conn over one UDP socket. Send belongs to one goroutine and
-// Recv to one; Stats, Caps and Close may be called from anywhere.
+// Conn is a pump.Conn over one UDP socket. Send and UnsentBytes belong to
+// one goroutine and Recv to one; Stats, Caps, Bound and Close may be called
+// from anywhere.
 type Conn struct {
 	uc    *net.UDPConn
+	rc    syscall.RawConn // nil where the socket has none
 	local netip.AddrPort
+	oq    unsent
+	bound Bound
 
 	sent, recvd, tooLarge, unreachable, skipped, other atomic.Uint64
 }
 
 var _ pump.Conn = (*Conn)(nil)
 
-// New takes over uc; Close closes it.
+// errNoRawConn: the socket gives no access to its descriptor.
+var errNoRawConn = errors.New("portable: the socket has no raw connection")
+
+// New takes over uc with the zero Config; Close closes it. A send buffer
+// the kernel refuses is no error here: Bound reports it.
 func New(uc *net.UDPConn) *Conn {
-	c := &Conn{uc: uc}
+	c, _ := NewWithConfig(uc, Config{})
+	return c
+}
+
+// NewWithConfig takes over uc; Close closes it. It returns the Conn even
+// when it also returns an error: that error says a send buffer that
+// cfg.SendBufferBytes asked for explicitly could not be set or read, and
+// Bound reports the same.
+func NewWithConfig(uc *net.UDPConn, cfg Config) (*Conn, error) {
+	c := &Conn{uc: uc, bound: Bound{Counter: unsentCounter, SendBufferGranted: -1}}
 	if la, ok := uc.LocalAddr().(*net.UDPAddr); ok {
 		c.local = la.AddrPort()
 	}
-	return c
+	if rc, err := uc.SyscallConn(); err == nil {
+		c.rc = rc
+	}
+	c.oq.init()
+	if want := sendBufferRequest(cfg, unsentCounter != ""); want > 0 {
+		c.bound.SendBufferRequested = want
+		if err := uc.SetWriteBuffer(want); err != nil {
+			c.bound.Err = fmt.Errorf("portable: set SO_SNDBUF to %d: %w", want, err)
+		}
+	}
+	if c.bound.Err == nil {
+		c.bound.SendBufferGranted, c.bound.Err = c.sendBuffer()
+	}
+	if c.bound.Err != nil && cfg.SendBufferBytes > 0 {
+		return c, c.bound.Err
+	}
+	return c, nil
 }
+
+// sendBuffer reads SO_SNDBUF, or -1 with the reason it cannot.
+func (c *Conn) sendBuffer() (int, error) {
+	if c.rc == nil {
+		return -1, errNoRawConn
+	}
+	n, rerr := -1, error(nil)
+	if err := c.rc.Control(func(fd uintptr) { n, rerr = readSendBuffer(fd) }); err != nil {
+		return -1, err
+	}
+	if rerr != nil {
+		return -1, fmt.Errorf("portable: read SO_SNDBUF: %w", rerr)
+	}
+	return n, nil
+}
+
+// Bound says what bounds the socket's kernel queue: the call that counts
+// its unsent bytes, if any, and its send buffer as requested and granted.
+func (c *Conn) Bound() Bound { return c.bound }
 
 // Caps: one datagram per batch, since nothing here segments.
 func (c *Conn) Caps() gso.Caps { return gso.Caps{MaxSegments: 1} }

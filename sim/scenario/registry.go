@@ -94,7 +94,8 @@ func (s Scenario) Build(o Options) Spec {
 
 var aboutSaturatedCut = strings.Join([]string{
 	"two peers behind endpoint-independent NATs and a relay; alice's uplink is a 1 Mbit/s bottleneck;",
-	"alice saturates it with 1200-byte datagrams for 10 minutes, then her links are cut",
+	"alice saturates it for 10 minutes with two flows, 1200-byte datagrams and 40-byte ones (smaller than",
+	"any probe, as a tunnel's TCP acknowledgements are), then her links are cut",
 }, " ")
 
 // eiNAT is an endpoint-independent NAT (mapping and filtering): the peers
@@ -114,7 +115,10 @@ func saturatedCut(seed uint64) Spec {
 			{Name: "bob", NAT: eiNAT(), Link: netmodel.HostConfig{Up: access, Down: access}},
 		},
 		Relay: true,
-		Loads: []LoadSpec{{Kind: Saturating, From: 0, Size: 1200, Start: 2 * time.Second}},
+		Loads: []LoadSpec{
+			{Kind: Saturating, From: 0, Size: 1200, Start: 2 * time.Second},
+			{Kind: Saturating, From: 0, Size: 40, Start: 2 * time.Second},
+		},
 		// As the real drivers run by default.
 		KernelDataBudget: pump.DefaultKernelDataBudget,
 		CutAt:            10 * time.Minute,

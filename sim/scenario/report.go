@@ -77,8 +77,8 @@ func SummaryLine(res *Result, wall time.Duration) string {
 	if d, ok := res.DetectDelay(); ok && res.Spec.CutAt > 0 {
 		detect = d.Milliseconds()
 	}
-	return fmt.Sprintf("sim policy=%s false_failures=%d probe_delay_max_ms=%d detect_delay_ms=%d speedup=%s",
-		res.Spec.Policy, res.FalseFailures, res.ControlDelayMax().Milliseconds(), detect, fmtSpeedup(res, wall))
+	return fmt.Sprintf("sim policy=%s false_failures=%d late=%d probe_delay_max_ms=%d detect_delay_ms=%d speedup=%s",
+		res.Spec.Policy, res.FalseFailures, res.Late(), res.ControlDelayMax().Milliseconds(), detect, fmtSpeedup(res, wall))
 }
 
 func fmtSpeedup(res *Result, wall time.Duration) string {

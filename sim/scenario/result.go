@@ -175,6 +175,16 @@ func (r *Result) DetectDelay() (time.Duration, bool) {
 	return max(r.Detect[0], r.Detect[1]), r.Detected[0] && r.Detected[1]
 }
 
+// Late counts the datagrams, both ways, that arrived after a later one of
+// their own flow (load): Late and LateAcrossSwitch of both peers.
+func (r *Result) Late() uint64 {
+	var n uint64
+	for _, p := range r.Peers {
+		n += p.Late + p.LateAcrossSwitch
+	}
+	return n
+}
+
 // ControlDelayMax is the largest Control delay of either peer.
 func (r *Result) ControlDelayMax() time.Duration {
 	return max(r.Peers[0].ControlDelayMax, r.Peers[1].ControlDelayMax)

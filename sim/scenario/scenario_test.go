@@ -27,8 +27,8 @@ func shortDefault(t *testing.T, seed uint64, p gso.Policy) *Result {
 
 func TestTheControlLaneKeepsProbesWithinTheBoundAndDetectsTheCut(t *testing.T) {
 	res := shortDefault(t, 3, gso.ControlFirst)
-	if res.FalseFailures != 0 || res.Peers[0].OverBound != 0 {
-		t.Fatalf("false failures %d, over bound %d", res.FalseFailures, res.Peers[0].OverBound)
+	if res.FalseFailures != 0 || res.Peers[0].OverBound != 0 || res.Late() != 0 {
+		t.Fatalf("false failures %d, over bound %d, late %d", res.FalseFailures, res.Peers[0].OverBound, res.Late())
 	}
 	if res.Peers[0].ControlDelayMax == 0 {
 		t.Fatal("no Control delay measured behind a saturated 1 Mbit/s uplink")
@@ -46,6 +46,20 @@ func TestFIFOMakesProbesWaitBehindDataAndFailsAWorkingPath(t *testing.T) {
 	res := shortDefault(t, 3, gso.FIFO)
 	if res.FalseFailures == 0 || res.Peers[0].OverBound == 0 {
 		t.Fatalf("false failures %d, over bound %d: FIFO should starve the probes", res.FalseFailures, res.Peers[0].OverBound)
+	}
+}
+
+// The default scenario's second flow is 40-byte datagrams, smaller than
+// any probe: ordering by size puts them ahead of the probes and splits
+// their flow between batches of different sizes.
+func TestSmallestFirstHoldsProbesBehindSmallDataOrReordersIt(t *testing.T) {
+	res := shortDefault(t, 3, gso.SmallestSegmentFirst)
+	if res.FalseFailures == 0 || res.Late() == 0 {
+		t.Fatalf("false failures %d, late %d, probe delay max %v: smallest-first should fail on data smaller than a probe",
+			res.FalseFailures, res.Late(), res.ControlDelayMax())
+	}
+	if res.Peers[0].OverBound == 0 {
+		t.Fatalf("no probe over the bound (max %v): the small flow should hold probes back", res.ControlDelayMax())
 	}
 }
 
@@ -67,7 +81,7 @@ func TestTheSummaryEndsWithTheIssuesLineAndThePlotIsSVG(t *testing.T) {
 		t.Fatalf("summary:\n%s", b.String())
 	}
 	line := SummaryLine(res, time.Second)
-	if !strings.HasPrefix(line, "sim policy=control-lane false_failures=0 probe_delay_max_ms=") || !strings.Contains(line, " speedup=") {
+	if !strings.HasPrefix(line, "sim policy=control-lane false_failures=0 late=0 probe_delay_max_ms=") || !strings.Contains(line, " speedup=") {
 		t.Fatalf("summary line %q", line)
 	}
 	svg := string(Plot([]*Result{res}))
