@@ -140,3 +140,32 @@ func TestTheControlledSideSelectsTheNominatedPairWhenItsCheckIsAnsweredAfterGivi
 		t.Fatalf("no late answer counted: %+v", st)
 	}
 }
+
+// The checks kept for late answers are bounded: each for ProbeTimeout
+// after it gave up, and at most lateChecksKept, the oldest forgotten
+// first.
+func TestChecksThatGaveUpAreKeptForProbeTimeoutAndAtMostLateChecksKept(t *testing.T) {
+	a, _ := newPair(t, Config{})
+	p := a.pairs[0]
+	var ids []stunmsg.TxID
+	for i := range lateChecksKept + 1 {
+		x := &txn{id: a.newTxID(), pair: p}
+		ids = append(ids, x.id)
+		a.rememberExpired(t0.Add(time.Duration(i)*time.Millisecond), x)
+	}
+	if len(a.expired) != lateChecksKept {
+		t.Fatalf("%d checks kept, want %d", len(a.expired), lateChecksKept)
+	}
+	at := t0.Add(lateChecksKept * time.Millisecond)
+	if a.findExpired(at, ids[0]) != nil || a.findExpired(at, ids[1]) == nil {
+		t.Fatal("the oldest check is not the one forgotten")
+	}
+	last := ids[lateChecksKept]
+	forget := at.Add(a.cfg.ProbeTimeout)
+	if a.findExpired(forget.Add(-time.Nanosecond), last) == nil {
+		t.Fatal("a check forgotten before ProbeTimeout")
+	}
+	if a.findExpired(forget, last) != nil || len(a.expired) != 0 {
+		t.Fatalf("%d checks still kept ProbeTimeout after the last gave up", len(a.expired))
+	}
+}
