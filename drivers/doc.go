@@ -23,6 +23,32 @@
 //
 // The OS packages (linux, windows, portable) implement only pump.Conn.
 //
+// # Callbacks
+//
+// OnEvent and OnData run on the driver's goroutine, inside its loop: while
+// one runs nothing is received, sent or timed. So they must not block, and
+// must not call the Driver's commands (Send, Connect, Do, ...), which wait
+// for that same loop and would never return. Hand the event or a copy of
+// the payload to another goroutine (a buffered channel) and act there. A
+// receiver that blocked in OnData stopped its driver's probes too: its
+// peer reported ProbeTimeout 15 s later.
+//
+// Close(id) forgets the connection and emits Closed locally; it sends
+// nothing, so the peer learns of it only from the silence (ProbeTimeout,
+// or the idle timeout). Tell the peer over your signalling channel when it
+// matters. Cancelling Run's context closes the Conn and stops every
+// goroutine; it emits no event, and the connections end with it.
+//
+// # Socket buffers
+//
+// linux.New raises the socket's receive buffer to 4 MiB and its send
+// buffer to 1 MiB (linux.Config; a larger size set before is kept). The
+// kernel's usual 208 KiB receive buffer lost 2-12% of a bulk transfer
+// whenever the receiving goroutine was descheduled briefly. Without
+// CAP_NET_ADMIN the kernel caps the sizes at net.core.rmem_max and
+// wmem_max; linux.Conn.Buffers reports what it granted. The portable
+// driver sizes only its send buffer, as a bound on the kernel queue.
+//
 // # Logs
 //
 // Config.Logger receives log/slog records; the default writes JSON lines
