@@ -72,7 +72,7 @@
 //	for {
 //		flush := func() {
 //			for t, ok := n.PollTransmit(); ok; t, ok = n.PollTransmit() {
-//				queue.Enqueue(t.Src, t.Dst, t.ECN, t.Class, t.Payload) // copies the payload
+//				queue.Enqueue(t.Src, t.Dst, t.Payload, t.Class, t.ECN) // copies the payload
 //			}
 //			for e, ok := n.PollEvent(); ok; e, ok = n.PollEvent() {
 //				switch e := e.(type) {
