@@ -17,6 +17,9 @@
 //	Connect, Close, AddRemoteCandidate, RemoveRemoteCandidate, Send,
 //	AddLocalAddress, AddStunServer, AddRelay, RemoveRelay
 //
+// Queries (no time, no output): LocalCredentials, Path, MaxPayload,
+// Relays, Stats, ConnStats, RelayStats.
+//
 // Outputs are drained until empty after every input or command:
 //
 //	PollTransmit() (Transmit, bool)          // datagrams to send, tagged Control or Data
