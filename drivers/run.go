@@ -64,8 +64,20 @@ func (d *Driver) Run(ctx context.Context) error {
 			d.free <- msgs[:cap(msgs)]
 		case <-timer.C:
 			d.pump.HandleTimeout(time.Now())
-		case c := <-d.cmds:
-			c.reply <- c.fn(time.Now(), d.pump)
+		case r := <-d.cmds:
+			now := time.Now()
+			d.serve(now, r)
+			// Take every command already waiting before flushing, so that
+			// concurrent senders share the flush and its GSO batches.
+			for range maxCommands - 1 {
+				select {
+				case r = <-d.cmds:
+					d.serve(now, r)
+					continue
+				default:
+				}
+				break
+			}
 		case err = <-d.writable:
 			waiting = false
 			if err != nil {
@@ -75,6 +87,7 @@ func (d *Driver) Run(ctx context.Context) error {
 		}
 		d.deliverEvents()
 		d.flush(time.Now())
+		d.releaseWriters()
 		if d.pump.WantsWritable() && !waiting {
 			if w, ok := d.conn.(Writable); ok {
 				waiting = true

@@ -37,9 +37,17 @@ type kernelBudget struct {
 // by at most about one datagram per sample.
 const minSample = 2 * time.Millisecond
 
+// maxSample is the longest interval a sample may span when the queue ran
+// empty in it: the pump looks at the kernel at least every
+// BudgetRecheckMax while it holds Data, so a longer interval means the
+// program sent nothing for a while and the link idled.
+const maxSample = 128 * time.Millisecond
+
 // observe takes a reading of the kernel queue at now.
 func (k *kernelBudget) observe(now time.Time, unsent int) {
-	if !k.haveRef {
+	if !k.haveRef || (k.refUnsent == 0 && k.handed == 0) {
+		// Nothing in the kernel since the reference: the interval so far
+		// was idle and says nothing about the link; start it here.
 		k.refAt, k.refUnsent, k.handed, k.haveRef = now, unsent, 0, true
 		return
 	}
@@ -50,16 +58,19 @@ func (k *kernelBudget) observe(now time.Time, unsent int) {
 	drained := max(k.refUnsent+k.handed-unsent, 0)
 	sample := float64(drained) / dt.Seconds()
 	switch {
+	case unsent == 0 && dt > maxSample:
+		// Emptied long ago, most likely: no sample.
 	case unsent == 0:
-		// The queue ran empty: it drained everything it had, so the link
-		// is at least this fast. A slower sample here says the program
-		// gave little, not that the link slowed.
+		// It drained all it was given, so the link is at least this
+		// fast; a slower sample here says the program gave little, not
+		// that the link slowed.
 		k.rate = max(k.rate, sample)
 	case k.rate == 0:
 		k.rate = sample
 	default:
-		// Non-empty at the end of the interval: the link drained at its
-		// own rate. A quarter-weight average rides out one odd sample.
+		// Still backlogged at the end of an interval in which it was
+		// given work: the link drained at its own rate. A quarter-weight
+		// average rides out one odd sample.
 		k.rate += (sample - k.rate) / 4
 	}
 	k.refAt, k.refUnsent, k.handed = now, unsent, 0

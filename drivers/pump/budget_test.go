@@ -228,4 +228,3 @@ func TestDropHeadDropsTheOldestDataAndCountsIt(t *testing.T) {
 		t.Fatal("Control was dropped")
 	}
 }
-

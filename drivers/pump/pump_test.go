@@ -195,4 +195,3 @@ func TestABatchTheKernelKeepsRefusingIsDroppedAndCountedNotRetriedForEver(t *tes
 		t.Fatalf("stats %+v", s)
 	}
 }
-
