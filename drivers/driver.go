@@ -24,6 +24,9 @@ const (
 	// find a place and share one flush, few enough that received datagrams
 	// and timers wait behind at most this many commands.
 	maxCommands = 64
+	// yieldPayloads is a full GSO batch: the loop waits for more payloads
+	// from a Send loop (see serveWaiting) only until it has one.
+	yieldPayloads = 64
 	// DefaultRecvMessages is how many buffers one Recv may fill: one
 	// recvmmsg call's worth.
 	DefaultRecvMessages = 64

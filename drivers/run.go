@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -65,19 +66,7 @@ func (d *Driver) Run(ctx context.Context) error {
 		case <-timer.C:
 			d.pump.HandleTimeout(time.Now())
 		case r := <-d.cmds:
-			now := time.Now()
-			d.serve(now, r)
-			// Take every command already waiting before flushing, so that
-			// concurrent senders share the flush and its GSO batches.
-			for range maxCommands - 1 {
-				select {
-				case r = <-d.cmds:
-					d.serve(now, r)
-					continue
-				default:
-				}
-				break
-			}
+			d.serveWaiting(r)
 		case err = <-d.writable:
 			waiting = false
 			if err != nil {
@@ -111,6 +100,36 @@ func (d *Driver) Run(ctx context.Context) error {
 				}()
 			}
 		}
+	}
+}
+
+// serveWaiting serves r and every command already waiting before the loop
+// flushes, so that concurrent senders share the flush and its GSO batches.
+// A program that calls Send in a loop is one command behind: while fewer
+// than a GSO batch of payloads (yieldPayloads) came in, the loop yields
+// after a send, so that such a caller, woken by the reply, can hand over
+// its next payload before the flush. The yield ends the batch when nobody
+// sends again, and costs a scheduler pass, not a timer.
+func (d *Driver) serveWaiting(r *request) {
+	now := time.Now()
+	d.serve(now, r)
+	payloads := len(r.payloads)
+	for range maxCommands - 1 {
+		select {
+		case r = <-d.cmds:
+		default:
+			if payloads == 0 || payloads >= yieldPayloads {
+				return
+			}
+			runtime.Gosched()
+			select {
+			case r = <-d.cmds:
+			default:
+				return
+			}
+		}
+		d.serve(now, r)
+		payloads += len(r.payloads)
 	}
 }
 

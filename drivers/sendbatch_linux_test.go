@@ -116,7 +116,8 @@ func TestSendBatchAllocatesNothingPerPayload(t *testing.T) {
 	}
 	send := func() {
 		if n, err := a.d.SendBatch(ctx, 1, payloads); err != nil || n != len(payloads) {
-			t.Fatalf("SendBatch: %d, %v", n, err)
+			s, _ := a.d.Stats(ctx)
+			t.Fatalf("SendBatch: %d, %v; pump %+v queue %+v", n, err, s.Pump, s.Queue)
 		}
 	}
 	for range 50 {
