@@ -59,10 +59,13 @@ func (d *Driver) call(ctx context.Context, r *request) error {
 	}
 }
 
-// serve runs one request on the loop's goroutine and replies. A refusal
-// for back-pressure opens the wait WaitWritable blocks on before the
-// caller can see the refusal.
-func (d *Driver) serve(now time.Time, r *request) {
+// serve runs one request on the loop's goroutine, replies, and returns how
+// many payloads it carried. A refusal for back-pressure opens the wait
+// WaitWritable blocks on before the caller can see the refusal. After the
+// reply r is the caller's again (and soon the pool's): serve must not
+// touch it.
+func (d *Driver) serve(now time.Time, r *request) (payloads int) {
+	payloads = len(r.payloads)
 	var err error
 	if r.fn != nil {
 		err = r.fn(now, d.pump)
@@ -77,6 +80,7 @@ func (d *Driver) serve(now time.Time, r *request) {
 		d.mu.Unlock()
 	}
 	r.reply <- err
+	return payloads
 }
 
 // releaseWriters wakes WaitWritable once the pump takes Data again.

@@ -39,6 +39,10 @@ type flusher struct {
 	// unsent is the kernel queue the last flush left, when it held Data.
 	unsent int
 	stats  *Stats
+	// The flush in progress: its result so far, and whether its last
+	// round held Data back.
+	res FlushResult
+	cut bool
 }
 
 func newFlusher(maxBatches int, budget kernelBudget, measure bool, stats *Stats) flusher {
@@ -62,46 +66,76 @@ func newFlusher(maxBatches int, budget kernelBudget, measure bool, stats *Stats)
 // half the budget, and then PollTimeout says when it will have drained to
 // half.
 func (f *flusher) flush(now time.Time, q *gso.Queue, c Conn) (FlushResult, error) {
-	var res FlushResult
-	cut := false // the previous round held Data back
-	for !q.Empty() {
-		room, limit := f.dataRoom(now, c)
-		if cut && room < limit/2 {
-			res.DataHeld = true
-			f.stats.DataHeld++
-			f.unsent = limit - room
-			return res, nil
-		}
-		batches, held := q.PeekLimit(f.peek[:0], room)
-		if held && len(batches) == 0 {
-			_ = q.Advance(0) // release the peek
-			res.DataHeld = true
-			f.stats.DataHeld++
-			f.unsent = limit - room
-			return res, nil
+	f.start()
+	for {
+		batches := f.next(now, q, c)
+		if batches == nil {
+			return f.res, nil
 		}
 		n, err := c.Send(batches)
-		f.budget.handedOff(dataBytes(batches, n))
-		if aerr := q.Advance(n); aerr != nil {
-			// The Conn claimed more than it was given: a driver bug.
-			panic("pump: " + aerr.Error())
+		if done, err := f.sent(q, batches, n, err); done {
+			return f.res, err
 		}
-		res.Datagrams += n
-		f.stats.DatagramsSent += uint64(n)
-		f.stats.Sends++
-		switch {
-		case errors.Is(err, ErrWouldBlock):
-			res.Blocked = true
-			f.stats.WouldBlock++
-			return res, nil
-		case err != nil:
-			f.stats.SendErrors++
-			f.dropHead(q)
-			return res, err
-		}
-		cut = held
 	}
-	return res, nil
+}
+
+// start begins a flush of rounds that next and sent make.
+func (f *flusher) start() {
+	f.res, f.cut = FlushResult{}, false
+}
+
+// next returns the batches the next round offers the Conn, or nil when the
+// flush is over (f.res says why). The queue may take new datagrams until
+// sent reports the round: they go to new batches.
+func (f *flusher) next(now time.Time, q *gso.Queue, c Conn) []*gso.Batch {
+	if q.Empty() {
+		return nil
+	}
+	room, limit := f.dataRoom(now, c)
+	if f.cut && room < limit/2 {
+		f.hold(limit - room)
+		return nil
+	}
+	batches, held := q.PeekLimit(f.peek[:0], room)
+	if len(batches) == 0 {
+		_ = q.Advance(0) // release the peek
+		if held {
+			f.hold(limit - room)
+		}
+		return nil
+	}
+	f.cut = held
+	return batches
+}
+
+func (f *flusher) hold(unsent int) {
+	f.res.DataHeld = true
+	f.stats.DataHeld++
+	f.unsent = unsent
+}
+
+// sent takes the Conn's answer to the round's batches: n datagrams taken,
+// and its error. done says the flush is over.
+func (f *flusher) sent(q *gso.Queue, batches []*gso.Batch, n int, err error) (done bool, _ error) {
+	f.budget.handedOff(dataBytes(batches, n))
+	if aerr := q.Advance(n); aerr != nil {
+		// The Conn claimed more than it was given: a driver bug.
+		panic("pump: " + aerr.Error())
+	}
+	f.res.Datagrams += n
+	f.stats.DatagramsSent += uint64(n)
+	f.stats.Sends++
+	switch {
+	case errors.Is(err, ErrWouldBlock):
+		f.res.Blocked = true
+		f.stats.WouldBlock++
+		return true, nil
+	case err != nil:
+		f.stats.SendErrors++
+		f.dropHead(q)
+		return true, err
+	}
+	return false, nil
 }
 
 // dataBytes is the Data payload in the first n datagrams of batches.

@@ -315,6 +315,48 @@ func (p *Pump) Flush(now time.Time) (FlushResult, error) {
 		return FlushResult{Blocked: true}, nil
 	}
 	res, err := p.fl.flush(now, p.queue, p.conn)
+	p.finish(now, res)
+	return res, err
+}
+
+// StartFlush begins a flush whose Conn.Send calls the caller makes, one
+// round at a time, possibly on another goroutine, so that it can go on
+// taking commands and datagrams while the kernel copies: NextSend returns
+// the batches of a round, the caller hands them to Conn.Send, and Sent
+// reports its answer. Between NextSend and Sent the caller may call Send,
+// SendBatch, HandleMessages and HandleTimeout (what they queue goes to new
+// batches), but not Flush, StartFlush or NextSend. Flush is the same
+// thing with the Conn called in place.
+func (p *Pump) StartFlush(now time.Time) {
+	p.collect()
+	p.fl.start()
+}
+
+// NextSend returns the batches for the flush's next Conn.Send, or nil when
+// the flush is over; then EndFlush gives its result.
+func (p *Pump) NextSend(now time.Time) []*gso.Batch {
+	if p.blocked {
+		p.fl.res.Blocked = true
+		return nil
+	}
+	return p.fl.next(now, p.queue, p.conn)
+}
+
+// Sent reports what Conn.Send did with the batches NextSend returned. done
+// says the flush is over (the socket would block, or the send failed with
+// err); otherwise call NextSend again.
+func (p *Pump) Sent(batches []*gso.Batch, n int, err error) (done bool, _ error) {
+	return p.fl.sent(p.queue, batches, n, err)
+}
+
+// EndFlush ends the flush and returns its result.
+func (p *Pump) EndFlush(now time.Time) FlushResult {
+	res := p.fl.res
+	p.finish(now, res)
+	return res
+}
+
+func (p *Pump) finish(now time.Time, res FlushResult) {
 	// Stamp the buffers the flush freed with the time, so the queue can
 	// release them when they have been idle long enough.
 	p.queue.HandleTimeout(now)
@@ -329,7 +371,6 @@ func (p *Pump) Flush(now time.Time) (FlushResult, error) {
 	if p.fl.budget.floor > 0 {
 		p.stats.KernelDataLimit = p.fl.budget.limit()
 	}
-	return res, err
 }
 
 // recheckWait is how long held Data waits before the kernel queue is
