@@ -1,6 +1,7 @@
 package pump
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -106,7 +107,6 @@ func TestTheBudgetFollowsTheDrainRateWithinTheTargetDelay(t *testing.T) {
 			if allowed := float64(limit) + 2*1000 + tc.rate*minSample.Seconds(); c.maxQueue > allowed*1.25 {
 				t.Errorf("the kernel held up to %.0f bytes, budget %d (rate %.0f B/s)", c.maxQueue, limit, tc.rate)
 			}
-			t.Logf("maxQueue %.0f limit %d rate %d took %d", c.maxQueue, limit, p.Stats().KernelDrainRate, took)
 			if got := p.Stats().KernelDrainRate; float64(got) < 0.8*tc.rate || float64(got) > 1.2*tc.rate {
 				t.Errorf("estimated %d B/s, link %.0f", got, tc.rate)
 			}
@@ -156,21 +156,24 @@ func TestTheRecheckWaitDoublesWhileNoRateIsKnown(t *testing.T) {
 	}
 }
 
-// fastPump returns a pump over a conn whose kernel drained rate bytes per
-// second in a first measured interval, so the delay bound is known.
+// measuredPump returns a pump over a conn whose kernel drained rate bytes
+// per second in a first measured interval, so the delay bound is known.
 func measuredPump(t *testing.T, rate float64, cfg Config) (*Pump, *drainingConn, node.ConnID) {
 	t.Helper()
 	c := &drainingConn{fakeConn: fakeConn{room: 1 << 30}, rate: rate, now: t0}
-	p := newTestPump(t, &c.fakeConn, DefaultKernelDataBudget)
-	cfg.KernelDataBudget = DefaultKernelDataBudget
-	p2 := New(p.node, c, cfg)
-	p2.fl.budget.observe(t0, 0)
-	p2.fl.budget.handedOff(int(rate / 100))
-	p2.fl.budget.observe(t0.Add(10*time.Millisecond), 0)
-	if p2.fl.budget.rate != rate {
-		t.Fatalf("rate %v, want %v", p2.fl.budget.rate, rate)
+	n, err := node.New(node.Config{Rand: rand.New(rand.NewPCG(1, 2))})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return p2, c, 0
+	cfg.KernelDataBudget = DefaultKernelDataBudget
+	p := New(n, c, cfg)
+	p.fl.budget.observe(t0, 0)
+	p.fl.budget.handedOff(int(rate / 100))
+	p.fl.budget.observe(t0.Add(10*time.Millisecond), 0)
+	if p.fl.budget.rate != rate {
+		t.Fatalf("rate %v, want %v", p.fl.budget.rate, rate)
+	}
+	return p, c, 0
 }
 
 // The queue's Data is bounded by its drain time: under BackPressure the
@@ -184,6 +187,9 @@ func TestQueuedDataIsBoundedByItsDrainTime(t *testing.T) {
 		t.Fatalf("bound %d, want 25000", bound)
 	}
 	for i := 0; ; i++ {
+		if i == 1000 {
+			t.Fatalf("%d bytes queued and still admitted, bound %d", p.Queue().QueuedBytes(gso.Data), bound)
+		}
 		if !p.admitData(1000) {
 			if q := p.Queue().QueuedBytes(gso.Data); q+1000 <= bound || i != 25 {
 				t.Fatalf("refused after %d datagrams with %d bytes queued, bound %d", i, q, bound)

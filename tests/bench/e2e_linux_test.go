@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"flag"
 	"errors"
 	"io"
 	"log/slog"
@@ -28,6 +29,10 @@ type e2ePair struct {
 }
 
 const e2eConn node.ConnID = 1
+
+// e2eBatch is how many payloads one SendBatch call carries: wireguard-go's
+// batch (its StdNetBind.BatchSize), so both hand the kernel the same.
+var e2eBatch = flag.Int("drivers.e2e-batch", 128, "payloads per SendBatch call in the drivers-e2e batch case")
 
 func newE2EPair(b *testing.B) *e2ePair {
 	b.Helper()
@@ -125,7 +130,7 @@ type e2eResult struct {
 // run has send push size-byte payloads for dur and counts what the
 // receiver delivered, waiting for the tail in flight.
 func (p *e2ePair) run(b *testing.B, size int, dur time.Duration, send func(ctx context.Context, payloads [][]byte) uint64) e2eResult {
-	payloads := make([][]byte, 64)
+	payloads := make([][]byte, *e2eBatch)
 	for i := range payloads {
 		payloads[i] = datagram(size)
 	}
@@ -171,7 +176,7 @@ func (p *e2ePair) sendEach(b *testing.B) func(context.Context, [][]byte) uint64 
 	}
 }
 
-// sendBatches is a program calling Driver.SendBatch with 64 payloads,
+// sendBatches is a program calling Driver.SendBatch with e2eBatch payloads,
 // waiting on WaitWritable when pushed back.
 func (p *e2ePair) sendBatches(b *testing.B) func(context.Context, [][]byte) uint64 {
 	return func(ctx context.Context, payloads [][]byte) uint64 {
