@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,18 +59,15 @@ func TestSendBatchBackPressureLosesNothingAndWaitWritableWakesTheSender(t *testi
 	if !errors.Is(err, gso.ErrQueueFull) || accepted == 0 || accepted >= count {
 		t.Fatalf("SendBatch into a blocked socket: accepted %d of %d, %v", accepted, count, err)
 	}
+	// While nothing can drain the wait does not end: with a context
+	// already cancelled it returns the context's error, not nil.
+	cancelled, cancelNow := context.WithCancel(ctx)
+	cancelNow()
+	if err := a.d.WaitWritable(cancelled); !errors.Is(err, context.Canceled) {
+		t.Fatalf("WaitWritable with nothing drained: %v, want context.Canceled", err)
+	}
 	waited := make(chan error, 1)
 	go func() { waited <- a.d.WaitWritable(ctx) }()
-	// The loop cannot drain the queue while the gate is shut; a command
-	// round trip shows the loop ran since the wait began.
-	if _, err := a.d.Stats(ctx); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-waited:
-		t.Fatalf("WaitWritable returned (%v) while nothing could drain", err)
-	default:
-	}
 	gate.shut.Store(false)
 	close(gate.open)
 	if err := <-waited; err != nil {
@@ -141,5 +139,65 @@ func TestSendBatchAllocatesNothingPerPayload(t *testing.T) {
 	}
 	if s.Conn.OffloadMessages == 0 {
 		t.Errorf("no GSO send: batches of 64 payloads left one datagram at a time: %+v", s.Conn)
+	}
+}
+
+// countingConn records the most Data segments one batch carried.
+type countingConn struct {
+	*linux.Conn
+	maxSegments atomic.Int64
+}
+
+func (c *countingConn) Send(batches []*gso.Batch) (int, error) {
+	for _, b := range batches {
+		if n := int64(b.Segments()); b.Class() == gso.Data && n > c.maxSegments.Load() {
+			c.maxSegments.Store(n)
+		}
+	}
+	return c.Conn.Send(batches)
+}
+
+// Sends from concurrent callers that wait for the loop at the same moment
+// are taken together before the flush, so they leave as one GSO batch.
+func TestConcurrentSendsShareOneGSOBatch(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cc := &countingConn{}
+	a, _ := startPeerWith(t, ctx, func(c *linux.Conn) pump.Conn { cc.Conn = c; return cc }, nil, 0)
+	b, _ := startPeer(t, ctx)
+	connectPeers(t, ctx, a, b)
+
+	const senders = 32
+	// Hold the loop in a command until every sender's payload waits.
+	errs := make(chan error, senders)
+	held := make(chan struct{})
+	go func() {
+		errs <- a.d.Do(ctx, func(time.Time, *pump.Pump) error {
+			close(held)
+			for len(a.d.cmds) < senders {
+				runtime.Gosched()
+			}
+			return nil
+		})
+	}()
+	<-held
+	for i := range senders {
+		go func() { errs <- a.d.Send(ctx, 1, []byte{byte(i), 'x'}) }()
+	}
+	for range senders + 1 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Send returns before the flush: wait for the payloads to arrive.
+	for range senders {
+		select {
+		case <-b.data:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a payload did not arrive")
+		}
+	}
+	if got := cc.maxSegments.Load(); got != senders {
+		t.Fatalf("the largest Data batch carried %d segments; %d concurrent sends should share one", got, senders)
 	}
 }
