@@ -2,8 +2,8 @@ package bench
 
 import (
 	"context"
-	"flag"
 	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"net"
