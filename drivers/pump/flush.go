@@ -3,6 +3,7 @@ package pump
 import (
 	"errors"
 	"math"
+	"time"
 
 	"github.com/peerlink/peerlink/state/gso"
 )
@@ -21,10 +22,9 @@ type FlushResult struct {
 	// Blocked: the socket's send buffer is full. Wait until it is writable
 	// and flush again.
 	Blocked bool
-	// DataHeld: Data is queued but the kernel already holds more unsent
-	// bytes than the budget allows, so only Control was sent. Kernels give
-	// no signal when their queue shrinks; PollTimeout says when to look
-	// again (Config.BudgetRecheck).
+	// DataHeld: Data is queued but the kernel already holds as much unsent
+	// Data as the budget allows, so only Control was sent. Kernels give no
+	// signal when their queue shrinks; PollTimeout says when to look again.
 	DataHeld bool
 }
 
@@ -32,16 +32,21 @@ type FlushResult struct {
 // peeks into, so flushing allocates nothing.
 type flusher struct {
 	peek   []*gso.Batch
-	budget int // kernel Data budget in bytes; 0 = no budget
-	// firstRoom is the room the last flush found before it sent anything;
-	// measured says it read the kernel's queue at all.
-	firstRoom int
-	measured  bool
-	stats     *Stats
+	budget kernelBudget
+	// measure: read the kernel queue even without a budget, for the
+	// drain rate a delay bound on the pump's queue needs.
+	measure bool
+	// unsent is the kernel queue the last flush left, when it held Data.
+	unsent int
+	stats  *Stats
+	// The flush in progress: its result so far, and whether its last
+	// round held Data back.
+	res FlushResult
+	cut bool
 }
 
-func newFlusher(maxBatches, budget int, stats *Stats) flusher {
-	return flusher{peek: make([]*gso.Batch, 0, maxBatches), budget: budget, stats: stats}
+func newFlusher(maxBatches int, budget kernelBudget, measure bool, stats *Stats) flusher {
+	return flusher{peek: make([]*gso.Batch, 0, maxBatches), budget: budget, measure: measure, stats: stats}
 }
 
 // flush sends until the queue is empty, the socket would block, Data is held
@@ -53,49 +58,105 @@ func newFlusher(maxBatches, budget int, stats *Stats) flusher {
 // probe sent next waits behind at most the budget (plus one Control batch).
 // Checking the budget only before a send is not enough: once below it, one
 // send would hand the kernel a whole socket buffer of Data.
-func (f *flusher) flush(q *gso.Queue, c Conn) (FlushResult, error) {
-	var res FlushResult
-	f.measured = false
-	for first := true; !q.Empty(); first = false {
-		room, ok := f.dataRoom(c)
-		if first {
-			f.firstRoom, f.measured = room, ok
-		}
-		batches, held := q.PeekLimit(f.peek[:0], room)
-		if held {
-			res.DataHeld = true
-			f.stats.DataHeld++
-		}
-		if len(batches) == 0 {
-			_ = q.Advance(0) // release the peek
-			return res, nil
+//
+// After a round the budget cut short, the kernel is measured again at once:
+// on a link that drains as fast as it is fed (loopback, a veth, a fast NIC)
+// the queue is already empty and the flush goes on, so the budget costs
+// such links nothing. It stops only when the kernel still holds more than
+// half the budget, and then PollTimeout says when it will have drained to
+// half.
+func (f *flusher) flush(now time.Time, q *gso.Queue, c Conn) (FlushResult, error) {
+	f.start()
+	for {
+		batches := f.next(now, q, c)
+		if batches == nil {
+			return f.res, nil
 		}
 		n, err := c.Send(batches)
-		if aerr := q.Advance(n); aerr != nil {
-			// The Conn claimed more than it was given: a driver bug.
-			panic("pump: " + aerr.Error())
-		}
-		res.Datagrams += n
-		f.stats.DatagramsSent += uint64(n)
-		f.stats.Sends++
-		switch {
-		case errors.Is(err, ErrWouldBlock):
-			res.Blocked = true
-			f.stats.WouldBlock++
-			return res, nil
-		case err != nil:
-			f.stats.SendErrors++
-			f.dropHead(q)
-			return res, err
-		}
-		if held {
-			// The kernel has what the budget allows; measuring again at
-			// once would find it barely drained. PollTimeout schedules the
-			// next look.
-			return res, nil
+		if done, err := f.sent(q, batches, n, err); done {
+			return f.res, err
 		}
 	}
-	return res, nil
+}
+
+// start begins a flush of rounds that next and sent make.
+func (f *flusher) start() {
+	f.res, f.cut = FlushResult{}, false
+}
+
+// next returns the batches the next round offers the Conn, or nil when the
+// flush is over (f.res says why). The queue may take new datagrams until
+// sent reports the round: they go to new batches.
+func (f *flusher) next(now time.Time, q *gso.Queue, c Conn) []*gso.Batch {
+	if q.Empty() {
+		return nil
+	}
+	room, limit := f.dataRoom(now, c)
+	if f.cut && room < limit/2 {
+		f.hold(limit - room)
+		return nil
+	}
+	batches, held := q.PeekLimit(f.peek[:0], room)
+	if len(batches) == 0 {
+		_ = q.Advance(0) // release the peek
+		if held {
+			f.hold(limit - room)
+		}
+		return nil
+	}
+	f.cut = held
+	return batches
+}
+
+func (f *flusher) hold(unsent int) {
+	f.res.DataHeld = true
+	f.stats.DataHeld++
+	f.unsent = unsent
+}
+
+// sent takes the Conn's answer to the round's batches: n datagrams taken,
+// and its error. done says the flush is over.
+func (f *flusher) sent(q *gso.Queue, batches []*gso.Batch, n int, err error) (done bool, _ error) {
+	f.budget.handedOff(dataBytes(batches, n))
+	if aerr := q.Advance(n); aerr != nil {
+		// The Conn claimed more than it was given: a driver bug.
+		panic("pump: " + aerr.Error())
+	}
+	f.res.Datagrams += n
+	f.stats.DatagramsSent += uint64(n)
+	f.stats.Sends++
+	switch {
+	case errors.Is(err, ErrWouldBlock):
+		f.res.Blocked = true
+		f.stats.WouldBlock++
+		return true, nil
+	case err != nil:
+		f.stats.SendErrors++
+		f.dropHead(q)
+		return true, err
+	}
+	return false, nil
+}
+
+// dataBytes is the Data payload in the first n datagrams of batches.
+func dataBytes(batches []*gso.Batch, n int) int {
+	total := 0
+	for _, b := range batches {
+		if n <= 0 {
+			break
+		}
+		k := min(n, b.Segments())
+		n -= k
+		if b.Class() != gso.Data {
+			continue
+		}
+		if k == b.Segments() {
+			total += len(b.Payload())
+		} else {
+			total += k * b.SegmentSize()
+		}
+	}
+	return total
 }
 
 // dropHead drops the batch a send failed on. The Conn sends in order and
@@ -121,20 +182,26 @@ func (f *flusher) dropHead(q *gso.Queue) {
 	}
 }
 
-// dataRoom is how many bytes of Data the kernel may be given now: the budget
-// less what it holds unsent; measured says the kernel was asked. Without a
-// budget, or a Conn that cannot tell, there is no limit.
-func (f *flusher) dataRoom(c Conn) (room int, measured bool) {
-	if f.budget <= 0 {
-		return math.MaxInt, false
+// dataRoom measures the kernel queue and returns how many bytes of Data the
+// kernel may be given now (the budget's limit less what it holds unsent)
+// and the limit. Without a budget, or a Conn that cannot tell, there is no
+// limit.
+func (f *flusher) dataRoom(now time.Time, c Conn) (room, limit int) {
+	if f.budget.floor <= 0 && !f.measure {
+		return math.MaxInt, math.MaxInt
 	}
 	u, ok := c.(UnsentCounter)
 	if !ok {
-		return math.MaxInt, false
+		return math.MaxInt, math.MaxInt
 	}
 	n, err := u.UnsentBytes()
 	if err != nil {
-		return math.MaxInt, false
+		return math.MaxInt, math.MaxInt
 	}
-	return max(f.budget-n, 0), true
+	f.budget.observe(now, n)
+	if f.budget.floor <= 0 {
+		return math.MaxInt, math.MaxInt
+	}
+	limit = f.budget.limit()
+	return max(limit-n, 0), limit
 }
