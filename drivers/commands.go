@@ -8,7 +8,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/node"
 )

@@ -3,7 +3,7 @@ package linux
 import (
 	"testing"
 
-	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/gso"
 )
 

@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/gso"
 )
 

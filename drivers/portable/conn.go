@@ -42,7 +42,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/gso"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/gso"
 )
 

@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/sim/world"
 	"github.com/peerlink/peerlink/state/gso"
 )

@@ -3,7 +3,7 @@ package scenario
 import (
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/sim/netmodel"
 	"github.com/peerlink/peerlink/state/gso"
 )

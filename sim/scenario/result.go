@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/sim/host"
 	"github.com/peerlink/peerlink/sim/netmodel"
 	"github.com/peerlink/peerlink/sim/world"

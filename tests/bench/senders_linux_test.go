@@ -13,7 +13,7 @@ import (
 	wgconn "golang.zx2c4.com/wireguard/conn"
 
 	"github.com/peerlink/peerlink/drivers/linux"
-	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/gso"
 )
 

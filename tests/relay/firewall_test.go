@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/peerlink/peerlink/drivers/linux"
-	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/gso"
 )
 
