@@ -12,10 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/peerlink/peerlink/drivers/linux"
-	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/internal/logcheck"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 type peerSide struct {

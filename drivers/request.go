@@ -6,9 +6,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // request is one command to the loop: a function (Do) or payloads to send

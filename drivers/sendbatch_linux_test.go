@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/peerlink/peerlink/drivers/linux"
-	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // gatedConn is a Linux Conn whose sends the test can stop: while the gate

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/sim/host"
 	"github.com/peerlink/peerlink/sim/netmodel"
 	"github.com/peerlink/peerlink/sim/relay"
@@ -16,6 +15,7 @@ import (
 	"github.com/peerlink/peerlink/sim/world"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // ConnID is the one connection every scenario sets up.

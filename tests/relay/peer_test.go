@@ -21,10 +21,10 @@ import (
 
 	"github.com/peerlink/peerlink/drivers"
 	"github.com/peerlink/peerlink/drivers/linux"
-	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/internal/logcheck"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/stunmsg"
 	"github.com/peerlink/peerlink/state/turn"
 	"github.com/peerlink/peerlink/tests/internal/realturn"

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/stunmsg"
 	"github.com/peerlink/peerlink/state/turn"
 )
