@@ -34,8 +34,17 @@ type Client struct {
 	// when it starts, so any answer after it proves the server alive
 	// (also within one instant, where times cannot tell the order).
 	answers uint64
-	// reallocs counts re-allocations since the last successful Allocate.
+	// reallocs counts re-allocations since the last successful Refresh.
 	reallocs int
+	// mismatches counts 437 answers to Allocate since the last grant;
+	// allocateAt is when the Allocate waiting out the server's deletion
+	// of its stale allocation goes out (zero: none waits; realloc.go).
+	mismatches int
+	allocateAt time.Time
+	// heldAt is the last time an answer proved the server holds the
+	// allocation (a Refresh, permission or channel success, a 437 to a
+	// probe): silence after it is loss, not a lost allocation.
+	heldAt time.Time
 	// verifiedAt is the last Verify that sent a Refresh (verify.go).
 	verifiedAt time.Time
 	// verifyWait is the least time from verifiedAt to the next Verify:
@@ -141,11 +150,14 @@ func (c *Client) PollTimeout() (deadline time.Time, reason string, ok bool) {
 	for _, tx := range c.txs {
 		consider(tx.nextAt, retransmitReasons[tx.req.kind])
 	}
+	if c.allocateWaits() {
+		consider(c.allocateAt, "turn: allocate backoff")
+	}
 	if c.state == StateAllocated {
 		if c.pending(txBinding, peerKey{}) == nil {
 			consider(c.keepaliveAt, "turn: keepalive")
 		}
-		if c.pending(txRefresh, peerKey{}) == nil {
+		if c.pending(txRefresh, peerKey{}) == nil && !c.probing() {
 			consider(c.refreshAt, "turn: allocation refresh")
 		}
 		if t, why, has := c.peers.nextDeadline(c); has {
@@ -168,6 +180,10 @@ func (c *Client) HandleTimeout(now time.Time) {
 		return
 	}
 	c.retransmitDue()
+	if c.allocateWaits() && !c.allocateAt.After(c.now) {
+		c.allocateAt = time.Time{}
+		c.startAllocate()
+	}
 	if c.state != StateAllocated {
 		return
 	}
@@ -175,7 +191,7 @@ func (c *Client) HandleTimeout(now time.Time) {
 		c.keepaliveAt = c.now.Add(c.cfg.KeepaliveInterval)
 		c.startTx(request{kind: txBinding}, 0)
 	}
-	if !c.refreshAt.After(c.now) && c.pending(txRefresh, peerKey{}) == nil {
+	if !c.refreshAt.After(c.now) && c.pending(txRefresh, peerKey{}) == nil && !c.probing() {
 		c.startTx(request{kind: txRefresh, lifetime: c.cfg.Lifetime}, 0)
 	}
 	c.peers.refreshDue(c)

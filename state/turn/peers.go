@@ -24,6 +24,8 @@ type permission struct {
 	installed bool
 	refreshAt time.Time
 	expiresAt time.Time
+	// reinstalledAt is the last Reinstall toward this IP (reinstall.go).
+	reinstalledAt time.Time
 }
 
 // channel is one channel binding the caller wants.
