@@ -6,17 +6,18 @@ import (
 )
 
 // coturn answers the Refresh that deletes a stale allocation at once but
-// deletes it on its next timer tick, up to a second later: an Allocate
-// sent at once meets 437 again. The client waits a tick before the third.
-func TestAStaleAllocationIsDeletedAndAllocatedAgainAfterTheServersTimer(t *testing.T) {
+// deletes it a second later, on its timer: an Allocate sent at once meets
+// 437 again. The client waits past that second before the third, without
+// another Refresh (which would start coturn's second over).
+func TestAStaleAllocationIsDeletedOnceAndAllocatedAgainAfterTheServersTimer(t *testing.T) {
 	h := newHarnessWith(t, func(s *fakeServer) {
 		s.allocated = true // left by an earlier life of this socket
 		s.deleteDelay = time.Second
 	}, nil)
 	h.runUntil(10 * time.Second)
 	wantStrings(t, "sends", h.whats(), []string{"Binding", "Allocate", "Allocate+auth", "Refresh+auth",
-		"Allocate+auth", "Refresh+auth", "Allocate+auth"})
-	wantDurations(t, "Allocate", h.at("Allocate+auth"), secs(0, 0, 1))
+		"Allocate+auth", "Allocate+auth"})
+	wantDurations(t, "Allocate", h.at("Allocate+auth"), secs(0, 0, 1.25))
 	if h.c.State() != StateAllocated {
 		t.Fatalf("state %v after %q, events %v", h.c.State(), h.whats(), h.kinds())
 	}
@@ -26,11 +27,11 @@ func TestAStaleAllocationIsDeletedAndAllocatedAgainAfterTheServersTimer(t *testi
 func TestAStaleAllocationThatLingersIsRetriedWithDoublingWaits(t *testing.T) {
 	h := newHarnessWith(t, func(s *fakeServer) {
 		s.allocated = true
-		s.deleteDelay = 2500 * time.Millisecond
+		s.deleteDelay = 3 * time.Second
 	}, nil)
 	h.runUntil(10 * time.Second)
-	// 437 at 0 (deleted at 2.5 s), 0 and 1, then granted at 3.
-	wantDurations(t, "Allocate", h.at("Allocate+auth"), secs(0, 0, 1, 3))
+	// 437 at 0 (deleted at 3 s), 0 and 1.25 s, then granted at 3.75 s.
+	wantDurations(t, "Allocate", h.at("Allocate+auth"), secs(0, 0, 1.25, 3.75))
 	if h.c.State() != StateAllocated {
 		t.Fatalf("state %v after %q, events %v", h.c.State(), h.whats(), h.kinds())
 	}
