@@ -49,6 +49,10 @@ type RelayStats struct {
 	// SendErrors counts datagrams, permissions and channels this relay's
 	// client refused (part of Stats.RelaySendErrors).
 	SendErrors uint64
+	// Losses counts the relay's losses since its last allocation; while
+	// State is lost, the Node starts it again at RetryAt.
+	Losses  int
+	RetryAt time.Time
 	// Conns is how many live connections use the relay.
 	Conns int
 }
@@ -99,7 +103,7 @@ func (n *Node) RelayStats(server netip.AddrPort) (RelayStats, bool) {
 		return RelayStats{}, false
 	}
 	s := RelayStats{Server: r.server, State: r.client.State(), Client: r.client.Stats(),
-		SendErrors: r.sendErrors, Lifetime: r.client.Lifetime()}
+		SendErrors: r.sendErrors, Lifetime: r.client.Lifetime(), Losses: r.losses, RetryAt: r.retryAt}
 	if a, ok := r.client.Relayed(); ok {
 		s.Relayed = a
 	}
