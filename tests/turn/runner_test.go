@@ -75,6 +75,13 @@ func startRunnerAt(t *testing.T, cfg turn.Config, at netip.AddrPort) *runner {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startRunnerOn(t, cfg, conn)
+}
+
+// startRunnerOn is startRunner on a socket the test opened.
+func startRunnerOn(t *testing.T, cfg turn.Config, conn *net.UDPConn) *runner {
+	t.Helper()
+	var err error
 	if err := conn.SetReadBuffer(4 << 20); err != nil {
 		t.Logf("read buffer: %v", err)
 	}
