@@ -135,9 +135,11 @@
 //
 // AddRelay starts a TURN client (state/turn) for one server, with the
 // timers of Config.Relay; at most Config.MaxRelays. Each connection uses
-// one relay, drawn from the seeded source among the live ones when the
-// connection is created (or when its relay goes away), and the relay is
-// one more local candidate of its agent:
+// one relay, drawn from the seeded source when the connection is created
+// (or when its relay goes away) among the live relays holding an
+// allocation whose round trip is within 1.5 times the best
+// (RelayStats.RTT; relaychoice.go), and the relay is one more local
+// candidate of its agent:
 //
 //   - The allocation becomes a relay candidate (CandidateGathered) of every
 //     connection on the relay, present and future; the server-reflexive

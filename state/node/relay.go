@@ -153,24 +153,6 @@ func sameLocal(got, want netip.AddrPort) bool {
 	return got == want || got.Port() == want.Port() && (!got.Addr().IsValid() || got.Addr().IsUnspecified())
 }
 
-// pickRelay chooses the relay for a new connection from the seeded source,
-// so that connections spread over relays and a seed replays the choice.
-func (n *Node) pickRelay() *relay {
-	var live []*relay
-	for _, r := range n.relays {
-		if !r.closing && !r.client.State().Terminal() {
-			live = append(live, r)
-		}
-	}
-	switch len(live) {
-	case 0:
-		return nil
-	case 1:
-		return live[0]
-	}
-	return live[n.cfg.Rand.IntN(len(live))]
-}
-
 // drainRelay moves a relay client's output into the Node's after an input:
 // its transmits go out as Control, its events become candidates, moved or
 // failed connections and Node events. Call it after every input or
@@ -218,6 +200,7 @@ func (n *Node) relayEvent(r *relay, e turn.Event) {
 		r.cand = stunmsg.NewCandidate(stunmsg.Relay, e.Relayed, e.Relayed, r.server, n.relayPref(r))
 		r.losses = 0
 		n.adoptConns(r)
+		n.repickRelays()
 		n.forConnsOn(r, func(c *conn) { n.addRelayCandidate(c) })
 	case turn.EventWithdrawn:
 		n.withdrawRelay(r)

@@ -49,6 +49,9 @@ type RelayStats struct {
 	// SendErrors counts datagrams, permissions and channels this relay's
 	// client refused (part of Stats.RelaySendErrors).
 	SendErrors uint64
+	// RTT is the smoothed round trip to the server (0 until measured):
+	// connections prefer relays within 1.5 times the best (relaychoice.go).
+	RTT time.Duration
 	// Losses counts the relay's losses since its last allocation; while
 	// State is lost, the Node starts it again at RetryAt.
 	Losses  int
@@ -107,6 +110,7 @@ func (n *Node) RelayStats(server netip.AddrPort) (RelayStats, bool) {
 	if a, ok := r.client.Relayed(); ok {
 		s.Relayed = a
 	}
+	s.RTT, _ = r.client.RTT()
 	n.order.Ascend(func(id ConnID) bool {
 		if c := n.conns[id]; c.relay == r && c.failed == 0 {
 			s.Conns++

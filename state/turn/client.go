@@ -52,6 +52,11 @@ type Client struct {
 	// allocation alive, up to maxVerifyWait (verify.go).
 	verifyWait time.Duration
 
+	// srtt is the smoothed round trip to the server, from answers to
+	// requests sent once (Karn: a retransmitted request's answer cannot
+	// tell which send it answers); zero until the first.
+	srtt time.Duration
+
 	txs   []*transaction
 	peers peerTable
 
@@ -102,6 +107,10 @@ func (c *Client) Lifetime() time.Duration { return c.granted }
 
 // Stats returns a snapshot of the counters.
 func (c *Client) Stats() Stats { return c.stats }
+
+// RTT returns the smoothed round trip to the server (RFC 6298's weights,
+// from answers to requests sent once); ok is false until the first.
+func (c *Client) RTT() (rtt time.Duration, ok bool) { return c.srtt, c.srtt > 0 }
 
 // Outputs. Drain each until empty after every input.
 
