@@ -40,7 +40,13 @@ func (n *Node) retryWait(r *relay) time.Duration {
 	if r.closing || n.cfg.RelayRetry < 0 {
 		return 0
 	}
-	return min(n.cfg.RelayRetry<<min(r.losses, 30), n.cfg.RelayRetryMax)
+	wait := n.cfg.RelayRetry
+	// Doubling stops at the cap, so it cannot overflow whatever the
+	// configured durations.
+	for i := 0; i < r.losses && wait < n.cfg.RelayRetryMax; i++ {
+		wait = min(wait, n.cfg.RelayRetryMax/2) * 2
+	}
+	return min(wait, n.cfg.RelayRetryMax)
 }
 
 // retryRelay starts r again, if its time has come, with a fresh client on
