@@ -16,28 +16,45 @@ import (
 	"github.com/peerlink/peerlink/tests/internal/realturn"
 )
 
-// A lossy path toward the client, against real coturn in its own network
-// namespace: nftables drops 80% of coturn's answers to Refresh (numgen)
-// as they arrive (dropped on output, the kernel would fail coturn's send),
-// so about one Refresh in three loses all five of its answers. coturn
-// still refreshed the allocation; only the answers were lost. The client
-// must not take that silence for a lost allocation: its probe (an
-// Allocate) meets 437, and the allocation is kept. Lifetimes of 4 s make
-// a Refresh every 2 s.
+// A lossy path toward the client, against real servers in their own
+// network namespace: nftables drops 90% of the server's answers to Refresh
+// (numgen) as they arrive (dropped on output, the kernel would fail the
+// server's send), so more than half of the Refreshes lose all five of their
+// answers. The server still refreshed the allocation; only the answers
+// were lost. The client must not take that silence for a lost
+// allocation: its probe (an Allocate) meets 437, and the allocation is
+// kept. Lifetimes of 4 s make a Refresh every 2 s.
 func TestCoturnRefreshAnswersLostOnTheWayKeepTheAllocation(t *testing.T) {
 	ns := lossyNamespace(t)
-	srv := realturn.Coturn(t, realturn.CoturnConfig{Netns: ns, Extra: []string{"--max-allocate-lifetime=4"}})
+	t.Parallel()
+	// coturn raises a requested lifetime below its default: cap it instead.
+	refreshAnswersLost(t, ns, realturn.Coturn(t, realturn.CoturnConfig{Netns: ns, Extra: []string{"--max-allocate-lifetime=4"}}), 0)
+}
+
+// pion/turn answers no Refresh for an allocation it lost, so its silence
+// looks like loss even more: the probe tells them apart here too.
+func TestPionRefreshAnswersLostOnTheWayKeepTheAllocation(t *testing.T) {
+	ns := lossyNamespace(t)
+	t.Parallel()
+	refreshAnswersLost(t, ns, realturn.Pion(t, realturn.PionConfig{Netns: ns}), 4*time.Second)
+}
+
+// refreshAnswersLost runs the client against srv for 25 s, asking for
+// lifetime (0: the default) and losing 90% of the Refresh answers.
+func refreshAnswersLost(t *testing.T, ns string, srv *realturn.Server, lifetime time.Duration) {
 	nft(t, ns, fmt.Sprintf(`table inet plloss {
 	chain in {
 		type filter hook input priority 0; policy accept;
-		udp sport %d @th,64,16 { 0x0104, 0x0114 } numgen random mod 10 < 8 counter drop
+		udp sport %d @th,64,16 { 0x0104, 0x0114 } numgen random mod 10 < 9 counter drop
 	}
 }`, srv.Addr.Port()))
 	conn, err := realturn.ListenUDPIn(ns, netip.MustParseAddrPort("127.0.0.1:0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := startRunnerOn(t, testConfig(srv.Addr, realturn.User, realturn.Password), conn)
+	cfg := testConfig(srv.Addr, realturn.User, realturn.Password)
+	cfg.Lifetime = lifetime
+	r := startRunnerOn(t, cfg, conn)
 	first := r.waitEvent(turn.EventAllocated, 5*time.Second)
 	time.Sleep(25 * time.Second)
 	s := r.stats()
@@ -46,8 +63,8 @@ func TestCoturnRefreshAnswersLostOnTheWayKeepTheAllocation(t *testing.T) {
 		defer r.mu.Unlock()
 		return r.c.Relayed()
 	}()
-	t.Logf("coturn, 80%% of Refresh answers lost: %d refreshes answered, %d probes (%d met 437), %d re-allocations; nft: %s",
-		s.Refreshes, s.Probes, s.ProbesHeld, s.Reallocations, nftCounter(t, ns))
+	t.Logf("%s, 90%% of Refresh answers lost: %d refreshes answered, %d probes (%d met 437), %d re-allocations; nft: %s",
+		srv.Name, s.Refreshes, s.Probes, s.ProbesHeld, s.Reallocations, nftCounter(t, ns))
 	if s.ProbesHeld == 0 && s.Reallocations == 0 {
 		t.Errorf("no Refresh lost all its answers: the test tested nothing")
 	}

@@ -54,16 +54,19 @@ type PionConfig struct {
 	// OnAuth, if set, runs for every request that carried credentials
 	// (pion's AuthHandler runs once for each).
 	OnAuth func()
+	// Netns, when set, puts the server's listening socket in that network
+	// namespace (its relayed sockets stay in the test's own).
+	Netns string
 }
 
 // Pion runs a github.com/pion/turn/v4 server in this process.
 func Pion(t testing.TB, cfg PionConfig) *Server {
 	t.Helper()
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	pc, err := ListenUDPIn(cfg.Netns, netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := pc.LocalAddr().String()
+	addr := pc.LocalAddr().(*net.UDPAddr).AddrPort()
 	var mu sync.Mutex
 	s := startPion(t, cfg, pc)
 	kill := func() {
@@ -76,7 +79,7 @@ func Pion(t testing.TB, cfg PionConfig) *Server {
 	}
 	restart := func() {
 		kill()
-		pc, err := net.ListenPacket("udp4", addr)
+		pc, err := ListenUDPIn(cfg.Netns, addr)
 		if err != nil {
 			t.Errorf("pion restart: %v", err)
 			return
