@@ -42,6 +42,8 @@
 // 5-tuple from an earlier life of the socket: the client deletes it
 // (Refresh, LIFETIME 0) and allocates again, waiting a second, then two,
 // from the third attempt on, for servers that delete on a timer (coturn).
+// Every answer to a request sent once is a round-trip sample; Client.RTT
+// gives the smoothed value, by which the node prefers near relays.
 // A relay that answers nothing for a whole request schedule
 // (Config.RequestTimeout, 19.5 s by default) is lost: EventWithdrawn,
 // EventLost{LostTimeout}. Close sends LIFETIME 0 and ends with EventClosed.
