@@ -118,8 +118,6 @@ func connectRelayed(t *testing.T, ctx context.Context, srv *realturn.Server, a, 
 	t.Helper()
 	a.fw.block(b.addr)
 	b.fw.block(a.addr)
-	go a.route(ctx, b)
-	go b.route(ctx, a)
 	for _, p := range []*peer{a, b} {
 		if err := p.addRelay(ctx, srv); err != nil {
 			t.Fatal(err)
@@ -132,6 +130,13 @@ func connectRelayed(t *testing.T, ctx context.Context, srv *realturn.Server, a, 
 	if _, err := b.d.Connect(ctx, conn, node.Controlled, credB, credA); err != nil {
 		t.Fatal(err)
 	}
+	// Signalling starts once both sides have the connection: a relay
+	// allocated before a's Connect makes a's relay candidate an event of
+	// Connect itself, and handed to b before b's Connect it was refused
+	// (unknown connection) and lost, leaving b without a pair (about one
+	// run in fifty against pion/turn). Events wait in p.raw meanwhile.
+	go a.route(ctx, b)
+	go b.route(ctx, a)
 	var paths [2]node.Path
 	for i, p := range []*peer{a, b} {
 		e := p.await(t, 10*time.Second, "connected", func(e node.Event) bool { _, ok := e.(node.Connected); return ok })
