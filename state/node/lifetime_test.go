@@ -14,7 +14,8 @@ import (
 // RFC 8656's 240 s and 300 s and cannot know better. Each time the
 // server drops a permission or channel the path through it goes silent,
 // and the node asks for both again beside its verification: the
-// connection never fails, and no side goes a probe timeout without data.
+// connection never fails, no side goes a probe timeout without data, and
+// after two such silences the client refreshes often enough.
 func TestARelayedConnectionOutlivesAServerWithShortPermissionAndChannelLifetimes(t *testing.T) {
 	h := newPairHarness(t, 30, ice.Config{})
 	for _, n := range h.nodes {
@@ -61,6 +62,11 @@ func TestARelayedConnectionOutlivesAServerWithShortPermissionAndChannelLifetimes
 			names[i], gap[i], st.Client.Reinstalls, st.Client.Verifications, st.Client.Reallocations)
 		if gap[i] >= n.cfg.ICE.ProbeTimeout/2 {
 			t.Errorf("%s went %v without data, want well under the probe timeout %v", names[i], gap[i], n.cfg.ICE.ProbeTimeout)
+		}
+		// Two silences at like ages teach the client the lifetimes
+		// (turn's reinstall.go): no third.
+		if st.Client.Reinstalls > 2 {
+			t.Errorf("%s: %d reinstalls, want at most 2: the short lifetimes were not learned", names[i], st.Client.Reinstalls)
 		}
 		if st.Client.Reallocations != 0 {
 			t.Errorf("%s: %d reallocations: the allocation itself was fine", names[i], st.Client.Reallocations)

@@ -52,6 +52,10 @@ type Client struct {
 	// allocation alive, up to maxVerifyWait (verify.go).
 	verifyWait time.Duration
 
+	// learnedRefresh, when set, shortens every permission and channel
+	// refresh period: the server's lifetimes are shorter than RFC 8656's
+	// (reinstall.go).
+	learnedRefresh time.Duration
 	// srtt is the smoothed round trip to the server, from answers to
 	// requests sent once (Karn: a retransmitted request's answer cannot
 	// tell which send it answers); zero until the first.

@@ -37,7 +37,9 @@
 // scheduled Refresh, minutes away (verify.go). The same owner calls
 // Reinstall for the peer of a silent path: servers configured with
 // permission and channel lifetimes shorter than RFC 8656's drop what the
-// client thinks installed, and asking again costs one round trip.
+// client thinks installed, and asking again costs one round trip; two
+// such silences at like ages shorten every refresh period to half that
+// age (reinstall.go).
 // A 437 to Allocate means the server still holds an allocation on this
 // 5-tuple from an earlier life of the socket: the client deletes it
 // (Refresh, LIFETIME 0) and allocates again, waiting a second, then two,

@@ -103,3 +103,40 @@ func TestReinstallAsksForThePermissionAndChannelAgainAtMostOncePerVerifyInterval
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// Paths through a permission went silent twice at like ages (61.5 s and
+// 62 s after it was installed): the server's lifetimes are about a minute,
+// and every permission and channel is refreshed after half of that from
+// then on. Silences at unlike ages teach nothing.
+func TestTwoSilencesAtLikeAgesShortenThePermissionAndChannelRefreshes(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		second       time.Duration
+		wantLearned  uint64
+		wantRefreshs []time.Duration
+	}{
+		{"like ages", 123500 * time.Millisecond, 1, secs(0, 61.5, 123.5, 154.25, 185, 215.75, 246.5, 277.25)},
+		{"unlike ages", 81500 * time.Millisecond, 0, secs(0, 61.5, 81.5)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			if err := h.c.BindChannel(h.now, peerA); err != nil {
+				t.Fatal(err)
+			}
+			h.pump()
+			for _, at := range []time.Duration{61500 * time.Millisecond, tc.second} {
+				h.runUntil(at)
+				if !h.c.Reinstall(h.now, peerA) {
+					t.Fatalf("no Reinstall at %v", at)
+				}
+				h.pump()
+			}
+			h.runUntil(300 * time.Second)
+			wantDurations(t, "CreatePermission", h.at("CreatePermission+auth"), tc.wantRefreshs)
+			wantDurations(t, "ChannelBind", h.at("ChannelBind+auth"), tc.wantRefreshs)
+			if got := h.c.Stats().RefreshLearned; got != tc.wantLearned {
+				t.Fatalf("RefreshLearned %d, want %d", got, tc.wantLearned)
+			}
+		})
+	}
+}

@@ -281,7 +281,8 @@ func (c *Client) permitted(tx *transaction) {
 	p.installed = true
 	// Lifetimes count from the request, the latest the server can have
 	// started them.
-	p.refreshAt = tx.started.Add(c.cfg.PermissionRefreshAfter)
+	p.installedAt = tx.started
+	p.refreshAt = tx.started.Add(c.peerRefresh(c.cfg.PermissionRefreshAfter))
 	p.expiresAt = tx.started.Add(c.cfg.PermissionLifetime)
 	if first {
 		c.emit(Event{Kind: EventPermitted, Peer: tx.req.peer})
@@ -297,7 +298,7 @@ func (c *Client) channelBound(tx *transaction) {
 	}
 	first := !ch.bound
 	ch.bound, ch.everBound = true, true
-	ch.refreshAt = tx.started.Add(c.cfg.ChannelRefreshAfter)
+	ch.refreshAt = tx.started.Add(c.peerRefresh(c.cfg.ChannelRefreshAfter))
 	ch.expiresAt = tx.started.Add(c.cfg.ChannelLifetime)
 	if first {
 		c.emit(Event{Kind: EventChannelBound, Peer: ch.peer, Channel: ch.number})

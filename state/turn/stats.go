@@ -65,8 +65,10 @@ type Stats struct {
 	// probe's grant counts as a re-allocation.
 	Probes, ProbesHeld, ProbesUnanswered uint64
 	// Reinstalls counts permissions and channels asked for again because
-	// a path through them went silent (Client.Reinstall).
-	Reinstalls uint64
+	// a path through them went silent (Client.Reinstall); RefreshLearned
+	// the times two such silences at like ages shortened their refresh
+	// period.
+	Reinstalls, RefreshLearned uint64
 	// UnsignedErrors counts error responses accepted without
 	// MESSAGE-INTEGRITY (401 and 438 cannot carry one).
 	UnsignedErrors uint64
