@@ -72,6 +72,10 @@ type PeerResult struct {
 	LastApp          time.Duration
 	LastAppBeforeCut time.Duration
 
+	// Relays is the Node's view of each relay at the end, in the order
+	// added: its measured round trip, and how many connections use it.
+	Relays []node.RelayStats
+
 	Host   host.Stats
 	Pump   pump.Stats
 	Queue  gso.Stats
@@ -134,6 +138,11 @@ func (r *run) result() *Result {
 			ReceivedBeforeCut: f.bytesBeforeCut, Late: f.late, LateAcrossSwitch: f.lateSwitch, Malformed: f.malformed,
 			Host: h.Stats(), Pump: h.Pump().Stats(), Queue: h.Pump().Queue().Stats(),
 			Node: h.Node().Stats(), Socket: h.Socket().Stats(),
+		}
+		for _, a := range h.Node().Relays() {
+			if st, ok := h.Node().RelayStats(a); ok {
+				p.Relays = append(p.Relays, st)
+			}
 		}
 		if f.datagrams > 0 {
 			p.FirstReceived, p.LastReceived = f.first.Sub(world.Epoch), f.last.Sub(world.Epoch)
