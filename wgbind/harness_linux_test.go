@@ -117,14 +117,17 @@ func connect(t *testing.T, ctx context.Context, a, b *side, keep func(node.Candi
 	sig := &signalling{others: [2]chan node.Event{make(chan node.Event, 4096), make(chan node.Event, 4096)}}
 	ca := ice.Credentials{Ufrag: randomString(t, 8), Pwd: randomString(t, 24)}
 	cb := ice.Credentials{Ufrag: randomString(t, 8), Pwd: randomString(t, 24)}
-	go sig.route(ctx, a, b, keep, sig.others[0])
-	go sig.route(ctx, b, a, keep, sig.others[1])
+	// Both connect before any candidate is forwarded: a candidate for a
+	// connection the peer does not have yet is refused (ErrUnknownConn).
+	// The events wait in the sides' channels meanwhile.
 	if _, err := b.d.Connect(ctx, tunnelConn, node.Controlled, cb, ca); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.d.Connect(ctx, tunnelConn, node.Controlling, ca, cb); err != nil {
 		t.Fatal(err)
 	}
+	go sig.route(ctx, a, b, keep, sig.others[0])
+	go sig.route(ctx, b, a, keep, sig.others[1])
 	return sig
 }
 
@@ -134,6 +137,9 @@ func (sig *signalling) route(ctx context.Context, from, to *side, keep func(node
 		case <-ctx.Done():
 			return
 		case e := <-from.events:
+			if testing.Verbose() {
+				fmt.Printf("%s %s: %v\n", time.Now().Format("15:04:05.000"), from.name, e)
+			}
 			switch e := e.(type) {
 			case node.CandidateGathered:
 				if keep == nil || keep(e.Candidate) {
@@ -142,7 +148,9 @@ func (sig *signalling) route(ctx context.Context, from, to *side, keep func(node
 						sig.first = time.Now()
 					}
 					sig.mu.Unlock()
-					_ = to.d.AddRemoteCandidate(ctx, e.Conn, e.Candidate)
+					if err := to.d.AddRemoteCandidate(ctx, e.Conn, e.Candidate); err != nil && ctx.Err() == nil {
+						panic(fmt.Sprintf("signalling %v to %s: %v", e, to.name, err))
+					}
 				}
 			case node.CandidateWithdrawn:
 				_ = to.d.Do(ctx, func(now time.Time, p *pump.Pump) error {
@@ -187,6 +195,12 @@ func isConnected(e node.Event) bool { _, ok := e.(node.Connected); return ok }
 func (s *side) startDevice(t *testing.T, td tun.Device, peer *side, allowed string) {
 	t.Helper()
 	s.dev = device.NewDevice(td, s.bind, device.NewLogger(device.LogLevelError, fmt.Sprintf("(%s) ", s.name)))
+	s.configure(t, peer, allowed)
+}
+
+// configure gives the device its key and its one peer, and brings it up.
+func (s *side) configure(t *testing.T, peer *side, allowed string) {
+	t.Helper()
 	cfg := fmt.Sprintf("private_key=%s\nlisten_port=0\npublic_key=%s\nendpoint=%s\nallowed_ip=%s\npersistent_keepalive_interval=0\n",
 		hex.EncodeToString(s.priv[:]), hex.EncodeToString(peer.pub[:]), EndpointString(tunnelConn), allowed)
 	if err := s.dev.IpcSet(cfg); err != nil {
