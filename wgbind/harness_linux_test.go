@@ -137,7 +137,7 @@ func (sig *signalling) route(ctx context.Context, from, to *side, keep func(node
 		case <-ctx.Done():
 			return
 		case e := <-from.events:
-			if testing.Verbose() {
+			if _, cand := e.(node.CandidateGathered); testing.Verbose() && !cand {
 				fmt.Printf("%s %s: %v\n", time.Now().Format("15:04:05.000"), from.name, e)
 			}
 			switch e := e.(type) {

@@ -81,7 +81,7 @@ func (tn *tunnel) iperf(t *testing.T, d time.Duration) float64 {
 	return iperfTCP(t, tn.tp.hostA, tn.tp.hostB, wgAddrB, d)
 }
 
-func iperfTCP(t *testing.T, clientNS, serverNS string, server netip.Addr, d time.Duration) float64 {
+func iperfTCP(t *testing.T, clientNS, serverNS string, server netip.Addr, d time.Duration, extra ...string) float64 {
 	t.Helper()
 	srv := exec.Command("ip", "netns", "exec", serverNS, "iperf3", "-s", "-1", "-B", server.String())
 	var srvOut lockedBuffer
@@ -97,9 +97,12 @@ func iperfTCP(t *testing.T, clientNS, serverNS string, server netip.Addr, d time
 	var err error
 	// The server listens within milliseconds; retry until it does.
 	for try := 0; try < 50; try++ {
-		out, err = exec.Command("ip", "netns", "exec", clientNS, "iperf3", "-J", "-c", server.String(),
-			"-t", strconv.FormatFloat(d.Seconds(), 'f', 0, 64)).Output()
-		if err == nil || !strings.Contains(string(out), "Connection refused") {
+		args := append([]string{"netns", "exec", clientNS, "iperf3", "-J", "-c", server.String(),
+			"-t", strconv.FormatFloat(d.Seconds(), 'f', 0, 64)}, extra...)
+		out, err = exec.Command("ip", args...).Output()
+		// iperf3 -J reports a refused connection in its JSON, exit
+		// status 0 or not.
+		if !strings.Contains(string(out), "Connection refused") {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
