@@ -50,7 +50,7 @@ wg-soak:
 # iperf3 TCP through the tunnel: peerlink's Bind against wireguard-go's
 # StdNetBind on the same namespaces and veth, in one run.
 bench-wg:
-	cd wgbind && WG_BENCH=1 $(GO) test -count=1 -timeout 5m -v -run 'TestBenchTCP' ./... | grep '^wg tcp'
+	cd wgbind && WG_BENCH=1 $(GO) test -count=1 -timeout 5m -v -run 'TestBenchTCP' ./... 2>&1 | grep -E '^wg tcp|FAIL|SKIP'
 
 # The simulator's world properties with CASES worlds each (make test runs
 # 100, 25 for P4): about 4 minutes per thousand worlds on 2 cores. Each

@@ -87,17 +87,24 @@ func newSide(t *testing.T, ctx context.Context, name string, uc *net.UDPConn, cf
 	if err := s.d.AddLocalAddress(ctx, s.addr); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rand.Read(s.priv[:]); err != nil {
+	s.priv, s.pub = newKeyPair(t)
+	return s
+}
+
+// newKeyPair draws a Curve25519 key pair for a WireGuard device.
+func newKeyPair(t *testing.T) (priv, pub [32]byte) {
+	t.Helper()
+	if _, err := rand.Read(priv[:]); err != nil {
 		t.Fatal(err)
 	}
-	s.priv[0] &= 248
-	s.priv[31] = (s.priv[31] & 127) | 64
-	pub, err := curve25519.X25519(s.priv[:], curve25519.Basepoint)
+	priv[0] &= 248
+	priv[31] = (priv[31] & 127) | 64
+	p, err := curve25519.X25519(priv[:], curve25519.Basepoint)
 	if err != nil {
 		t.Fatal(err)
 	}
-	copy(s.pub[:], pub)
-	return s
+	copy(pub[:], p)
+	return priv, pub
 }
 
 // signalling is what the program carries between the two sides: the
