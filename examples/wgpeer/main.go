@@ -176,6 +176,13 @@ func run(ctx context.Context, o options) error {
 	if err := json.Unmarshal(lines.Bytes(), &hello); err != nil {
 		return fmt.Errorf("peer's hello: %w", err)
 	}
+	// Order matters for a fast start: Connect, then the device, then the
+	// candidates both ways. A datagram that arrives before the device
+	// opened its Bind is dropped, like one sent to a socket not yet open,
+	// and a handshake lost that way costs wireguard-go's 5 s retry. With
+	// the peer's candidates, this side would answer the peer's checks and
+	// could connect (and be sent the first handshake) before its device
+	// is up.
 	// The side that listens is controlled; the one that dials controls.
 	role := node.Controlling
 	if o.serve {
@@ -184,6 +191,33 @@ func run(ctx context.Context, o options) error {
 	start := time.Now()
 	if _, err := d.Connect(ctx, peerConn, role, creds, ice.Credentials{Ufrag: hello.Ufrag, Pwd: hello.Pwd}); err != nil {
 		return fmt.Errorf("connect: %w", err)
+	}
+	td, err := tun.CreateTUN(o.tunName, o.mtu)
+	if err != nil {
+		return fmt.Errorf("creating TUN %s: %w", o.tunName, err)
+	}
+	for _, args := range [][]string{{"addr", "add", o.tunAddr, "dev", o.tunName}, {"link", "set", o.tunName, "up"}} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	dev := device.NewDevice(td, b, device.NewLogger(device.LogLevelError, "wgpeer: "))
+	defer dev.Close()
+	// Only the dialing side keeps the tunnel warm. A keepalive on both
+	// sides would make both initiate a handshake at Up; both initiations
+	// wait in peerlink until the path exists and cross, and WireGuard
+	// resolves two crossed handshakes only by its 5 s retry.
+	keepalive := 0
+	if !o.serve {
+		keepalive = 25
+	}
+	uapi := fmt.Sprintf("private_key=%s\npublic_key=%s\nendpoint=%s\nallowed_ip=%s\npersistent_keepalive_interval=%d\n",
+		hex.EncodeToString(priv[:]), hello.Key, wgbind.EndpointString(peerConn), o.peerAddr, keepalive)
+	if err := dev.IpcSet(uapi); err != nil {
+		return err
+	}
+	if err := dev.Up(); err != nil {
+		return err
 	}
 	// Candidates from the peer, as they come.
 	go func() {
@@ -199,25 +233,6 @@ func run(ctx context.Context, o options) error {
 		}
 	}()
 
-	td, err := tun.CreateTUN(o.tunName, o.mtu)
-	if err != nil {
-		return fmt.Errorf("creating TUN %s: %w", o.tunName, err)
-	}
-	for _, args := range [][]string{{"addr", "add", o.tunAddr, "dev", o.tunName}, {"link", "set", o.tunName, "up"}} {
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			return fmt.Errorf("ip %v: %v: %s", args, err, out)
-		}
-	}
-	dev := device.NewDevice(td, b, device.NewLogger(device.LogLevelError, "wgpeer: "))
-	defer dev.Close()
-	uapi := fmt.Sprintf("private_key=%s\npublic_key=%s\nendpoint=%s\nallowed_ip=%s\npersistent_keepalive_interval=25\n",
-		hex.EncodeToString(priv[:]), hello.Key, wgbind.EndpointString(peerConn), o.peerAddr)
-	if err := dev.IpcSet(uapi); err != nil {
-		return err
-	}
-	if err := dev.Up(); err != nil {
-		return err
-	}
 	fmt.Printf("wgpeer: %s up with %s, peer %s reached over peerlink (%s)\n", o.tunName, o.tunAddr, o.peerAddr, wgbind.EndpointString(peerConn))
 
 	for {
