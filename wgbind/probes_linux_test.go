@@ -141,6 +141,11 @@ func TestProbesUnderASaturatedTunnel(t *testing.T) {
 		if len(r.rtts) == 0 {
 			t.Fatal("no probe was answered during the load")
 		}
+		// A third of ProbeLossAfter: 50 times what the probes take here
+		// (about 10 ms), and a quarter of what FIFO's take.
+		if p99 := r.quantile(0.99); p99 > probeLossAfter/3 {
+			t.Fatalf("probe p99 %v under load, past a third of ProbeLossAfter (%v): probes waited behind data", p99, probeLossAfter)
+		}
 		controlFirst = r
 	})
 	// The same load with probes queued behind the data: what the ordered
