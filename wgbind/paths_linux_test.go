@@ -227,3 +227,42 @@ func TestWireGuardOverSymmetricNATsGoesThroughCoturn(t *testing.T) {
 		t.Fatalf("failures %v, handshake retries %d", f, tn.retries.Load())
 	}
 }
+
+// When the direct path dies, peerlink moves the connection to the relay;
+// wireguard-go keeps its one endpoint and its session, and the tunnel
+// carries on.
+func TestWireGuardCarriesOnWhenTheDirectPathDies(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tn := newTunnel(t, ctx, false, Config{})
+	if relayed(tn.path) {
+		t.Fatalf("cone NATs should give a direct path first, got %v", tn.path)
+	}
+	// The relayed pair is checked alongside, and probed as the backup.
+	time.Sleep(2 * time.Second)
+	// The NATs can no longer reach each other; both still reach coturn.
+	rules := `table ip wgbblock { chain cut { type filter hook forward priority filter;
+	ip saddr 10.201.1.2 ip daddr 10.201.2.2 drop; ip saddr 10.201.2.2 ip daddr 10.201.1.2 drop; }
+}`
+	cmd := exec.Command("ip", "netns", "exec", tn.tp.inet, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("blocking the direct path: %v\n%s", err, out)
+	}
+	blocked := time.Now()
+	e := await(t, tn.sig.others[0], 30*time.Second, "a path change", func(e node.Event) bool {
+		_, ok := e.(node.PathChanged)
+		return ok
+	}).(node.PathChanged)
+	if !relayed(e.Path) {
+		t.Fatalf("moved to %v, which is not through the relay", e.Path)
+	}
+	moved := time.Since(blocked)
+	if err := tn.ping(t, tn.tp.hostA, wgAddrB, 56, 10*time.Second); err != nil {
+		t.Fatalf("ping after the move to the relay: %v", err)
+	}
+	if f := tn.failures(); len(f) > 0 || tn.retries.Load() > 0 {
+		t.Fatalf("failures %v, handshake retries %d", f, tn.retries.Load())
+	}
+	t.Logf("direct path blocked: moved to %v after %v; the tunnel carried on through the same endpoint", e.Path, moved.Round(time.Millisecond))
+}
