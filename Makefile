@@ -73,8 +73,9 @@ props-sweep:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./state/...
 
-# Loopback send and receive rates: naive sends, the kernel's GSO limit,
-# peerlink's queue and Linux driver, and wireguard-go, side by side.
+# Loopback rates: the path a program calls (two Drivers over ICE, Send and
+# SendBatch) beside naive sends, the kernel's GSO limit and wireguard-go;
+# the queue and Linux Conn alone; receive with and without GRO.
 bench-drivers:
 	cd tests && $(GO) test -count=1 -run '^$$' -bench Drivers ./bench/
 

@@ -4,24 +4,61 @@
 // One Driver serves one Conn (one UDP socket). Its loop waits for whichever
 // comes first — received datagrams, the socket becoming writable while the
 // queue holds more, the Node's next deadline, a command from the
-// application — feeds it into the pump, delivers events and application
-// data through the callbacks in Config, and flushes the queue:
+// application, the end of a send round — feeds it into the pump, delivers
+// events and application data through the callbacks in Config, and moves
+// the queue on to the kernel:
 //
 //	for {
 //	    now := time.Now()
 //	    select {
 //	    case msgs := <-received:  pump.HandleMessages(now, msgs, cfg.OnData)
 //	    case <-deadline:          pump.HandleTimeout(now)
-//	    case cmd := <-commands:   cmd(now, pump)       // Connect, Send, Close, ...
+//	    case cmd := <-commands:   cmd(now, pump) and every command waiting  // Send, SendBatch, Connect, ...
+//	    case r := <-roundDone:    pump.Sent(round, r.n, r.err)
 //	    case <-writable:          pump.SetWritable()
 //	    case <-ctx.Done():        return
 //	    }
 //	    deliver pump.Node().PollEvent() to cfg.OnEvent
-//	    pump.Flush(now)           // until empty, blocked, or Data held by the kernel budget
+//	    if no round is out:       round = pump.NextSend(now); hand it to the sending goroutine
+//	    wake WaitWritable callers once pump.DataWritable()
 //	    deadline = pump.PollTimeout()
 //	}
 //
+// A flush (pump.StartFlush … EndFlush) is a series of rounds that end when
+// the queue is empty, the socket would block, or the kernel budget holds
+// Data back. The sending goroutine makes each round's Conn.Send while the
+// loop goes on taking commands, whose payloads go to new batches.
+//
+// SendBatch hands many payloads to the loop in one command and WaitWritable
+// waits, without polling, for room after gso.ErrQueueFull (see their docs).
+//
 // The OS packages (linux, windows, portable) implement only pump.Conn.
+//
+// # Callbacks
+//
+// OnEvent and OnData run on the driver's goroutine, inside its loop: while
+// one runs nothing is received, sent or timed. So they must not block, and
+// must not call the Driver's commands (Send, Connect, Do, ...), which wait
+// for that same loop and would never return. Hand the event or a copy of
+// the payload to another goroutine (a buffered channel) and act there. A
+// receiver that blocked in OnData stopped its driver's probes too: its
+// peer reported ProbeTimeout 15 s later.
+//
+// Close(id) forgets the connection and emits Closed locally; it sends
+// nothing, so the peer learns of it only from the silence (ProbeTimeout,
+// or the idle timeout). Tell the peer over your signalling channel when it
+// matters. Cancelling Run's context closes the Conn and stops every
+// goroutine; it emits no event, and the connections end with it.
+//
+// # Socket buffers
+//
+// linux.New raises the socket's receive buffer to 4 MiB and its send
+// buffer to 1 MiB (linux.Config; a larger size set before is kept). The
+// kernel's usual 208 KiB receive buffer lost 2-12% of a bulk transfer
+// whenever the receiving goroutine was descheduled briefly. Without
+// CAP_NET_ADMIN the kernel caps the sizes at net.core.rmem_max and
+// wmem_max; linux.Conn.Buffers reports what it granted. The portable
+// driver sizes only its send buffer, as a bound on the kernel queue.
 //
 // # Logs
 //

@@ -8,8 +8,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // Conn is a pump.Conn over one UDP socket. Send, WaitWritable and
@@ -30,6 +30,7 @@ type Conn struct {
 	rcv receiver
 	oq  outq
 	cnt counters
+	buf Buffers
 }
 
 var _ pump.Conn = (*Conn)(nil)
@@ -71,6 +72,7 @@ func (c *Conn) setup(fd int) error {
 		return fmt.Errorf("not an IP socket (family %d)", family)
 	}
 	c.family = family
+	c.buf = sizeBuffers(fd, c.cfg)
 	c.gsoOn.Store(!c.cfg.DisableGSO && probeGSO(fd))
 	if !c.cfg.DisableGRO {
 		c.groOn = unix.SetsockoptInt(fd, unix.IPPROTO_UDP, unix.UDP_GRO, 1) == nil

@@ -110,8 +110,8 @@ func TestAFullSendBufferBlocksLosesNothingAndShowsInUnsentBytes(t *testing.T) {
 	run(t, "tc", "-n", p.A, "qdisc", "add", "dev", p.DevA, "root", "tbf",
 		"rate", "20mbit", "burst", "20kb", "limit", "4mb")
 	uc := listenIn(t, p.A, netip.AddrPortFrom(p.AddrA, 0))
-	uc.SetWriteBuffer(1) // the kernel rounds up to its minimum
-	tx, err := New(uc, Config{})
+	uc.SetWriteBuffer(1)                            // the kernel rounds up to its minimum
+	tx, err := New(uc, Config{SendBufferBytes: -1}) // keep it small
 	if err != nil {
 		t.Fatal(err)
 	}

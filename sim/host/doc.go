@@ -29,7 +29,7 @@
 //
 // # Measuring how long Control waits
 //
-// The liveness property needs, for every Control datagram (probe,
+// The liveness property P1 needs, for every Control datagram (probe,
 // check, answer), the time from its enqueue into the gso queue to its last
 // bit leaving the host. The pump hides the enqueue, so the host infers it
 // without touching the pump: every pump call happens at one virtual

@@ -24,11 +24,11 @@ func benchScenario(b *testing.B, name string, p gso.Policy) {
 }
 
 // BenchmarkIdleHour is one simulated hour of two peers behind NATs and a
-// relay with real Nodes, connected and idle: the issue asks for under a
+// relay with real Nodes, connected and idle: the target is under a
 // second of wall time.
 func BenchmarkIdleHour(b *testing.B) { benchScenario(b, "idle-hour", gso.ControlFirst) }
 
 // BenchmarkDefaultScenario is the default saturated scenario (ten
 // minutes of a saturated 1 Mbit/s uplink, then the cut and 90 s more):
-// the issue asks for under 30 s.
+// the target is under 30 s of wall time.
 func BenchmarkDefaultScenario(b *testing.B) { benchScenario(b, DefaultName, gso.ControlFirst) }

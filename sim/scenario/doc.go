@@ -1,5 +1,5 @@
 // Package scenario builds simulated worlds from a Spec, runs them with
-// peerlink's real core and collects what the issue measures: application
+// peerlink's real core and measures what the properties and the CLI need: application
 // goodput, every Control datagram's enqueue-to-wire delay (the "probe
 // delay") against its bound, the connection's state timeline, false
 // failures, how long a cut takes to notice, and the queue depth over time.
@@ -18,10 +18,8 @@
 //	svg := scenario.Plot([]*scenario.Result{res})
 //
 // Relays: the world can hold a TURN relay host (sim/relay running
-// sim/turnserver), but until the Node speaks TURN the peers use it only as
-// their STUN server, and the default scenario's peers sit behind
-// endpoint-independent NATs so that their direct path works. When the
-// TURN client lands in the Node, pass the relay's address and
-// RelayUser/RelayPassword to each host's Node (node.Config or AddRelay)
-// in run.peer, and symmetric NATs become a scenario like any other.
+// sim/turnserver). With Spec.Relay both Nodes allocate on it (AddRelay),
+// which gives them server-reflexive and relayed candidates, so symmetric
+// NATs and blocked direct paths (relay-only, relay-restart) are scenarios
+// like any other.
 package scenario

@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/sim/netmodel"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // portableSendBuffer mirrors drivers/portable.DefaultSendBufferBytes, the
@@ -18,7 +18,7 @@ const portableSendBuffer = pump.DefaultKernelDataBudget + 4*1500
 type portableKernelBound uint8
 
 const (
-	noBound       portableKernelBound = iota // before issue 11: the OS default buffer, no budget
+	noBound       portableKernelBound = iota // the OS default buffer, no budget
 	unsentCounter                            // SIOCOUTQ, SO_NWRITE, FIONWRITE: the pump's budget
 	smallSndbuf                              // SO_SNDBUF sized to portableSendBuffer
 )

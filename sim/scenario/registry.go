@@ -1,7 +1,7 @@
 package scenario
 
 import (
-	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/pump"
 	"slices"
 	"strings"
 	"time"

@@ -69,7 +69,7 @@ func writeTimeline(w io.Writer, res *Result) {
 	}
 }
 
-// SummaryLine is the one-line verdict the issue asks the CLI to end with.
+// SummaryLine is the one-line verdict the CLI ends with (`sim policy=...`).
 // detect_delay_ms is the later side's detection delay, or -1 when a side
 // never detected the cut (or the run has no cut).
 func SummaryLine(res *Result, wall time.Duration) string {

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/sim/host"
 	"github.com/peerlink/peerlink/sim/netmodel"
 	"github.com/peerlink/peerlink/sim/relay"
@@ -16,6 +15,7 @@ import (
 	"github.com/peerlink/peerlink/sim/world"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // ConnID is the one connection every scenario sets up.
@@ -140,7 +140,7 @@ func (r *run) peer(i int) (*host.Host, error) {
 		// The relay is no STUN server of the Node: its TURN client's
 		// Binding gives the server-reflexive candidate (see node's doc).
 		Node:      node.Config{ICE: r.spec.ICE},
-		Pump:      pump.Config{Queue: gso.Config{Policy: r.spec.Policy}, KernelDataBudget: r.spec.KernelDataBudget},
+		Pump:      pump.Config{Queue: gso.Config{Policy: r.spec.Policy}, KernelDataBudget: r.spec.KernelDataBudget, DataQueueDelay: r.spec.DataQueueDelay},
 		Socket:    p.Socket,
 		OnControl: func(s host.ControlSample) { r.rec.control(side, s) },
 		OnData:    func(now time.Time, _ node.ConnID, b []byte) { r.rec.data(now, side, b) },

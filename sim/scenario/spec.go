@@ -22,6 +22,9 @@ type Spec struct {
 	Policy gso.Policy
 	// KernelDataBudget is the pump's kernel queue budget in bytes (0: off).
 	KernelDataBudget int
+	// DataQueueDelay is the pump's delay bound on queued Data
+	// (pump.Config.DataQueueDelay: 0 its default, negative off).
+	DataQueueDelay time.Duration
 	// ICE sets the Nodes' timers; zero fields take ice's defaults.
 	ICE ice.Config
 	// Peers are the two ends of the connection; peer 0 is controlling.

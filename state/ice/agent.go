@@ -56,7 +56,9 @@ type Agent struct {
 	triggered   []*pair // FIFO of triggered checks, ahead of ordinary ones
 	nextCheckAt time.Time
 	checks      []*txn // checks in flight, in send order
-	probes      []probe
+	// expired: checks that gave up, kept a while for late answers (late.go).
+	expired []expiredCheck
+	probes  []probe
 
 	nominating *pair
 	selected   *pair
@@ -269,7 +271,7 @@ func (a *Agent) fail(r FailReason) {
 		panic(fmt.Sprintf("ice: failing twice (%v after %v)", r, a.failed))
 	}
 	a.failed = r
-	a.checks, a.triggered, a.probes = nil, nil, nil
+	a.checks, a.triggered, a.probes, a.expired = nil, nil, nil, nil
 	a.events = append(a.events, Event{Kind: EventFailed, Reason: r})
 }
 

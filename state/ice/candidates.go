@@ -36,6 +36,10 @@ type pair struct {
 	// nominateOnSuccess: the controlled agent got USE-CANDIDATE before its
 	// own check of the pair succeeded; select the pair when it does.
 	nominateOnSuccess bool
+	// peerHeardAt: the peer's last authenticated request on this pair (a
+	// check or a probe); the controlled side keeps checking a pair the
+	// peer nominated while these come (late.go).
+	peerHeardAt time.Time
 	// nominateAfter: a nomination of this pair went unanswered; the
 	// controlling agent does not nominate it again before this.
 	nominateAfter time.Time

@@ -125,7 +125,12 @@ func (a *Agent) retransmitChecks(now time.Time) {
 	}
 	for _, x := range expired {
 		a.endCheck(x)
+		a.rememberExpired(now, x)
 		a.checkFailed(now, x.pair)
+		if p := x.pair; p.state == failedState && a.checksNominatedAgain(now, p) {
+			p.state = waiting
+			a.trigger(p)
+		}
 	}
 }
 
@@ -202,8 +207,12 @@ func (a *Agent) HandleResponse(now time.Time, local, remote netip.AddrPort, m *s
 		return DropFailed
 	}
 	x, pr := a.findTxn(m.TransactionID)
+	late := false
 	if x == nil && pr == nil {
-		return DropUnknownTransaction
+		if x = a.findExpired(now, m.TransactionID); x == nil {
+			return DropUnknownTransaction
+		}
+		late = true
 	}
 	if stunmsg.CheckIntegrity(m, a.remote.Pwd) != nil {
 		return DropIntegrity
@@ -221,6 +230,10 @@ func (a *Agent) HandleResponse(now time.Time, local, remote netip.AddrPort, m *s
 	}
 	if remote != x.dst || !sameLocal(local, x.src) {
 		return DropSourceMismatch
+	}
+	if late {
+		a.lateAnswer(now, x, r.Success)
+		return DropNone
 	}
 	a.stats.ChecksAnswered++
 	a.answerHeard(now)

@@ -25,7 +25,9 @@ type Config struct {
 	// CheckTransmits is how many times one check is sent before its pair
 	// fails; the pair fails one (capped) RTO after the last send. Default 9:
 	// 250+500+1000+2000*6 ms = 13.75 s of sending, which spans the usual gap
-	// between our first check and the peer learning our candidates.
+	// between our first check and the peer learning our candidates. An
+	// answer after that still proves the pair, and the controlled side
+	// keeps checking a pair its peer nominated (late.go).
 	CheckTransmits int
 	// NominationWait is how long the controlling agent waits, after its best
 	// pair so far succeeds, for checks on higher-priority pairs to finish

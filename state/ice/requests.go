@@ -38,6 +38,7 @@ func (a *Agent) HandleRequest(now time.Time, local, remote netip.AddrPort, m *st
 	if p == nil {
 		return drop
 	}
+	p.peerHeardAt = maxTime(p.peerHeardAt, now)
 	if p.state == waiting || p.state == failedState {
 		p.state = waiting
 		a.trigger(p)

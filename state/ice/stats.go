@@ -15,6 +15,11 @@ type Stats struct {
 	// ChecksAnswered counts checks answered, with success or an error
 	// (a 487 role conflict, for example).
 	ChecksAnswered uint64
+	// ChecksLate counts answers to checks that had already given up (no
+	// answer through every retransmission): the path's round trip outgrew
+	// the check's schedule, behind a saturated uplink for example. A late
+	// success still proves the pair (late.go).
+	ChecksLate uint64
 	// ProbesSent counts liveness probes, on the selected pair and on the
 	// backup (Config.BackupProbeInterval).
 	ProbesSent uint64

@@ -17,6 +17,9 @@
 //	Connect, Close, AddRemoteCandidate, RemoveRemoteCandidate, Send,
 //	AddLocalAddress, AddStunServer, AddRelay, RemoveRelay
 //
+// Queries (no time, no output): LocalCredentials, Path, MaxPayload,
+// Relays, Stats, ConnStats, RelayStats.
+//
 // Outputs are drained until empty after every input or command:
 //
 //	PollTransmit() (Transmit, bool)          // datagrams to send, tagged Control or Data
@@ -72,7 +75,7 @@
 //	for {
 //		flush := func() {
 //			for t, ok := n.PollTransmit(); ok; t, ok = n.PollTransmit() {
-//				queue.Enqueue(t.Src, t.Dst, t.ECN, t.Class, t.Payload) // copies the payload
+//				queue.Enqueue(t.Src, t.Dst, t.Payload, t.Class, t.ECN) // copies the payload
 //			}
 //			for e, ok := n.PollEvent(); ok; e, ok = n.PollEvent() {
 //				switch e := e.(type) {

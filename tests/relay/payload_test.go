@@ -29,8 +29,6 @@ func TestEveryFirstByteAndLengthCrossesADirectLoopbackPath(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a, b := startPeer(t, ctx, "a"), startPeer(t, ctx, "b")
-	go routeAll(ctx, a, b)
-	go routeAll(ctx, b, a)
 	credA, credB := ice.NewCredentials(seeded(1)), ice.NewCredentials(seeded(2))
 	if _, err := a.d.Connect(ctx, conn, node.Controlling, credA, credB); err != nil {
 		t.Fatal(err)
@@ -38,6 +36,8 @@ func TestEveryFirstByteAndLengthCrossesADirectLoopbackPath(t *testing.T) {
 	if _, err := b.d.Connect(ctx, conn, node.Controlled, credB, credA); err != nil {
 		t.Fatal(err)
 	}
+	go routeAll(ctx, t, a, b) // after both Connects: see connectRelayed
+	go routeAll(ctx, t, b, a)
 	for _, p := range []*peer{a, b} {
 		p.await(t, 10*time.Second, "connected", func(e node.Event) bool { _, ok := e.(node.Connected); return ok })
 	}
@@ -68,14 +68,14 @@ func everyByteThroughRelay(t *testing.T, srv *realturn.Server) {
 
 // routeAll is the application's signalling with every candidate, so that
 // the peers find their direct path.
-func routeAll(ctx context.Context, p, other *peer) {
+func routeAll(ctx context.Context, t *testing.T, p, other *peer) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case e := <-p.raw:
 			if g, ok := e.(node.CandidateGathered); ok {
-				_ = other.d.AddRemoteCandidate(ctx, g.Conn, g.Candidate)
+				signal(ctx, t, other, g.Candidate)
 			}
 			p.events <- e
 		}

@@ -21,10 +21,10 @@ import (
 
 	"github.com/peerlink/peerlink/drivers"
 	"github.com/peerlink/peerlink/drivers/linux"
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/internal/logcheck"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/stunmsg"
 	"github.com/peerlink/peerlink/state/turn"
 	"github.com/peerlink/peerlink/tests/internal/realturn"
@@ -131,7 +131,7 @@ func (p *peer) addRelay(ctx context.Context, s *realturn.Server) error {
 // route is the application's signalling from p to other: relay candidates
 // only (no host candidate, so no direct path), and their withdrawal.
 // Everything else goes to p.events for the test.
-func (p *peer) route(ctx context.Context, other *peer) {
+func (p *peer) route(ctx context.Context, t *testing.T, other *peer) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -140,7 +140,7 @@ func (p *peer) route(ctx context.Context, other *peer) {
 			switch e := e.(type) {
 			case node.CandidateGathered:
 				if e.Candidate.Type == stunmsg.Relay {
-					_ = other.d.AddRemoteCandidate(ctx, e.Conn, e.Candidate)
+					signal(ctx, t, other, e.Candidate)
 				}
 			case node.CandidateWithdrawn:
 				_ = other.d.Do(ctx, func(now time.Time, pp *pump.Pump) error {
@@ -168,6 +168,16 @@ func (p *peer) await(t *testing.T, d time.Duration, what string, match func(node
 		case <-timeout:
 			t.Fatalf("%s: no %s within %v", p.name, what, d)
 		}
+	}
+}
+
+// signal hands other a candidate of connection conn. Signalling must not
+// lose a candidate silently: only a connection that already failed (the
+// test then fails on its event) or a finished test may refuse it.
+func signal(ctx context.Context, t *testing.T, other *peer, c node.Candidate) {
+	err := other.d.AddRemoteCandidate(ctx, conn, c)
+	if err != nil && !errors.Is(err, node.ErrConnFailed) && ctx.Err() == nil {
+		t.Errorf("%s refused the signalled candidate %v: %v", other.name, c, err)
 	}
 }
 

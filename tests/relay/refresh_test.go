@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/stunmsg"
 	"github.com/peerlink/peerlink/state/turn"
 )
@@ -118,8 +118,6 @@ func connectRelayed(t *testing.T, ctx context.Context, srv *realturn.Server, a, 
 	t.Helper()
 	a.fw.block(b.addr)
 	b.fw.block(a.addr)
-	go a.route(ctx, b)
-	go b.route(ctx, a)
 	for _, p := range []*peer{a, b} {
 		if err := p.addRelay(ctx, srv); err != nil {
 			t.Fatal(err)
@@ -132,6 +130,13 @@ func connectRelayed(t *testing.T, ctx context.Context, srv *realturn.Server, a, 
 	if _, err := b.d.Connect(ctx, conn, node.Controlled, credB, credA); err != nil {
 		t.Fatal(err)
 	}
+	// Signalling starts once both sides have the connection: a candidate
+	// that reached b before b's Connect would be refused (ErrUnknownConn),
+	// and a relay candidate lost so leaves b's relay without a permission
+	// for a, which then never connects (the flake this fixed). Events wait
+	// in p.raw meanwhile.
+	go a.route(ctx, t, b)
+	go b.route(ctx, t, a)
 	var paths [2]node.Path
 	for i, p := range []*peer{a, b} {
 		e := p.await(t, 10*time.Second, "connected", func(e node.Event) bool { _, ok := e.(node.Connected); return ok })

@@ -32,16 +32,16 @@ func propNoFalsePositive(p gso.Policy) func(*rapid.T) {
 }
 
 func checkNoFalsePositive(t *rapid.T, res *scenario.Result) {
-	connected := [2]bool{}
-	for _, c := range res.Timeline {
+	var first [2]*scenario.Change
+	for i, c := range res.Timeline {
 		if c.Failed {
 			t.Fatalf("%s reported %v at %v while its path worked", res.Peers[c.Side].Name, c.Reason, c.At)
 		}
-		connected[c.Side] = true
+		if first[c.Side] == nil {
+			first[c.Side] = &res.Timeline[i]
+		}
 	}
-	if !connected[0] || !connected[1] {
-		t.Fatalf("never connected (timeline %v): the world has no direct path, the generator is wrong", res.Timeline)
-	}
+	checkBothConnected(t, res, first)
 	for _, p := range res.Peers {
 		if p.OverBound > 0 {
 			s := p.FirstOverBound
@@ -50,6 +50,26 @@ func checkNoFalsePositive(t *rapid.T, res *scenario.Result) {
 				s.Taken.Sub(s.Enqueued), s.Wire.Sub(s.Taken))
 		}
 	}
+}
+
+// checkBothConnected fails the case unless both sides connected. When
+// one did, a path exists and the fault is the other side's (peerlink's):
+// it never learned of the path its peer uses. Only when neither did may
+// the world have no path at all.
+func checkBothConnected(t *rapid.T, res *scenario.Result, first [2]*scenario.Change) {
+	switch {
+	case first[0] != nil && first[1] != nil:
+		return
+	case first[0] == nil && first[1] == nil:
+		t.Fatalf("neither side connected in %v: the world has no path (the generator is wrong) or no check ever succeeded", res.Simulated)
+	}
+	up, down := 0, 1
+	if first[0] == nil {
+		up, down = 1, 0
+	}
+	c := first[up]
+	t.Fatalf("%s (side %d) connected at %v over %v, but %s (side %d) never reported Connected in %v: a path exists, and it never learned it (timeline %v)",
+		res.Peers[up].Name, up, c.At, c.Path, res.Peers[down].Name, down, res.Simulated, res.Timeline)
 }
 
 // propNoFalseNegative is P2: when every path is cut, each side reports
