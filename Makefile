@@ -46,7 +46,7 @@ test-wg:
 	cd examples/wgpeer && $(GO) test -count=1 ./...
 
 # The saturated-tunnel probe measurement for the issue's full 2 minutes per
-# queue policy (make test runs it for 20 s).
+# queue policy (make test runs it for 15 s).
 wg-soak:
 	cd wgbind && WG_SOAK=120s $(GO) test -count=1 -timeout 15m -v -run 'TestProbesUnderASaturatedTunnel' ./...
 

@@ -10,7 +10,7 @@ import (
 	"golang.zx2c4.com/wireguard/conn"
 
 	"github.com/peerlink/peerlink/drivers"
-	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/node"
 )
 

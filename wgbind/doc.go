@@ -44,9 +44,10 @@
 // # Send and the MTU
 //
 // wireguard-go hands Send up to BatchSize datagrams for one endpoint; they
-// reach the Driver in one hand-over. Back-pressure (gso.ErrQueueFull) makes
-// Send wait, as a full socket buffer would, for at most Config.SendWait;
-// then it returns the error and wireguard-go drops the rest.
+// reach the Driver in one hand-over (Driver.SendBatch). Back-pressure
+// (gso.ErrQueueFull) makes Send wait in Driver.WaitWritable, as a full
+// socket buffer would, for at most Config.SendWait; then it returns the
+// error and wireguard-go drops the rest.
 //
 // A WireGuard transport message is the inner packet plus 32 bytes (a
 // 16-byte header and a 16-byte tag; wireguard-go pads only up to the MTU).

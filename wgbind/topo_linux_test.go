@@ -21,7 +21,7 @@ import (
 	"golang.zx2c4.com/wireguard/device"
 	"golang.zx2c4.com/wireguard/tun"
 
-	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // The test network. Each host sits on its own LAN behind its own NAT; the
