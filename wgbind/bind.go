@@ -10,8 +10,8 @@ import (
 	"golang.zx2c4.com/wireguard/conn"
 
 	"github.com/peerlink/peerlink/drivers"
-	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // Defaults, and why.

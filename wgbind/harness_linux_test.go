@@ -17,10 +17,10 @@ import (
 
 	"github.com/peerlink/peerlink/drivers"
 	"github.com/peerlink/peerlink/drivers/linux"
-	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/internal/logcheck"
 	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
