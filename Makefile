@@ -51,9 +51,10 @@ wg-soak:
 	cd wgbind && WG_SOAK=120s $(GO) test -count=1 -timeout 15m -v -run 'TestProbesUnderASaturatedTunnel' ./...
 
 # iperf3 TCP through the tunnel: peerlink's Bind against wireguard-go's
-# StdNetBind on the same namespaces and veth, in one run.
+# StdNetBind on the same namespaces and veth, in one run (each twice, in
+# the order A B B A, keeping each one's better figure).
 bench-wg:
-	cd wgbind && WG_BENCH=1 $(GO) test -count=1 -timeout 5m -v -run 'TestBenchTCP' ./... 2>&1 | grep -E '^wg tcp|FAIL|SKIP'
+	cd wgbind && WG_BENCH=1 $(GO) test -count=1 -timeout 10m -v -run 'TestBenchTCP' ./... 2>&1 | grep -E '^wg tcp|FAIL|SKIP'
 
 # The simulator's world properties with CASES worlds each (make test runs
 # 100, 25 for P4): about 4 minutes per thousand worlds on 2 cores. Each

@@ -108,9 +108,20 @@ func TestBenchTCP(t *testing.T) {
 		t.Skip("a measurement, not a test: make bench-wg runs it (WG_BENCH=1)")
 	}
 	d := 5 * time.Second
+	// Each side runs twice, in the order peerlink, StdNetBind, StdNetBind,
+	// peerlink, and keeps its better run: load from elsewhere on a shared
+	// machine comes and goes, and this order gives neither side the
+	// quieter start or end.
 	var pl, std float64
-	t.Run("peerlink", func(t *testing.T) { pl = benchPeerlink(t, d) })
-	t.Run("stdnetbind", func(t *testing.T) { std = benchStd(t, d) })
+	for i, name := range []string{"peerlink", "stdnetbind", "stdnetbind", "peerlink"} {
+		t.Run(fmt.Sprintf("%s-%d", name, i), func(t *testing.T) {
+			if name == "peerlink" {
+				pl = max(pl, benchPeerlink(t, d))
+			} else {
+				std = max(std, benchStd(t, d))
+			}
+		})
+	}
 	if pl == 0 || std == 0 {
 		t.Fatal("a measurement failed")
 	}
