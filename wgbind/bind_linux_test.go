@@ -229,6 +229,12 @@ func TestEndpointsAreStablePerConnection(t *testing.T) {
 	if bytes.Equal(e7.DstToBytes(), e8.DstToBytes()) || e7.DstIP() == e8.DstIP() {
 		t.Fatal("two connections share cookie bytes or a rate-limiter address")
 	}
+	// Forget lets the endpoint go; the next one for the ID is new but
+	// equal, so a program that reuses an ID keeps its cookie bytes.
+	s.bind.Forget(7)
+	if again := s.bind.Endpoint(7); again == e7 || !bytes.Equal(again.DstToBytes(), e7.DstToBytes()) {
+		t.Fatal("Forget kept the endpoint, or the new one differs")
+	}
 	for _, bad := range []string{"127.0.0.1:51820", "peerlink:", "peerlink:-1", "peerlink:x"} {
 		if _, err := s.bind.ParseEndpoint(bad); err == nil {
 			t.Errorf("ParseEndpoint(%q) succeeded", bad)
