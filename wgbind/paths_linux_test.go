@@ -123,6 +123,22 @@ func iperfTCP(t *testing.T, clientNS, serverNS string, server netip.Addr, d time
 	return r.End.SumReceived.BitsPerSecond
 }
 
+// awaitDirect returns once a's connection is on a direct path: the relay
+// may answer first, and peerlink then upgrades to the direct path with
+// PathChanged.
+func (tn *tunnel) awaitDirect(t *testing.T) {
+	t.Helper()
+	if !relayed(tn.path) {
+		return
+	}
+	e := await(t, tn.sig.others[0], 20*time.Second, "an upgrade to a direct path", func(e node.Event) bool {
+		pc, ok := e.(node.PathChanged)
+		return ok && !relayed(pc.Path)
+	})
+	t.Logf("connected through the relay first, upgraded to a direct path after %v", time.Since(tn.sig.firstCandidate()).Round(time.Millisecond))
+	tn.path = e.(node.PathChanged).Path
+}
+
 func relayed(p node.Path) bool {
 	return p.Local.Type == stunmsg.Relay || p.Remote.Type == stunmsg.Relay
 }
@@ -149,9 +165,7 @@ func TestWireGuardOverConeNATsTakesADirectPath(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	tn := newTunnel(t, ctx, false, Config{})
-	if relayed(tn.path) {
-		t.Fatalf("cone NATs should give a direct path, got %v", tn.path)
-	}
+	tn.awaitDirect(t)
 	bps := tn.iperf(t, 3*time.Second)
 	if bps <= 0 {
 		t.Fatal("iperf3 moved nothing through the tunnel")
@@ -235,9 +249,7 @@ func TestWireGuardCarriesOnWhenTheDirectPathDies(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	tn := newTunnel(t, ctx, false, Config{})
-	if relayed(tn.path) {
-		t.Fatalf("cone NATs should give a direct path first, got %v", tn.path)
-	}
+	tn.awaitDirect(t)
 	// The relayed pair is checked alongside, and probed as the backup.
 	time.Sleep(2 * time.Second)
 	// The NATs can no longer reach each other; both still reach coturn.
