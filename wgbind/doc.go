@@ -29,7 +29,13 @@
 // allocation. Close makes every ReceiveFunc of that Open return
 // net.ErrClosed and Send return net.ErrClosed; datagrams that arrive while
 // the Bind is closed are dropped and counted (Stats.ClosedDrops), as a
-// closed socket would.
+// closed socket would. So bring the device up before feeding the peer's
+// candidates to the Driver: otherwise the connection may be up, and the
+// peer's first handshake arrive, before the Bind is open, and WireGuard
+// retries only after 5 s. For the same reason let one side initiate (a
+// persistent keepalive on one side only): two initiations held until the
+// path exists cross, and WireGuard resolves that by the same retry.
+// examples/wgpeer does both.
 //
 // # Receive
 //
