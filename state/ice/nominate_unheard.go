@@ -21,11 +21,13 @@ package ice
 
 // nominationUnheard reports whether x, a check that gave up, is our
 // nomination of a pair above a selected one, with no authenticated answer
-// of any kind heard since it was first sent.
+// of any kind heard since it was first sent (one at that very instant came
+// before it: the nomination typically follows the answer that made its
+// pair succeed).
 func (a *Agent) nominationUnheard(x *txn) bool {
 	p := x.pair
 	return x.useCandidate && a.role == Controlling && a.nominating == p && a.selected != nil &&
-		p != a.selected && !a.recovering && a.lastAnswerAt.Before(x.sentAt)
+		p != a.selected && !a.recovering && !a.lastAnswerAt.After(x.sentAt)
 }
 
 // nominateAgain keeps nominating p and sends the nomination again.
