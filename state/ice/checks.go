@@ -124,6 +124,10 @@ func (a *Agent) retransmitChecks(now time.Time) {
 	for _, x := range expired {
 		a.endCheck(x)
 		a.rememberExpired(now, x)
+		if a.nominationUnheard(x) {
+			a.nominateAgain(x.pair)
+			continue
+		}
 		a.checkFailed(now, x.pair)
 		if p := x.pair; p.state == failedState && a.checksNominatedAgain(now, p) {
 			p.state = waiting

@@ -27,9 +27,11 @@ import (
 //     (RFC 8445 7.2.5.3): the pair succeeds, and a nomination waiting on
 //     it (the controlled side's nominateOnSuccess, RFC 8445 7.3.1.5)
 //     takes effect. A late answer to a nomination of ours selects
-//     nothing: that nomination failed (checkFailed) and waits out its
+//     nothing when that nomination failed (checkFailed: it waits out its
 //     RecheckInterval, and selecting now would race whatever was
-//     nominated since.
+//     nominated since); it selects the pair when the nomination is still
+//     in flight, tried again because the peer had answered nothing at
+//     all (nominate_unheard.go).
 //   - On the controlled side, a pair the peer nominated is checked again
 //     when its check gives up, instead of failing, while the peer's
 //     requests on it keep coming (within ProbeTimeout of the last). The
@@ -108,6 +110,11 @@ func (a *Agent) lateAnswer(now time.Time, x *txn, success bool, mapped netip.Add
 	case p == a.selected:
 		a.live.answered(now)
 	case p.nominateOnSuccess && a.role == Controlled && a.followsNomination(now, p):
+		a.selectPair(now, p)
+	case x.useCandidate && a.role == Controlling && a.nominating == p:
+		// Our nomination, tried again because the peer had answered
+		// nothing (nominate_unheard.go), and still the one in flight:
+		// the peer got it, and nothing was nominated since.
 		a.selectPair(now, p)
 	}
 	a.maybeNominate(now)
