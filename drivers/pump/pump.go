@@ -2,7 +2,6 @@ package pump
 
 import (
 	"errors"
-	"net/netip"
 	"time"
 
 	"github.com/peerlink/peerlink/state/gso"
@@ -178,25 +177,10 @@ func (p *Pump) Stats() Stats { return p.stats }
 func (p *Pump) HandleMessages(now time.Time, msgs []Message, deliver func(node.ConnID, []byte)) {
 	for i := range msgs {
 		m := &msgs[i]
-		b := m.Buf[:m.N]
-		seg := m.SegmentSize
-		if seg <= 0 || seg > len(b) {
-			seg = len(b)
-		}
-		for len(b) > 0 {
-			n := min(seg, len(b))
-			p.handleDatagram(now, m.Dst, m.Src, b[:n], deliver)
-			b = b[n:]
-		}
+		n := p.node.HandleSegments(now, m.Dst, m.Src, m.Buf[:m.N], m.SegmentSize, deliver)
+		p.stats.DatagramsReceived += uint64(n)
 	}
 	p.collect()
-}
-
-func (p *Pump) handleDatagram(now time.Time, local, remote netip.AddrPort, b []byte, deliver func(node.ConnID, []byte)) {
-	p.stats.DatagramsReceived++
-	if id, payload, ok := p.node.HandleDatagram(now, local, remote, b); ok && deliver != nil {
-		deliver(id, payload)
-	}
 }
 
 // HandleTimeout runs the Node's and the queue's timers.
