@@ -38,12 +38,18 @@ func putRequest(r *request) {
 // is not abandoned (ctx only bounds the hand-over), so the pool never
 // hands out a request the loop may still write.
 func (d *Driver) call(ctx context.Context, r *request) error {
+	// The queue of commands has room almost always: try it alone first,
+	// which costs a channel operation, not a select over three.
 	select {
 	case d.cmds <- r:
-	case <-d.done:
-		return ErrStopped
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
+		select {
+		case d.cmds <- r:
+		case <-d.done:
+			return ErrStopped
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	select {
 	case err := <-r.reply:

@@ -74,8 +74,8 @@ func (s *sink) close() {
 func deepReceiveBuffer(uc *net.UDPConn) {
 	rc, _ := uc.SyscallConn()
 	rc.Control(func(fd uintptr) {
-		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20) != nil {
-			uc.SetReadBuffer(32 << 20)
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 64<<20) != nil {
+			uc.SetReadBuffer(64 << 20)
 		}
 	})
 }
