@@ -81,6 +81,10 @@ type Driver struct {
 	writable chan error
 	done     chan struct{}
 
+	// handoff and stopped: see call and stopCommands.
+	handoff sync.RWMutex
+	stopped bool
+
 	mu      sync.Mutex // guards running and room
 	running bool
 	// room is closed when Data is taken again after a refusal; nil while

@@ -37,19 +37,31 @@ func putRequest(r *request) {
 // call hands r to the loop and waits for its reply. Once the loop has r it
 // is not abandoned (ctx only bounds the hand-over), so the pool never
 // hands out a request the loop may still write.
+//
+// The hand-over almost always finds room in the queue of commands. Then
+// the reply is awaited on r's channel alone: Run, when it stops, answers
+// every command still queued (stopCommands), and the read lock keeps a
+// command from being queued after that. Selecting on d.done as well would
+// lock that channel, which every caller shares, on every call.
 func (d *Driver) call(ctx context.Context, r *request) error {
-	// The queue of commands has room almost always: try it alone first,
-	// which costs a channel operation, not a select over three.
+	d.handoff.RLock()
+	if d.stopped {
+		d.handoff.RUnlock()
+		return ErrStopped
+	}
 	select {
 	case d.cmds <- r:
+		d.handoff.RUnlock()
+		return <-r.reply
 	default:
-		select {
-		case d.cmds <- r:
-		case <-d.done:
-			return ErrStopped
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	}
+	d.handoff.RUnlock()
+	select {
+	case d.cmds <- r:
+	case <-d.done:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	select {
 	case err := <-r.reply:
@@ -61,6 +73,23 @@ func (d *Driver) call(ctx context.Context, r *request) error {
 			return err
 		default:
 			return ErrStopped
+		}
+	}
+}
+
+// stopCommands runs when Run stops: no command is queued after it, and
+// every one still queued is answered ErrStopped, so that a caller waiting
+// on its reply alone returns.
+func (d *Driver) stopCommands() {
+	d.handoff.Lock()
+	d.stopped = true
+	d.handoff.Unlock()
+	for {
+		select {
+		case r := <-d.cmds:
+			r.reply <- ErrStopped
+		default:
+			return
 		}
 	}
 }
