@@ -3,7 +3,6 @@ package drivers
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/peerlink/peerlink/drivers/pump"
@@ -12,8 +11,8 @@ import (
 )
 
 // request is one command to the loop: a function (Do) or payloads to send
-// (Send, SendBatch). Requests are pooled with their reply channel, so a
-// command costs no allocation.
+// (Send, SendBatch). Each driver keeps its spent requests, with their reply
+// channels, for reuse, so a command costs no allocation.
 type request struct {
 	fn       func(now time.Time, p *pump.Pump) error
 	id       node.ConnID
@@ -23,15 +22,36 @@ type request struct {
 	reply    chan error
 }
 
-var requests = sync.Pool{New: func() any { return &request{reply: make(chan error, 1)} }}
+// spareRequests is how many spent requests a driver keeps: one for each
+// command that may wait for the loop, and as many callers again waiting
+// for room.
+const spareRequests = 2 * maxCommands
 
-func getRequest() *request { return requests.Get().(*request) }
+// getRequest returns a spent request of d's, or a new one.
+//
+// Why not a sync.Pool: a request that outlives a stopped driver's loop
+// (its caller gave up on d.done) may still get that driver's ErrStopped
+// reply late; kept by its own driver, it can only ever answer a command to
+// that stopped driver, for which ErrStopped is right. A pool would hand it
+// to another driver. And a pool's per-CPU slots miss when the caller
+// moved to the other CPU, which allocates.
+func (d *Driver) getRequest() *request {
+	select {
+	case r := <-d.spare:
+		return r
+	default:
+		return &request{reply: make(chan error, 1)}
+	}
+}
 
-// putRequest returns r to the pool. The loop is done with it: call returns
+// putRequest keeps r for reuse. The loop is done with it: call returns
 // only after the loop replied, or after the loop stopped.
-func putRequest(r *request) {
+func (d *Driver) putRequest(r *request) {
 	r.fn, r.payloads, r.accepted = nil, nil, 0
-	requests.Put(r)
+	select {
+	case d.spare <- r:
+	default:
+	}
 }
 
 // call hands r to the loop and waits for its reply. Once the loop has r it
