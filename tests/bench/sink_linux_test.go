@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -62,6 +63,19 @@ func (s *sink) run(b *testing.B) {
 		}
 		s.datagrams.Add(uint64(total))
 	}
+}
+
+// settle waits until the sink has received nothing for 50 ms (at most
+// 2 s) and returns its count.
+func (s *sink) settle() uint64 {
+	last, lastAt := s.datagrams.Load(), time.Now()
+	for start := lastAt; time.Since(lastAt) < 50*time.Millisecond && time.Since(start) < 2*time.Second; {
+		time.Sleep(time.Millisecond)
+		if n := s.datagrams.Load(); n != last {
+			last, lastAt = n, time.Now()
+		}
+	}
+	return last
 }
 
 func (s *sink) close() {
