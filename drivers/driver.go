@@ -12,9 +12,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // Defaults, and why.
@@ -263,7 +263,9 @@ type Stats struct {
 }
 
 // Stats returns a snapshot of the pump's, the queue's, the node's and the
-// Conn's counters.
+// Conn's counters. Sends run on their own goroutine, so the snapshot may
+// not yet count the round of datagrams the kernel is taking at that
+// moment (the peer may already have them); the next snapshot does.
 func (d *Driver) Stats(ctx context.Context) (Stats, error) {
 	var s Stats
 	err := d.Do(ctx, func(time.Time, *pump.Pump) error {

@@ -12,10 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/peerlink/peerlink/drivers/linux"
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/internal/logcheck"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 type peerSide struct {
@@ -178,9 +178,18 @@ func TestTwoDriversConnectOverLoopbackAndStopCleanly(t *testing.T) {
 // checkStats: the counters every layer keeps agree with what the test sent.
 func checkStats(t *testing.T, ctx context.Context, a, b *peerSide, count uint64) {
 	t.Helper()
-	sa, err := a.d.Stats(ctx)
-	if err != nil {
-		t.Fatal(err)
+	// The last round of sends may still be with the sending goroutine,
+	// taken by the kernel (the peer has it) but not yet counted: a
+	// snapshot lags by at most that round, so wait for it to settle.
+	var sa Stats
+	for end := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
+		var err error
+		if sa, err = a.d.Stats(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if sa.Pump.DatagramsSent >= count || time.Now().After(end) {
+			break
+		}
 	}
 	if sa.Conn.SentDatagrams < count || sa.Conn.SendCalls == 0 || sa.Queue.Batches == 0 || sa.Pump.DatagramsSent < count {
 		t.Fatalf("sender stats %+v", sa)

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // request is one command to the loop: a function (Do) or payloads to send

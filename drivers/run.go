@@ -8,9 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/turn"
 )
 

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // TestCommandsQueuedWhenRunStopsReturnErrStopped: callers whose commands

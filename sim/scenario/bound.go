@@ -3,9 +3,9 @@ package scenario
 import (
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/sim/netmodel"
 	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // ControlDelayBound is the longest a Control datagram of peer i may wait

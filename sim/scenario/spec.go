@@ -42,6 +42,11 @@ type Spec struct {
 	// that time since the epoch (relay.Relay.Restart): every allocation is
 	// forgotten, and the connections through it must move to new ones.
 	RelayRestartAt time.Duration
+	// FarRelay, when positive, puts a second relay in the world whose
+	// link adds that one-way latency; both Nodes add it before the near
+	// one, and each connection should prefer the near one by its round
+	// trip (node's relay choice).
+	FarRelay time.Duration
 	// End is how long the world runs.
 	End time.Duration
 	// Restart, when positive, makes the application start the connection
@@ -134,6 +139,8 @@ func (s *Spec) Validate() error {
 		return fmt.Errorf("%w: CutPeer %d", ErrSpec, s.CutPeer)
 	case s.RelayRestartAt < 0 || s.RelayRestartAt > 0 && !s.Relay:
 		return fmt.Errorf("%w: RelayRestartAt %v needs a Relay", ErrSpec, s.RelayRestartAt)
+	case s.FarRelay < 0 || s.FarRelay > 0 && !s.Relay:
+		return fmt.Errorf("%w: FarRelay %v needs a Relay", ErrSpec, s.FarRelay)
 	}
 	for i, l := range s.Loads {
 		switch {

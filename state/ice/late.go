@@ -1,6 +1,7 @@
 package ice
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/peerlink/peerlink/state/stunmsg"
@@ -85,7 +86,7 @@ func (a *Agent) findExpired(now time.Time, id stunmsg.TxID) *txn {
 // lateAnswer takes an authenticated answer, from where the check went, to
 // a check that had given up. The check is forgotten (its retransmissions'
 // answers count once); a success proves the pair.
-func (a *Agent) lateAnswer(now time.Time, x *txn, success bool) {
+func (a *Agent) lateAnswer(now time.Time, x *txn, success bool, mapped netip.AddrPort) {
 	for i, e := range a.expired {
 		if e.x == x {
 			a.expired = append(a.expired[:i], a.expired[i+1:]...)
@@ -101,6 +102,7 @@ func (a *Agent) lateAnswer(now time.Time, x *txn, success bool) {
 	if p.state != succeeded {
 		p.state, p.succeededAt = succeeded, now
 	}
+	a.learnMapped(p, mapped)
 	p.answeredAt = maxTime(p.answeredAt, now)
 	switch {
 	case p == a.selected:

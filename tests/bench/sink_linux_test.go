@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/peerlink/peerlink/drivers/linux"
-	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // sink receives on loopback through the Linux driver and counts datagrams,

@@ -18,9 +18,9 @@ import (
 
 	"github.com/peerlink/peerlink/drivers"
 	"github.com/peerlink/peerlink/drivers/linux"
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // The measurement's shape. The rate is slow enough that a socket buffer of

@@ -5,12 +5,12 @@ import (
 
 	"pgregory.net/rapid"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/sim/netmodel"
 	"github.com/peerlink/peerlink/sim/scenario"
 	"github.com/peerlink/peerlink/sim/signal"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // genOptions shape the worlds a property draws.
