@@ -46,6 +46,7 @@ func (d *Driver) Run(ctx context.Context) error {
 	waiting := false
 	defer func() {
 		close(d.done)
+		d.stopCommands()
 		d.conn.Close()
 		wg.Wait()
 	}()
