@@ -32,8 +32,9 @@ import (
 // what it did: pion/turn and coturn keep the ID of the Allocate that made
 // an allocation for the allocation's whole life (not only RFC 8656's 40 s
 // transaction cache) and answer it again with the grant (pion/turn v4
-// from its response cache, coturn 4.6 rebuilt from the allocation), and
-// any other Allocate with 437. The grant replaces the allocation as usual;
+// from its response cache, tests/turn shows it past 40 s; coturn's
+// handle_turn_allocate rebuilds it from the allocation), and any other
+// Allocate with 437. The grant replaces the allocation as usual;
 // a 437 then means the old one was held; a 438 goes again with the same
 // ID, since the server did not look. The next probe comes with the next
 // verification or the next scheduled Refresh, whichever is first: the
