@@ -68,12 +68,16 @@ type Config struct {
 	// RelayRetry is how long after a relay is lost (RelayLostEvent) the
 	// Node starts it again with a fresh allocation, doubled after each
 	// loss in a row up to RelayRetryMax and reset once an allocation is
-	// granted. Default 1 s: a server that restarted or deleted a stale
-	// allocation late is back within seconds, while a dead one costs a
-	// Binding schedule every RelayRetryMax. Negative: a lost relay is
-	// removed for good, and the application may AddRelay again.
+	// granted. Every loss is retried, whatever its reason (refused
+	// credentials, LostAuth, included: an operator may fix them), for as
+	// long as the relay stays, until RemoveRelay. Default 1 s: a server
+	// that restarted or deleted a stale allocation late is back within
+	// seconds, while a dead one costs a Binding schedule every
+	// RelayRetryMax. Negative: a lost relay is removed for good, and the
+	// application may AddRelay again.
 	RelayRetry time.Duration
-	// RelayRetryMax caps the wait between attempts. Default 60 s.
+	// RelayRetryMax caps the wait between attempts, the first one
+	// included: a RelayRetry above it waits RelayRetryMax. Default 60 s.
 	RelayRetryMax time.Duration
 }
 

@@ -166,7 +166,8 @@
 //   - When a relayed pair becomes the path (Connected or PathChanged), the
 //     node binds a channel to its remote end, so data costs 4 bytes of
 //     header. Close gives permissions and channels back (reference-counted
-//     across the connections on a relay).
+//     across the connections on a relay, and through a re-allocation, on
+//     which the client asks for them again).
 //   - A withdrawn allocation (lost, removed, or replaced after a 437)
 //     withdraws the candidate: CandidateWithdrawn, which the application
 //     signals so that the peer calls RemoveRemoteCandidate. A connection

@@ -2,6 +2,7 @@ package node
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -231,4 +232,88 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// Close gives back the permissions and channels a connection asked for
+// even when its relay re-allocated under it: the client asks for them
+// again on the new allocation, so the Node's counts must outlive the
+// re-allocation, or nothing releases them and they are refreshed for
+// ever, holding MaxPermissions and MaxChannels. Here the connection closes
+// before its relayed path came back.
+func TestClosingAfterARelayReallocationStopsItsPermissionAndChannelRefreshes(t *testing.T) {
+	h := newReallocPair(t, 20, [2]bool{true, true})
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(3 * time.Second)
+	h.mustConnect()
+	h.restartRelay()
+	if !h.runUntilNoPath(refreshEvery) {
+		t.Fatal("no path lost: the relay's restart went unnoticed")
+	}
+	reallocated := 0
+	for i := range h.nodes {
+		st, _ := h.nodes[i].RelayStats(relayAddr)
+		reallocated += int(st.Client.Reallocations)
+		if err := h.nodes[i].Close(h.now, connID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if reallocated == 0 {
+		t.Fatal("no re-allocation before Close: the test tests nothing")
+	}
+	h.runFor(time.Second)
+	var before [2]RelayStats
+	for i := range h.nodes {
+		before[i], _ = h.nodes[i].RelayStats(relayAddr)
+	}
+	h.runFor(30 * time.Minute)
+	for i := range h.nodes {
+		st, ok := h.nodes[i].RelayStats(relayAddr)
+		if !ok || st.State != turn.StateAllocated {
+			t.Fatalf("node %d: relay %v %v, want still allocated", i, ok, st.State)
+		}
+		if st.Client.ChannelRefreshes != before[i].Client.ChannelRefreshes ||
+			st.Client.PermissionRefreshes != before[i].Client.PermissionRefreshes {
+			t.Errorf("node %d: 30 min after Close, channel refreshes %d -> %d, permission refreshes %d -> %d: the closed connection's are still kept",
+				i, before[i].Client.ChannelRefreshes, st.Client.ChannelRefreshes,
+				before[i].Client.PermissionRefreshes, st.Client.PermissionRefreshes)
+		}
+	}
+}
+
+// A connection whose relay is between allocations moves to another relay
+// the moment one is granted (repickRelays); what it asked its old relay
+// for, kept through the re-allocation, is given back there, so the old
+// relay's client stops refreshing it.
+func TestAConnectionMovedOffAReallocatingRelayGivesBackWhatItAskedThere(t *testing.T) {
+	h := newReallocPair(t, 20, [2]bool{true, true})
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(3 * time.Second)
+	h.mustConnect()
+	n := h.nodes[0]
+	old := n.conns[connID].relay
+	if len(old.perms) == 0 || len(n.conns[connID].permIPs) == 0 {
+		t.Fatal("no permission asked for: the test tests nothing")
+	}
+	// The old relay's allocation is withdrawn, its client about to
+	// allocate again; another relay is granted meanwhile.
+	n.withdrawRelay(old)
+	other := netip.MustParseAddrPort("10.0.0.10:3478")
+	client, err := turn.New(h.now, turn.Config{Server: other, Local: h.addrs[0], Username: relayUser,
+		Password: relayPassword, RNG: rand.New(rand.NewPCG(3, 3))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	granted := &relay{id: 99, server: other, local: h.addrs[0], client: client,
+		perms: map[netip.Addr]int{}, chans: map[netip.AddrPort]int{},
+		cand: Candidate{Addr: netip.MustParseAddrPort("10.0.0.10:50000"), Base: netip.MustParseAddrPort("10.0.0.10:50000")}}
+	n.relays = append(n.relays, granted)
+	n.repickRelays()
+	c := n.conns[connID]
+	if c.relay != granted {
+		t.Fatalf("the connection stayed on its re-allocating relay")
+	}
+	if len(old.perms) != 0 || len(old.chans) != 0 || len(c.permIPs) != 0 || c.channel.IsValid() {
+		t.Fatalf("after the move: old relay counts %v %v, connection's %v %v; want all given back",
+			old.perms, old.chans, c.permIPs, c.channel)
+	}
 }

@@ -265,18 +265,18 @@ func (n *Node) addRelayCandidate(c *conn) {
 // succeeded path, or, with none, its agent goes back to checking (ice
 // recovery) until the lost path's probe timeout: a re-allocation brings a
 // new candidate within a round trip or two, and the connection moves onto
-// it (PathChanged). What the client was asked for is gone with the
-// allocation; the connections ask again for the new candidate.
+// it (PathChanged). What the connections asked the client for stays
+// counted: a client that re-allocates keeps its permissions and channels
+// and asks for them again on the new allocation, so only a connection's
+// Close (releasePeers) gives them back; a client that ended forgot them,
+// and so does the Node then (forgetPeers).
 func (n *Node) withdrawRelay(r *relay) {
 	old := r.cand
 	if !old.Addr.IsValid() {
 		return
 	}
 	r.cand = Candidate{}
-	clear(r.perms)
-	clear(r.chans)
 	n.forConnsOn(r, func(c *conn) {
-		c.permIPs, c.channel = c.permIPs[:0], netip.AddrPort{}
 		if c.agent.RemoveLocalCandidate(n.now, old.Base, ice.RelayLost) {
 			n.emit(CandidateWithdrawn{Conn: c.id, Candidate: old})
 		}
@@ -290,6 +290,7 @@ func (n *Node) removeRelay(r *relay) {
 		return
 	}
 	n.withdrawRelay(r)
+	n.forgetPeers(r)
 	r.removed = true
 	n.clearTimer(&r.timer)
 	for i, x := range n.relays {
@@ -299,6 +300,20 @@ func (n *Node) removeRelay(r *relay) {
 		}
 	}
 	n.releaseConns(r)
+}
+
+// forgetPeers drops the counts of what connections asked r's client for:
+// the client ended (lost or closed) and its peer table with it. Failed
+// connections still hold their relay until Close, so all are cleared.
+func (n *Node) forgetPeers(r *relay) {
+	clear(r.perms)
+	clear(r.chans)
+	n.order.Ascend(func(id ConnID) bool {
+		if c := n.conns[id]; c.relay == r {
+			c.permIPs, c.channel = c.permIPs[:0], netip.AddrPort{}
+		}
+		return true
+	})
 }
 
 // releaseConns gives the connections on r, which is gone or lost, another

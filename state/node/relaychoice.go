@@ -67,7 +67,12 @@ func (n *Node) repickRelays() {
 	n.order.Ascend(func(id ConnID) bool {
 		c := n.conns[id]
 		if c.failed == 0 && c.relay != nil && !c.relay.allocated() {
-			c.relay = n.pickRelay()
+			if r := n.pickRelay(); r != c.relay {
+				// What c asked its old relay for (kept through a
+				// re-allocation) is not needed there any more.
+				n.releasePeers(c)
+				c.relay = r
+			}
 		}
 		return true
 	})

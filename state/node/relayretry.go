@@ -29,6 +29,7 @@ func (n *Node) relayLost(r *relay, e turn.Event) {
 		return
 	}
 	n.withdrawRelay(r)
+	n.forgetPeers(r)
 	r.losses++
 	r.retryAt = n.now.Add(wait)
 	n.releaseConns(r)

@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerlink/peerlink/sim/turnserver"
 	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/turn"
 )
 
 // relayLosses returns the RetryIn of every RelayLostEvent node i raised.
@@ -119,5 +121,48 @@ func TestALostRelayWaitingToRetryCanBeRemovedOrAddedAgain(t *testing.T) {
 	}
 	if rs := n.Relays(); len(rs) != 0 {
 		t.Fatalf("relays %v after RemoveRelay of a lost one", rs)
+	}
+}
+
+// Refused credentials are retried like any other loss, until RemoveRelay:
+// an operator who fixes the password gets the relay back without the
+// application doing anything.
+func TestARelayLostToRefusedCredentialsIsRetriedUntilTheyWork(t *testing.T) {
+	h := newPairHarness(t, 43, ice.Config{})
+	for _, n := range h.nodes {
+		n.cfg.Relay = fastRelay.WithDefaults()
+	}
+	h.relayTweak = func(c *turnserver.Config) {
+		c.Users = []turnserver.Credential{{Username: relayUser, Password: "not-" + relayPassword}}
+	}
+	h.withRelay()
+	h.quiet = true
+	h.runFor(20 * time.Second)
+	var reasons []turn.LostReason
+	for _, e := range h.events[0] {
+		if l, ok := e.(RelayLostEvent); ok {
+			reasons = append(reasons, l.Reason)
+			if l.RetryIn == 0 {
+				t.Fatalf("a loss to %v not retried: %+v", l.Reason, l)
+			}
+		}
+	}
+	if len(reasons) < 2 || reasons[0] != turn.LostAuth || reasons[len(reasons)-1] != turn.LostAuth {
+		t.Fatalf("losses %v, want several LostAuth", reasons)
+	}
+	h.restartRelay() // the operator fixed the password
+	h.runFor(70 * time.Second)
+	if st, _ := h.nodes[0].RelayStats(relayAddr); st.State != turn.StateAllocated {
+		t.Fatalf("relay %+v after the credentials were fixed, want allocated", st)
+	}
+}
+
+// RelayRetryMax caps every wait, the first one included.
+func TestARelayRetryAboveRelayRetryMaxIsCapped(t *testing.T) {
+	n := &Node{cfg: Config{RelayRetry: 90 * time.Second, RelayRetryMax: time.Minute}}
+	for losses := range 3 {
+		if got := n.retryWait(&relay{losses: losses}); got != time.Minute {
+			t.Fatalf("wait after %d losses %v, want RelayRetryMax", losses, got)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
 // Client is the TURN client for one relay: the Binding that finds the
@@ -45,6 +46,12 @@ type Client struct {
 	// allocation (a Refresh, permission or channel success, a 437 to a
 	// probe): silence after it is loss, not a lost allocation.
 	heldAt time.Time
+	// lostProbe is the transaction ID of a probe that went unanswered
+	// (lostProbeSet): it may have created the allocation the server now
+	// holds, so every later probe reuses it until an answer settles it
+	// (realloc.go).
+	lostProbe    stunmsg.TxID
+	lostProbeSet bool
 	// verifiedAt is the last Verify that sent a Refresh (verify.go).
 	verifiedAt time.Time
 	// verifyWait is the least time from verifiedAt to the next Verify:
@@ -206,6 +213,11 @@ func (c *Client) HandleTimeout(now time.Time) {
 	}
 	if !c.refreshAt.After(c.now) && c.pending(txRefresh, peerKey{}) == nil && !c.probing() {
 		c.startTx(request{kind: txRefresh, lifetime: c.cfg.Lifetime}, 0)
+		if c.lostProbeSet {
+			// The Refresh may succeed on the lost probe's allocation and
+			// prove nothing; the probe's own answer settles it.
+			c.probe()
+		}
 	}
 	c.peers.refreshDue(c)
 }
@@ -232,6 +244,7 @@ func (c *Client) Close(now time.Time) {
 	wasAllocating := c.state == StateAllocating
 	c.withdraw()
 	c.txs = c.txs[:0]
+	c.lostProbeSet = false
 	c.peers.reset()
 	// An authenticated Allocate in flight may have created an allocation
 	// the server would otherwise keep for its whole lifetime.
@@ -273,6 +286,7 @@ func (c *Client) withdraw() {
 func (c *Client) lose(reason LostReason, code int) {
 	c.withdraw()
 	c.txs = c.txs[:0]
+	c.lostProbeSet = false
 	c.peers.reset()
 	c.finish(StateLost, Event{Kind: EventLost, Reason: reason, Code: code})
 }

@@ -27,7 +27,9 @@
 // Silence alone never does: a Refresh the server leaves unanswered while
 // it answers other requests (pion/turn's way with an allocation it lost,
 // or plain loss) is settled by a probe, an Allocate that meets 437 while
-// the allocation is held and is granted when it was gone (realloc.go).
+// the allocation is held and is granted when it was gone; an unanswered
+// probe goes again with its transaction ID, so that a grant whose answers
+// were lost is learned too (realloc.go).
 // A server that restarted forgets every allocation but still answers
 // Binding, so the keepalives miss it; the owner that sees a path through
 // the allocation go silent calls Verify, which sends a Refresh and a probe

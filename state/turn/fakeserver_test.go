@@ -27,8 +27,12 @@ type fakeServer struct {
 	maxLifetime time.Duration
 
 	allocated bool
-	perms     map[netip.Addr]bool
-	channels  map[uint16]netip.AddrPort
+	// allocTx is the Allocate that created the allocation: pion/turn and
+	// coturn answer that transaction again with the grant, for as long as
+	// the allocation lives, and any other Allocate with 437.
+	allocTx  stunmsg.TxID
+	perms    map[netip.Addr]bool
+	channels map[uint16]netip.AddrPort
 
 	// Misbehaviour switches.
 	silent        bool // answer nothing at all
@@ -154,11 +158,11 @@ func (s *fakeServer) authenticated(m *stun.Message) []byte {
 	key := s.key()
 	switch m.Type.Method {
 	case stun.MethodAllocate:
-		if s.mismatchNext > 0 || s.allocated {
+		if s.mismatchNext > 0 || s.allocated && m.TransactionID != s.allocTx {
 			s.mismatchNext = max(0, s.mismatchNext-1)
 			return s.errorReply(m, CodeAllocationMismatch, key)
 		}
-		s.allocated = true
+		s.allocated, s.allocTx = true, m.TransactionID
 		r := s.reply(m, stun.ClassSuccessResponse)
 		addXOR(r, stun.AttrXORRelayedAddress, s.relayed)
 		addLifetime(r, s.grant(m))

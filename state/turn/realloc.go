@@ -21,7 +21,28 @@ import (
 // (allocation held: the silence was loss), and grant one on a free
 // 5-tuple (the old allocation was gone; the grant is its replacement).
 // pion/turn and coturn both do. A probe that goes unanswered says
-// nothing, and the keepalive decides whether the server is there.
+// nothing yet, and the keepalive decides whether the server is there.
+//
+// A lost probe. An unanswered probe may have reached a server that had
+// lost the allocation and granted it a new one on the same 5-tuple, with
+// a new relayed address: every later Refresh then succeeds on that one,
+// and a fresh probe meets it with 437, "held", while the client
+// advertises the old address for good. So the next probe goes with the
+// lost one's transaction ID (lostProbe), which the server answers for
+// what it did: pion/turn and coturn keep the ID of the Allocate that made
+// an allocation for the allocation's whole life (not only RFC 8656's 40 s
+// transaction cache) and answer it again with the grant (pion/turn v4
+// from its response cache, tests/turn shows it past 40 s; coturn's
+// handle_turn_allocate rebuilds it from the allocation), and any other
+// Allocate with 437. The grant replaces the allocation as usual;
+// a 437 then means the old one was held; a 438 goes again with the same
+// ID, since the server did not look. The next probe comes with the next
+// verification or the next scheduled Refresh, whichever is first: the
+// Refresh alone would succeed on the probe's allocation and prove
+// nothing. Deleting and allocating afresh after every unanswered probe
+// would settle it too, on any server, but it throws a live allocation
+// (and every relayed path on it) away each time loss took a probe's five
+// answers, which a lossy path does to a few percent of its verifications.
 //
 // A stale allocation. A socket that outlives nothing but its port (a
 // program restarted on a fixed listen port) meets the allocation its
@@ -94,6 +115,9 @@ func (c *Client) reallocate(code int) {
 	c.withdraw()
 	probe := c.pending(txAllocate, peerKey{})
 	c.txs = c.txs[:0]
+	// The 437 says the 5-tuple holds no allocation: a lost probe created
+	// none that lives.
+	c.lostProbeSet = false
 	c.peers.unconfirm()
 	if probe == nil {
 		c.startAllocate()
@@ -112,7 +136,12 @@ func (c *Client) probe() {
 		return
 	}
 	c.stats.Probes++
-	c.startTx(request{kind: txAllocate, lifetime: c.cfg.Lifetime, verify: true, probe: true}, 0)
+	req := request{kind: txAllocate, lifetime: c.cfg.Lifetime, verify: true, probe: true}
+	if c.lostProbeSet {
+		c.startTxID(req, c.lostProbe, 0)
+		return
+	}
+	c.startTx(req, 0)
 }
 
 // probing reports a probe in flight: while allocated, every Allocate is
@@ -126,6 +155,7 @@ func (c *Client) probing() bool {
 // refusing what it should have answered with 437 or a grant: no word on
 // the allocation, which the next Refresh settles.
 func (c *Client) probeAnswered(code int) {
+	c.lostProbeSet = false
 	if code != CodeAllocationMismatch {
 		c.stats.ProbesUnanswered++
 		return

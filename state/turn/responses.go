@@ -148,6 +148,12 @@ func (c *Client) onStaleNonce(tx *transaction, m *stun.Message) DropReason {
 		}
 		return dropNone
 	}
+	if tx.req.probe {
+		// The server did not look at the probe: the same ID is still the
+		// one that may own the allocation (realloc.go).
+		c.startTxID(tx.req, tx.id, tx.staleRetries+1)
+		return dropNone
+	}
 	c.startTx(tx.req, tx.staleRetries+1)
 	return dropNone
 }
@@ -199,8 +205,10 @@ func (c *Client) onTimeout(tx *transaction) {
 	case txAllocate:
 		if tx.req.probe && c.state == StateAllocated {
 			// Lost both ways as often as the Refresh beside it: no word
-			// on the allocation. The keepalive decides about the server.
+			// on the allocation yet. The keepalive decides about the
+			// server; the next probe goes with this one's ID.
 			c.stats.ProbesUnanswered++
+			c.lostProbe, c.lostProbeSet = tx.id, true
 			return
 		}
 		c.lose(LostTimeout, 0)
@@ -254,6 +262,7 @@ func (c *Client) startAllocate() {
 func (c *Client) allocated(relayed netip.AddrPort, granted time.Duration) {
 	c.state = StateAllocated
 	c.mismatches, c.allocateAt, c.heldAt = 0, time.Time{}, c.now
+	c.lostProbeSet = false
 	c.relayed = relayed
 	c.granted = granted
 	c.refreshAt = c.now.Add(c.refreshPeriod())

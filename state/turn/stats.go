@@ -61,7 +61,8 @@ type Stats struct {
 	// Probes counts Allocates sent while allocated to learn whether the
 	// server still holds the allocation (realloc.go); ProbesHeld those
 	// answered 437 (held: the silence that sent them was loss), and
-	// ProbesUnanswered those that got no answer or no telling one. A
+	// ProbesUnanswered those that got no answer or no telling one (the
+	// next probe after an unanswered one reuses its transaction ID). A
 	// probe's grant counts as a re-allocation.
 	Probes, ProbesHeld, ProbesUnanswered uint64
 	// Reinstalls counts permissions and channels asked for again because

@@ -78,7 +78,13 @@ func (c *Client) newTxID() stunmsg.TxID {
 
 // startTx sends a new request and tracks it until answered or timed out.
 func (c *Client) startTx(req request, staleRetries int) *transaction {
-	tx := &transaction{id: c.newTxID(), req: req, started: c.now, answersAtStart: c.answers, rto: c.cfg.RequestRTO, staleRetries: staleRetries}
+	return c.startTxID(req, c.newTxID(), staleRetries)
+}
+
+// startTxID is startTx with a chosen transaction ID: a probe keeps the ID
+// of the lost one before it (realloc.go).
+func (c *Client) startTxID(req request, id stunmsg.TxID, staleRetries int) *transaction {
+	tx := &transaction{id: id, req: req, started: c.now, answersAtStart: c.answers, rto: c.cfg.RequestRTO, staleRetries: staleRetries}
 	signed := req.kind != txBinding && c.cred.valid()
 	if signed {
 		tx.key = c.cred.key
