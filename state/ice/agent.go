@@ -86,6 +86,9 @@ type Agent struct {
 	recovering    bool
 	recoverReason FailReason
 	noRecovery    bool
+	// roam: the peer withdrew the selected pair's remote candidate
+	// (roam.go).
+	roam roam
 }
 
 // New creates an agent. The config must be complete (Config.WithDefaults).
@@ -247,6 +250,7 @@ func (a *Agent) HandleTimeout(now time.Time) {
 	// silent path instead of the connection failing, and before the paced
 	// send, since the switch triggers a nominating check.
 	a.maybeSwitch(now)
+	a.maybeRoam(now)
 	if a.checkPending() && !now.Before(a.nextCheckAt) {
 		a.sendNextCheck(now)
 	}

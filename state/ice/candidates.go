@@ -123,6 +123,7 @@ func (a *Agent) RemoveRemoteCandidate(now time.Time, addr netip.AddrPort) bool {
 	}
 	lostSelected := a.selected != nil && a.selected.remote.Addr == addr
 	if lostSelected && a.remotes[i].Type != stunmsg.Relay {
+		a.withdrawSelected(now, addr) // roam.go: the next pair to work takes over
 		return false
 	}
 	a.remotes = slices.Delete(a.remotes, i, i+1)

@@ -52,6 +52,7 @@ func (a *Agent) HandleRequest(now time.Time, local, remote netip.AddrPort, m *st
 			p.nominateOnSuccess = true
 		}
 	}
+	a.maybeRoam(now)
 	return DropNone
 }
 

@@ -49,6 +49,10 @@ type Stats struct {
 	// unanswered through every retransmission; the pair is not nominated
 	// again for Config.RecheckInterval.
 	NominationsFailed uint64
+	// Roams counts moves to the pair the peer moved to: its address
+	// changed under the selected pair, or it withdrew the selected pair's
+	// remote candidate (roam.go).
+	Roams uint64
 
 	// SmoothedRTT is RFC 6298's SRTT over RTT samples of answered probes
 	// and of checks answered before any retransmission (Karn's rule: the
