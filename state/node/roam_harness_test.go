@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/stun/v2"
+
 	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
 // roamNet is a lock-step world for networks that change: each node has a
@@ -35,6 +38,9 @@ type roamNet struct {
 	nextData time.Time
 	// arrivals are the times application data reached each side.
 	arrivals [2][]time.Time
+	// stunRequests counts the requests the STUN server at roamStun
+	// answered, from either side.
+	stunRequests int
 }
 
 var (
@@ -43,15 +49,23 @@ var (
 	roamB1    = netip.MustParseAddrPort("192.168.1.2:5000")
 	roamB2    = netip.MustParseAddrPort("192.168.2.2:5000")
 	roamNATIP = netip.MustParseAddr("203.0.113.1")
+	// roamStun answers Binding requests with the address it saw.
+	roamStun = netip.MustParseAddrPort("198.51.100.1:3478")
 )
 
 func newRoamNet(t testing.TB, seed uint64, addrs [2][]netip.AddrPort, behindNAT bool) *roamNet {
+	return newRoamNetConfig(t, seed, addrs, behindNAT, Config{})
+}
+
+// newRoamNetConfig is newRoamNet with a Node config (its Rand is set here).
+func newRoamNetConfig(t testing.TB, seed uint64, addrs [2][]netip.AddrPort, behindNAT bool, cfg Config) *roamNet {
 	h := &roamNet{t: t, now: epoch, nextData: epoch, latency: 10 * time.Millisecond, tick: 10 * time.Millisecond}
 	if behindNAT {
 		h.nat, h.natPublic, h.natPort = map[netip.AddrPort]netip.AddrPort{}, roamNATIP, 30000
 	}
 	for i := range h.nodes {
-		n, err := New(Config{Rand: rand.New(rand.NewPCG(seed, uint64(i))), ICE: ice.Config{}})
+		cfg.Rand = rand.New(rand.NewPCG(seed, uint64(i)))
+		n, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,37 +145,60 @@ func (h *roamNet) drain() {
 // deliver routes one datagram: a source the node no longer has sends
 // nothing; b's traffic goes through the NAT when there is one.
 func (h *roamNet) deliver(p packet) {
-	if !slices.Contains(h.addrs[p.from], p.src) {
-		return
-	}
 	src, dst := p.src, p.dst
-	if h.nat != nil && p.from == 1 {
-		ext, ok := h.nat[src]
-		if !ok {
-			h.natPort++
-			ext = netip.AddrPortFrom(h.natPublic, h.natPort)
-			h.nat[src] = ext
+	if p.from != fromRelay {
+		if !slices.Contains(h.addrs[p.from], p.src) {
+			return
 		}
-		src = ext
-	}
-	to := 1 - p.from
-	if h.nat != nil && to == 1 {
-		found := false
-		for in, ext := range h.nat {
-			if ext == dst {
-				dst, found = in, true
-			}
+		if h.nat != nil && p.from == 1 {
+			src = h.natOut(src)
 		}
-		if !found {
+		if dst == roamStun {
+			h.answerStun(src, p.b)
 			return
 		}
 	}
-	if !slices.Contains(h.addrs[to], dst) {
+	to := -1
+	for i := range h.addrs {
+		if slices.Contains(h.addrs[i], dst) && (h.nat == nil || i == 0) {
+			to = i
+		}
+	}
+	if h.nat != nil && dst.Addr() == h.natPublic {
+		for in, ext := range h.nat { // at most one matches: order cannot leak
+			if ext == dst {
+				dst, to = in, 1
+			}
+		}
+	}
+	if to < 0 || to == p.from || !slices.Contains(h.addrs[to], dst) {
 		return
 	}
 	if _, _, ok := h.nodes[to].HandleDatagram(h.now, dst, src, p.b); ok {
 		h.arrivals[to] = append(h.arrivals[to], h.now)
 	}
+}
+
+// natOut is b's NAT mapping of src, made on first use.
+func (h *roamNet) natOut(src netip.AddrPort) netip.AddrPort {
+	ext, ok := h.nat[src]
+	if !ok {
+		h.natPort++
+		ext = netip.AddrPortFrom(h.natPublic, h.natPort)
+		h.nat[src] = ext
+	}
+	return ext
+}
+
+// answerStun is the STUN server: a success naming the address it saw.
+func (h *roamNet) answerStun(from netip.AddrPort, b []byte) {
+	var m stun.Message
+	if stunmsg.Decode(b, &m) != nil || !stunmsg.IsBindingRequest(&m) {
+		return
+	}
+	h.stunRequests++
+	h.flight = append(h.flight, packet{at: h.now.Add(h.latency), from: fromRelay, src: roamStun, dst: from,
+		b: stunmsg.SuccessResponse(m.TransactionID, from, "")})
 }
 
 func (h *roamNet) next() (time.Time, bool) {
