@@ -116,3 +116,62 @@ func (n *Node) dropRoutesFrom(c *conn, addr netip.AddrPort) {
 		return true
 	})
 }
+
+// MoveLocalAddress is for a socket that now receives at to instead of from:
+// the driver rebound it (a new port, another interface), or the program
+// knows the address changed. from is removed as RemoveLocalAddress does,
+// with one difference: a relay allocated from it is allocated again from
+// to (same server, credentials and options) instead of being lost, since
+// its 5-tuple changed and the old allocation cannot be reached. to becomes
+// a host candidate as with AddLocalAddress, first, so that the connections
+// that lose their path to from have its pairs to check.
+func (n *Node) MoveLocalAddress(now time.Time, from, to netip.AddrPort) error {
+	now = n.clock(now)
+	from, to = unmap(from), unmap(to)
+	if !from.IsValid() || from.Port() == 0 || from.Addr().IsUnspecified() {
+		return ErrInvalidAddr
+	}
+	if from == to {
+		return nil
+	}
+	if err := n.AddLocalAddress(now, to); err != nil {
+		return err
+	}
+	if err := n.moveRelays(now, from, to); err != nil {
+		return err
+	}
+	return n.RemoveLocalAddress(now, from)
+}
+
+// moveRelays allocates again from to every relay allocated from from. The
+// old one goes without a word to its server (nothing sent from a lost
+// address arrives; the allocation expires there), its candidate is
+// withdrawn, and its connections take the new relay (recovering their
+// path meanwhile, as after a re-allocation).
+func (n *Node) moveRelays(now time.Time, from, to netip.AddrPort) error {
+	for _, r := range slices.Clone(n.relays) {
+		if r.local != from || r.removed {
+			continue
+		}
+		old := r.client.Config()
+		n.withdrawRelay(r)
+		r.removed = true
+		n.clearTimer(&r.timer)
+		n.relays = slices.DeleteFunc(n.relays, func(x *relay) bool { return x == r })
+		n.order.Ascend(func(id ConnID) bool {
+			if c := n.conns[id]; c.relay == r {
+				c.relay = nil
+			}
+			return true
+		})
+		keep := func(c *turn.Config) {
+			server, local, user, pass, rng := c.Server, c.Local, c.Username, c.Password, c.RNG
+			*c = old
+			c.Server, c.Local, c.Username, c.Password, c.RNG = server, local, user, pass, rng
+		}
+		if err := n.AddRelay(now, old.Server, to, old.Username, old.Password, keep); err != nil {
+			return err
+		}
+	}
+	return nil
+}

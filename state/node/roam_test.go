@@ -167,3 +167,35 @@ func TestRemoveLocalAddressIsIdempotentAndChecksItsArgument(t *testing.T) {
 		t.Fatalf("wildcard: %v, want ErrInvalidAddr", err)
 	}
 }
+
+// A driver that rebinds its socket to a new port moves the address: the
+// connection carries on from the new one within a probe interval plus two
+// round trips, whichever side controls.
+func TestMovingAnAddressToANewPortKeepsTheConnection(t *testing.T) {
+	moved := netip.AddrPortFrom(roamA1.Addr(), roamA1.Port()+1)
+	for _, roles := range roleSets {
+		h := newRoamNet(t, 9, [2][]netip.AddrPort{{roamA1}, {roamB1}}, false)
+		h.connect(roles)
+		h.runFor(10 * time.Second)
+		change := h.now
+		h.addrs[0] = []netip.AddrPort{moved}
+		if err := h.nodes[0].MoveLocalAddress(h.now, roamA1, moved); err != nil {
+			t.Fatal(err)
+		}
+		h.drain()
+		h.runFor(10 * time.Second)
+		if f := h.failures(); len(f) != 0 {
+			t.Fatalf("%v: failures %v", roles, f)
+		}
+		if p := h.path(0); p.Src() != moved {
+			t.Fatalf("%v: a is on %v, want %v", roles, p, moved)
+		}
+		for i := range h.nodes {
+			g := h.gap(i, change)
+			t.Logf("%v: %s's delivery gap %v", roles, names[i], g)
+			if g > signalledTarget(h) {
+				t.Errorf("%v: %s's delivery gap %v, want at most %v", roles, names[i], g, signalledTarget(h))
+			}
+		}
+	}
+}

@@ -122,3 +122,42 @@ func TestRemovingTheAddressOfARelayLosesTheRelay(t *testing.T) {
 		t.Fatalf("relay lost %v, candidate withdrawn %v, relays left %v", lost, relayWithdrawn, h.nodes[0].Relays())
 	}
 }
+
+// Moving the address a relay was allocated from allocates it again from
+// the new address: no RelayLost, the old relay candidate withdrawn and a
+// new one gathered.
+func TestMovingTheAddressOfARelayAllocatesItAgain(t *testing.T) {
+	h := newPairHarness(t, 10, ice.Config{})
+	h.withRelay()
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(5 * time.Second)
+	before := len(h.events[0])
+	old, moved := h.addrs[0], netip.AddrPortFrom(h.addrs[0].Addr(), h.addrs[0].Port()+1)
+	h.addrs[0] = moved
+	if err := h.nodes[0].MoveLocalAddress(h.now, old, moved); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	h.runFor(5 * time.Second)
+	var lost, withdrawn, gathered int
+	for _, e := range h.events[0][before:] {
+		switch e := e.(type) {
+		case RelayLostEvent, Failed:
+			lost++
+		case CandidateWithdrawn:
+			if e.Candidate.Type == stunmsg.Relay {
+				withdrawn++
+			}
+		case CandidateGathered:
+			if e.Candidate.Type == stunmsg.Relay {
+				gathered++
+			}
+		}
+	}
+	if lost != 0 || withdrawn != 1 || gathered != 1 || len(h.nodes[0].Relays()) != 1 {
+		t.Fatalf("lost/failed %d, relay candidates withdrawn %d, gathered %d, relays %v", lost, withdrawn, gathered, h.nodes[0].Relays())
+	}
+	if p, ok := h.nodes[0].Path(connID); !ok || p.Src() != moved {
+		t.Fatalf("a is on %v (%v), want a path from %v", p, ok, moved)
+	}
+}
