@@ -72,6 +72,8 @@ type Driver struct {
 
 	mu      sync.Mutex // guards running
 	running bool
+
+	roam roamState // the receive goroutine; see Rebind
 }
 
 type command struct {
