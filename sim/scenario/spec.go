@@ -39,6 +39,8 @@ type Spec struct {
 	// that time since the epoch (relay.Relay.Restart): every allocation is
 	// forgotten, and the connections through it must move to new ones.
 	RelayRestartAt time.Duration
+	// Changes are changes of the peers' networks during the run (roam.go).
+	Changes []NetChange
 	// End is how long the world runs.
 	End time.Duration
 	// Restart, when positive, makes the application start the connection
@@ -145,6 +147,9 @@ func (s *Spec) Validate() error {
 		case l.Kind == Bursts && l.Burst < 1:
 			return fmt.Errorf("%w: load %d burst %d", ErrSpec, i, l.Burst)
 		}
+	}
+	if err := s.validateChanges(); err != nil {
+		return err
 	}
 	return s.ICE.WithDefaults().Validate()
 }

@@ -169,12 +169,13 @@ const (
 	timerBackupProbe
 	timerSwitch
 	timerRecover
+	timerRoam
 	numTimers
 )
 
 var timerNames = [numTimers]string{"candidate-timeout", "check-retransmit", "check-pacing", "nominate",
 	"probe-timeout", "probe", "idle", "recheck", "probe-lost",
-	"backup-probe", "switch", "recovery-timeout"}
+	"backup-probe", "switch", "recovery-timeout", "roam"}
 
 // PollTimeout returns when HandleTimeout must next be called and why. It
 // changes after every input and command. A deadline may lie in the past
@@ -220,6 +221,8 @@ func (a *Agent) deadline(t timer) (time.Time, bool) {
 		return a.switchDeadline()
 	case timerRecover:
 		return a.recoverDeadline()
+	case timerRoam:
+		return a.roamDeadline()
 	default:
 		if a.recovering {
 			// No selected pair to probe; recoverDeadline holds the timeout.

@@ -23,18 +23,20 @@ import (
 // nominates it so the peer follows, as after a failover) on either of two
 // pieces of evidence:
 //
-//   - Unsignalled: a probe of the selected pair went unanswered for
-//     ProbeLossAfter, and a pair on the same local candidate to another
-//     address has succeeded, answered after the selected pair last did,
-//     and carried a request of the peer after its last one on the selected
-//     pair. The peer talks to us from there now and answers us there; the
-//     old address does neither. A burst of loss does not look like this:
+//   - Unsignalled: a pair on the same local candidate to another address
+//     has succeeded, answered after the selected pair last did, and
+//     carried a request of the peer after its last one on the selected
+//     pair; and a probe of the selected pair went unanswered for a few
+//     round trips (roamWait; one is sent at once when none is out). The
+//     peer talks to us from there now and answers us there; the old
+//     address does neither. A burst of loss does not look like this:
 //     it silences both directions of the old pair without moving the
 //     peer's requests to a new one. A backup through a relay, ours (another
 //     local candidate) or the peer's (a relay remote candidate, which the
 //     peer's backup probes reach us from), is failover's business, with
-//     its longer SwitchAfter: it is not where the peer moved. The gap is at most one probe interval (the next probe
-//     to the old address) plus ProbeLossAfter.
+//     its longer SwitchAfter: it is not where the peer moved. The gap is the time the peer's next request takes to
+//     reach us from its new address (at most its probe interval), plus a
+//     round trip for our check and roamWait.
 //   - Signalled: the peer withdrew the remote candidate of the selected
 //     pair (RemoveRemoteCandidate). The path stays while nothing else
 //     works, since a stale withdrawal must not cut a working connection,
@@ -56,7 +58,14 @@ type roam struct {
 // of the selected pair, which stays in use until another pair succeeds.
 func (a *Agent) withdrawSelected(now time.Time, addr netip.AddrPort) {
 	a.roam = roam{withdrawn: addr, withdrawnAt: now}
-	a.maybeRoam(now)
+	// A pair that worked before may answer again within a round trip:
+	// probe each now rather than wait for the pairs the peer's new
+	// candidates bring. Once per withdrawal, bounded by the pairs.
+	for _, p := range a.pairs {
+		if p != a.selected && p.state == succeeded && p.remote.Addr != addr {
+			a.sendProbe(now, p)
+		}
+	}
 }
 
 // selectedWithdrawn reports whether the peer withdrew the remote candidate
@@ -65,29 +74,31 @@ func (a *Agent) selectedWithdrawn() bool {
 	return a.selected != nil && a.roam.withdrawn.IsValid() && a.selected.remote.Addr == a.roam.withdrawn
 }
 
-// roamTarget is the pair the peer moved to, if the evidence above shows
-// one, best first.
-func (a *Agent) roamTarget(now time.Time) *pair {
+// roamTarget is the pair the peer withdrew the selected pair's remote
+// candidate for: the best that succeeded since the withdrawal.
+func (a *Agent) roamTarget() *pair {
 	s := a.selected
-	if s == nil || a.failed != 0 || a.recovering {
+	if s == nil || a.failed != 0 || a.recovering || !a.selectedWithdrawn() {
 		return nil
 	}
-	if a.selectedWithdrawn() {
-		for _, p := range a.pairs { // highest priority first
-			if p != s && p.state == succeeded && p.remote.Addr != s.remote.Addr && !p.answeredAt.Before(a.roam.withdrawnAt) {
-				return p
-			}
+	for _, p := range a.pairs { // highest priority first
+		if p != s && p.state == succeeded && p.remote.Addr != s.remote.Addr && !p.answeredAt.Before(a.roam.withdrawnAt) {
+			return p
 		}
-		return nil
 	}
-	u := a.live.unansweredSince
-	if u.IsZero() || now.Before(u.Add(a.cfg.ProbeLossAfter)) {
-		return nil
-	}
-	if s.remote.Type == stunmsg.Relay {
+	return nil
+}
+
+// roamSuspect is the pair the peer's requests moved to, if they did: on
+// the selected pair's local candidate, to another address that is not a
+// relay's, succeeded, answered after the selected pair last did, and the
+// peer's latest request came there rather than on the selected pair.
+func (a *Agent) roamSuspect() *pair {
+	s := a.selected
+	if s == nil || a.failed != 0 || a.recovering || s.remote.Type == stunmsg.Relay {
 		return nil // the peer's relay withdraws its candidate when it goes
 	}
-	for _, p := range a.pairs {
+	for _, p := range a.pairs { // highest priority first
 		if p != s && p.state == succeeded && p.local.Base == s.local.Base && p.remote.Type != stunmsg.Relay &&
 			p.remote.Addr != s.remote.Addr && p.answeredAt.After(a.live.heardAt) && p.peerHeardAt.After(s.peerHeardAt) {
 			return p
@@ -96,13 +107,51 @@ func (a *Agent) roamTarget(now time.Time) *pair {
 	return nil
 }
 
-// maybeRoam moves to the pair the peer moved to, if any. Inputs that can
-// complete the evidence call it: a probe counting as lost (HandleTimeout),
-// a check succeeding, a request of the peer, a withdrawal.
+// roamWait is how long a probe of the selected pair may go unanswered,
+// once the peer's requests moved, before the agent follows them: three
+// round trips as measured (more with a varying one), at most
+// ProbeLossAfter, the wait without a measurement. An answer is not
+// expected sooner, and a peer that moved sends none at all.
+func (a *Agent) roamWait() time.Duration {
+	if a.rtt.samples == 0 {
+		return a.cfg.ProbeLossAfter
+	}
+	return min(a.cfg.ProbeLossAfter, max(3*a.rtt.smoothed, a.rtt.smoothed+4*a.rtt.variation))
+}
+
+// roamDeadline is when the selected pair, silent since its oldest
+// unanswered probe while the peer's requests moved, is left.
+func (a *Agent) roamDeadline() (time.Time, bool) {
+	u := a.live.unansweredSince
+	if u.IsZero() || a.roamSuspect() == nil {
+		return time.Time{}, false
+	}
+	return u.Add(a.roamWait()), true
+}
+
+// maybeRoam moves to the pair the peer moved to, once the evidence is
+// complete. Inputs that can complete it call it: a check succeeding, a
+// request of the peer, a withdrawal, the roam deadline (HandleTimeout).
+// When the peer's requests moved and no probe of the selected pair is out,
+// one goes now: its silence (or answer) settles the question within
+// roamWait, rather than at the next probe interval.
 func (a *Agent) maybeRoam(now time.Time) {
-	p := a.roamTarget(now)
+	p := a.roamTarget()
 	if p == nil {
-		return
+		if p = a.roamSuspect(); p == nil {
+			return
+		}
+		l := &a.live
+		if l.unansweredSince.IsZero() {
+			if now.Sub(l.lastProbeAt) >= a.roamWait() {
+				a.sendProbe(now, a.selected)
+				l.unansweredSince, l.lastProbeAt = now, now
+			}
+			return
+		}
+		if now.Before(l.unansweredSince.Add(a.roamWait())) {
+			return
+		}
 	}
 	old := a.selected
 	old.state = failedState

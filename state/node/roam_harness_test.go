@@ -165,7 +165,8 @@ func (h *roamNet) deliver(p packet) {
 		}
 	}
 	if h.nat != nil && dst.Addr() == h.natPublic {
-		for in, ext := range h.nat { // at most one matches: order cannot leak
+		// peerlink:order-independent: at most one mapping matches.
+		for in, ext := range h.nat {
 			if ext == dst {
 				dst, to = in, 1
 			}
@@ -258,15 +259,22 @@ func (h *roamNet) runFor(d time.Duration) {
 	h.now = end
 }
 
-// gap is the time from since to the first application datagram side i
-// received after it.
+// gap is the longest time side i received no application data after
+// since: datagrams in flight at the change still arrive after it, so the
+// first arrival alone would hide the gap.
 func (h *roamNet) gap(i int, since time.Time) time.Duration {
+	var longest time.Duration
+	last := since
 	for _, at := range h.arrivals[i] {
 		if at.After(since) {
-			return at.Sub(since)
+			longest = max(longest, at.Sub(last))
+			last = at
 		}
 	}
-	return time.Duration(1<<63 - 1)
+	if last == since {
+		return time.Duration(1<<63 - 1)
+	}
+	return longest
 }
 
 // failures lists the Failed events of both sides.
