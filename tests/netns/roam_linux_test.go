@@ -37,6 +37,8 @@ type natNet struct {
 	Outside         netip.Addr // the NAT's public address
 	BobAddr         netip.Addr // bob's, private
 	outDev          string     // the NAT's public device
+	bobDev          string     // bob's first uplink, inside his namespace
+	tag             string
 }
 
 func newNATNet(t *testing.T) *natNet {
@@ -63,6 +65,7 @@ func newNATNet(t *testing.T) *natNet {
 		})
 	}
 	aDev, inDev, bDev := "ra"+tag, "ri"+tag, "rb"+tag
+	n.bobDev, n.tag = bDev, tag
 	mustRun(t, "ip", "link", "add", aDev, "netns", n.Alice, "type", "veth", "peer", "name", n.outDev, "netns", n.NAT)
 	mustRun(t, "ip", "link", "add", inDev, "netns", n.NAT, "type", "veth", "peer", "name", bDev, "netns", n.Bob)
 	for _, s := range []struct{ ns, dev, cidr string }{
@@ -104,6 +107,28 @@ func (n *natNet) renumber(t *testing.T, to netip.Addr) {
 	mustRun(t, "ip", "-n", n.NAT, "addr", "add", to.String()+"/24", "dev", n.outDev)
 	n.Outside = to
 	n.flushConntrack(t)
+}
+
+// secondUplink gives bob a second link into the NAT, on another private
+// network (192.168.80.0/24), with a default route that takes over when the
+// first link goes down; it returns bob's address there.
+func (n *natNet) secondUplink(t *testing.T) netip.Addr {
+	t.Helper()
+	inDev, bDev := "rj"+n.tag, "rc"+n.tag
+	mustRun(t, "ip", "link", "add", inDev, "netns", n.NAT, "type", "veth", "peer", "name", bDev, "netns", n.Bob)
+	mustRun(t, "ip", "-n", n.NAT, "addr", "add", "192.168.80.1/24", "dev", inDev)
+	mustRun(t, "ip", "-n", n.Bob, "addr", "add", "192.168.80.2/24", "dev", bDev)
+	mustRun(t, "ip", "-n", n.NAT, "link", "set", inDev, "up")
+	mustRun(t, "ip", "-n", n.Bob, "link", "set", bDev, "up")
+	mustRun(t, "ip", "-n", n.Bob, "route", "add", "default", "via", "192.168.80.1", "metric", "200")
+	return netip.MustParseAddr("192.168.80.2")
+}
+
+// firstUplinkDown takes bob's first link down: its address and route are
+// gone, as when a laptop leaves the Wi-Fi.
+func (n *natNet) firstUplinkDown(t *testing.T) {
+	t.Helper()
+	mustRun(t, "ip", "-n", n.Bob, "link", "set", n.bobDev, "down")
 }
 
 // ipctnlMsgCtDelete is IPCTNL_MSG_CT_DELETE (linux/netfilter/nfnetlink_conntrack.h):
@@ -331,5 +356,100 @@ func TestTheConnectionFollowsANATThatRebindsOrRenumbers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Bob has a second uplink (a second network into the NAT), and his first
+// goes down during the transfer: his program binds a socket on the second
+// and hands it to its Driver with Rebind, which moves the connection
+// there. No Failed, and the longest gap in either side's delivery stays
+// under one probe interval plus two round trips (a few milliseconds here;
+// 100 ms of slack for a loaded machine).
+func TestAPeerWhoseUplinkGoesDownRebindsOntoItsSecond(t *testing.T) {
+	n := newNATNet(t)
+	second := n.secondUplink(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	alice, aDone := startRoamPeer(t, ctx, n.Alice, n.AliceAddr)
+	bob, bDone := startRoamPeer(t, ctx, n.Bob, n.BobAddr)
+	ca := node.Credentials{Ufrag: "aaaaaaaa", Pwd: "aaaaaaaaaaaaaaaaaaaaaaaa"}
+	cb := node.Credentials{Ufrag: "bbbbbbbb", Pwd: "bbbbbbbbbbbbbbbbbbbbbbbb"}
+	if _, err := alice.d.Connect(ctx, 1, node.Controlling, ca, cb); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.d.Connect(ctx, 1, node.Controlled, cb, ca); err != nil {
+		t.Fatal(err)
+	}
+	changes := make(chan string, 256)
+	go signalling(ctx, alice, bob, changes)
+	stop := make(chan struct{})
+	var senders sync.WaitGroup
+	for _, p := range []*roamPeer{alice, bob} {
+		senders.Add(1)
+		go func() {
+			defer senders.Done()
+			tick := time.NewTicker(10 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					_ = p.d.Send(ctx, 1, []byte("tick"))
+				}
+			}
+		}()
+	}
+	time.Sleep(3 * time.Second)
+	change := time.Now()
+	n.firstUplinkDown(t)
+	uc := listenUDP(t, n.Bob, netip.AddrPortFrom(second, 0))
+	c, err := linux.New(uc, linux.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := uc.LocalAddr().(*net.UDPAddr).AddrPort()
+	if err := bob.d.Rebind(ctx, c, drivers.AddressMove{From: bob.addr, To: moved}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Second)
+	end := time.Now()
+	close(stop)
+	senders.Wait()
+	var log []string
+	for more := true; more; {
+		select {
+		case c := <-changes:
+			log = append(log, c)
+		default:
+			more = false
+		}
+	}
+	t.Logf("state changes: %v", log)
+	for _, l := range log {
+		if bytes.Contains([]byte(l), []byte("failed")) {
+			t.Errorf("%s", l)
+		}
+	}
+	bound := ice.DefaultConfig().ProbeInterval + 100*time.Millisecond
+	for _, p := range []struct {
+		name string
+		p    *roamPeer
+	}{{"alice", alice}, {"bob", bob}} {
+		g := p.p.longestGap(change, end)
+		t.Logf("%s: longest gap in delivery after the change %v", p.name, g.Round(time.Millisecond))
+		if g > bound {
+			t.Errorf("%s: longest gap %v, want at most %v", p.name, g, bound)
+		}
+	}
+	s, err := bob.d.ConnStats(ctx, 1)
+	if err != nil || s.Path.Src() != moved {
+		t.Errorf("bob's path %v (%v), want it from %v", s.Path, err, moved)
+	}
+	cancel()
+	for _, done := range []chan error{aDone, bDone} {
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
 	}
 }
