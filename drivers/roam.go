@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/node"
 )
 
 // This file holds what a program calls when the network changes under a
@@ -96,4 +97,17 @@ func (d *Driver) startReceiver() {
 		case <-d.done:
 		}
 	}()
+}
+
+// RestartICE restarts ICE on connection id while the path it has keeps
+// carrying the data; see node.Node.RestartICE for the exchange of
+// credentials it takes (zero remote: draw ours to signal; the peer's:
+// start checking). The new path arrives as PathChanged.
+func (d *Driver) RestartICE(ctx context.Context, id node.ConnID, remote node.Credentials) (node.Credentials, error) {
+	var creds node.Credentials
+	err := d.Do(ctx, func(now time.Time, p *pump.Pump) (err error) {
+		creds, err = p.Node().RestartICE(now, id, remote)
+		return err
+	})
+	return creds, err
 }

@@ -99,7 +99,7 @@ func (n *Node) Path(id ConnID) (Path, bool) {
 	if !ok || c.failed != 0 {
 		return Path{}, false
 	}
-	return c.agent.Selected()
+	return c.selected()
 }
 
 // LocalCredentials returns the credentials a connection uses, to signal

@@ -53,6 +53,9 @@ func (n *Node) RemoveLocalAddress(now time.Time, addr netip.AddrPort) error {
 		if c.agent.RemoveLocalCandidate(now, addr, ice.ProbeTimeout) {
 			n.emit(CandidateWithdrawn{Conn: id, Candidate: host})
 		}
+		if c.prev != nil {
+			c.prev.agent.RemoveLocalCandidate(now, addr, ice.ProbeTimeout)
+		}
 		for _, s := range srflx {
 			n.emit(CandidateWithdrawn{Conn: id, Candidate: s})
 		}

@@ -41,6 +41,8 @@ type roamNet struct {
 	// stunRequests counts the requests the STUN server at roamStun
 	// answered, from either side.
 	stunRequests int
+	// drop, when set, loses the datagrams it returns true for.
+	drop func(p packet) bool
 }
 
 var (
@@ -145,6 +147,9 @@ func (h *roamNet) drain() {
 // deliver routes one datagram: a source the node no longer has sends
 // nothing; b's traffic goes through the NAT when there is one.
 func (h *roamNet) deliver(p packet) {
+	if h.drop != nil && h.drop(p) {
+		return
+	}
 	src, dst := p.src, p.dst
 	if p.from != fromRelay {
 		if !slices.Contains(h.addrs[p.from], p.src) {
