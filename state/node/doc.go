@@ -16,7 +16,7 @@
 //
 //	Connect, Close, AddRemoteCandidate, RemoveRemoteCandidate, Send,
 //	AddLocalAddress, RemoveLocalAddress, MoveLocalAddress, AddStunServer,
-//	AddRelay, RemoveRelay
+//	AddRelay, RemoveRelay, RestartICE
 //
 // Queries (no time, no output): LocalCredentials, Path, MaxPayload,
 // Relays, Stats, ConnStats, RelayStats.
@@ -248,6 +248,9 @@
 //     a few round trips (ice roaming). Our own mapping is asked for again
 //     every Config.StunRefresh; a changed one replaces its candidate
 //     (CandidateWithdrawn, then CandidateGathered).
+//   - RestartICE: new credentials and checks of every pair while the
+//     current path keeps carrying the data, replaced when the new checks
+//     select a pair (PathChanged); see restart.go for the exchange.
 //
 // # Failure
 //
