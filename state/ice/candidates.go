@@ -40,6 +40,10 @@ type pair struct {
 	// check or a probe); the controlled side keeps checking a pair the
 	// peer nominated while these come (late.go).
 	peerHeardAt time.Time
+	// peerSince: when the peer's current run of requests on this pair
+	// began (the first, or the first after ProbeTimeout of silence); a
+	// peer that moved starts one on the pair it moved to (roam.go).
+	peerSince time.Time
 	// nominateAfter: a nomination of this pair went unanswered; the
 	// controlling agent does not nominate it again before this.
 	nominateAfter time.Time

@@ -24,8 +24,8 @@ import (
 // pieces of evidence:
 //
 //   - Unsignalled: a pair on the same local candidate to another address
-//     has succeeded, answered after the selected pair last did, and
-//     carried a request of the peer after its last one on the selected
+//     has succeeded, answered after the selected pair last did, and the
+//     peer's requests there began after its last one on the selected
 //     pair; and a probe of the selected pair went unanswered for a few
 //     round trips (roamWait; one is sent at once when none is out). The
 //     peer talks to us from there now and answers us there; the old
@@ -92,7 +92,10 @@ func (a *Agent) roamTarget() *pair {
 // roamSuspect is the pair the peer's requests moved to, if they did: on
 // the selected pair's local candidate, to another address that is not a
 // relay's, succeeded, answered after the selected pair last did, and the
-// peer's latest request came there rather than on the selected pair.
+// peer's requests there began after its last one on the selected pair. A
+// peer that still probes the selected pair while it checks or probes
+// another one (a backup, a second interface) has not moved, whatever the
+// answers on the selected pair do.
 func (a *Agent) roamSuspect() *pair {
 	s := a.selected
 	if s == nil || a.failed != 0 || a.recovering || s.remote.Type == stunmsg.Relay {
@@ -100,7 +103,7 @@ func (a *Agent) roamSuspect() *pair {
 	}
 	for _, p := range a.pairs { // highest priority first
 		if p != s && p.state == succeeded && p.local.Base == s.local.Base && p.remote.Type != stunmsg.Relay &&
-			p.remote.Addr != s.remote.Addr && p.answeredAt.After(a.live.heardAt) && p.peerHeardAt.After(s.peerHeardAt) {
+			p.remote.Addr != s.remote.Addr && p.answeredAt.After(a.live.heardAt) && p.peerSince.After(s.peerHeardAt) {
 			return p
 		}
 	}

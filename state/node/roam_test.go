@@ -199,3 +199,34 @@ func TestMovingAnAddressToANewPortKeepsTheConnection(t *testing.T) {
 		}
 	}
 }
+
+// A burst of loss on the selected path of a peer with a second address
+// that works is not a move: the peer keeps probing the selected pair, and
+// its requests on the other pair (its backup probes) began long before,
+// so the connection stays where it is and failover's SwitchAfter alone
+// decides about the backup. Without that distinction the first probe lost
+// in the burst moved the connection within a few round trips.
+func TestABurstOfLossOnAPeerWithTwoAddressesIsNotAMove(t *testing.T) {
+	for _, roles := range roleSets {
+		h := newRoamNet(t, 13, [2][]netip.AddrPort{{roamA1}, {roamB1, roamB2}}, false)
+		h.connect(roles)
+		h.runFor(20 * time.Second)
+		sel := h.path(0)
+		before := [2]int{len(h.events[0]), len(h.events[1])}
+		h.drop = func(p packet) bool {
+			return (p.src == sel.Src() && p.dst == sel.Dst()) || (p.src == sel.Dst() && p.dst == sel.Src())
+		}
+		burst := ice.Config{}.WithDefaults().SwitchAfter - time.Second
+		h.runFor(burst)
+		h.drop = nil
+		h.runFor(10 * time.Second)
+		for i := range h.nodes {
+			if n := h.count(i, before[i], "path-changed"); n != 0 {
+				t.Errorf("%v: %s changed path %d times in a %v burst: %v", roles, names[i], n, burst, h.events[i][before[i]:])
+			}
+		}
+		if f := h.failures(); len(f) != 0 {
+			t.Fatalf("%v: failures %v", roles, f)
+		}
+	}
+}
