@@ -22,7 +22,11 @@ import (
 // it move to another path (PathChanged) or check for one. See
 // node.Node.RemoveLocalAddress.
 func (d *Driver) RemoveLocalAddress(ctx context.Context, addr netip.AddrPort) error {
-	return d.Do(ctx, func(now time.Time, p *pump.Pump) error { return p.Node().RemoveLocalAddress(now, addr) })
+	return d.Do(ctx, func(now time.Time, p *pump.Pump) error {
+		err := p.Node().RemoveLocalAddress(now, addr)
+		p.DropFrom(addr)
+		return err
+	})
 }
 
 // MoveLocalAddress tells the Node that what it knew as from is now to (the
@@ -30,7 +34,11 @@ func (d *Driver) RemoveLocalAddress(ctx context.Context, addr netip.AddrPort) er
 // Relays allocated from from are allocated again from to. See
 // node.Node.MoveLocalAddress.
 func (d *Driver) MoveLocalAddress(ctx context.Context, from, to netip.AddrPort) error {
-	return d.Do(ctx, func(now time.Time, p *pump.Pump) error { return p.Node().MoveLocalAddress(now, from, to) })
+	return d.Do(ctx, func(now time.Time, p *pump.Pump) error {
+		err := p.Node().MoveLocalAddress(now, from, to)
+		p.DropFrom(from)
+		return err
+	})
 }
 
 // AddressMove is one local address a Rebind replaces: the old socket's From
@@ -52,6 +60,7 @@ func (d *Driver) Rebind(ctx context.Context, c pump.Conn, moves ...AddressMove) 
 			if e := p.Node().MoveLocalAddress(now, m.From, m.To); e != nil && err == nil {
 				err = e
 			}
+			p.DropFrom(m.From)
 		}
 		old := d.roam.rx
 		d.conn = c

@@ -130,7 +130,13 @@ func (r *run) change(c NetChange) error {
 	if err := h.Net().Move(nat, movedLANAddr[c.Peer]); err != nil {
 		return err
 	}
-	return h.Do(func(now time.Time, n *node.Node) error { return n.MoveLocalAddress(now, old, h.LocalAddr()) })
+	// As a driver's MoveLocalAddress does: what is queued from the old
+	// address cannot leave any more.
+	return h.Do(func(now time.Time, n *node.Node) error {
+		err := n.MoveLocalAddress(now, old, h.LocalAddr())
+		h.DropFrom(old)
+		return err
+	})
 }
 
 // netChange notes that change i happened at now.

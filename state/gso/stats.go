@@ -7,6 +7,7 @@ type ClassStats struct {
 	DatagramsIn, BytesIn   uint64 // accepted by Enqueue
 	DatagramsOut, BytesOut uint64 // taken by the kernel (Advance)
 	Refused, RefusedBytes  uint64 // refused with ErrQueueFull
+	Dropped, DroppedBytes  uint64 // removed unsent by DropSource
 }
 
 // Stats is a snapshot of the queue's counters and state.

@@ -2,6 +2,7 @@ package node
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/peerlink/peerlink/state/gso"
@@ -182,6 +183,7 @@ func (n *Node) AddLocalAddress(now time.Time, addr netip.AddrPort) error {
 			return nil
 		}
 	}
+	n.removed = slices.DeleteFunc(n.removed, func(a netip.AddrPort) bool { return a == addr })
 	if len(n.locals) >= n.cfg.MaxLocalAddresses {
 		return ErrTooManyAddrs
 	}

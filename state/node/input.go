@@ -25,6 +25,10 @@ import (
 func (n *Node) HandleDatagram(now time.Time, local, remote netip.AddrPort, b []byte) (id ConnID, payload []byte, ok bool) {
 	now = n.clock(now)
 	local, remote = unmap(local), unmap(remote)
+	if n.wasRemoved(local) {
+		n.drop(ice.DropRemovedAddress)
+		return 0, nil, false
+	}
 	if r := n.relayFor(local, remote); r != nil {
 		return n.handleRelayed(now, r, remote, b)
 	}

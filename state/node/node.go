@@ -32,7 +32,10 @@ type Node struct {
 	routes map[route]ConnID  // (local, remote) -> connection, for app data
 
 	locals []stunmsg.Candidate // host candidates, in registration order
-	gather gatherer
+	// removed are addresses RemoveLocalAddress took away, newest last,
+	// at most Config.MaxLocalAddresses (roam.go).
+	removed []netip.AddrPort
+	gather  gatherer
 
 	relays   []*relay // in the order added; bounded by Config.MaxRelays
 	relaySeq uint64

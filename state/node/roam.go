@@ -43,6 +43,7 @@ func (n *Node) RemoveLocalAddress(now time.Time, addr netip.AddrPort) error {
 	}
 	host := n.locals[i]
 	n.locals = slices.Delete(n.locals, i, i+1)
+	n.rememberRemoved(addr)
 	srflx := n.forgetGatheredFrom(addr)
 	n.order.Ascend(func(id ConnID) bool {
 		c := n.conns[id]
@@ -105,6 +106,22 @@ func (n *Node) loseRelaysFrom(addr netip.AddrPort) {
 			n.removeRelay(r)
 		}
 	}
+}
+
+// rememberRemoved notes a removed address, so that what still arrives on
+// it is dropped rather than make an agent learn it again as a local
+// candidate (and answer from it, which no socket can do any more).
+// AddLocalAddress forgets it again.
+func (n *Node) rememberRemoved(addr netip.AddrPort) {
+	n.removed = slices.DeleteFunc(n.removed, func(a netip.AddrPort) bool { return a == addr })
+	if len(n.removed) >= n.cfg.MaxLocalAddresses {
+		n.removed = slices.Delete(n.removed, 0, 1)
+	}
+	n.removed = append(n.removed, addr)
+}
+
+func (n *Node) wasRemoved(local netip.AddrPort) bool {
+	return len(n.removed) > 0 && slices.Contains(n.removed, local)
 }
 
 // dropRoutesFrom forgets c's application-data routes on the local address.
