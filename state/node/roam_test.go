@@ -230,3 +230,50 @@ func TestABurstOfLossOnAPeerWithTwoAddressesIsNotAMove(t *testing.T) {
 		}
 	}
 }
+
+// What still arrives on a removed address (left in the socket's queue, or
+// in flight in the simulator) is dropped and counted: answering it would
+// make the agent learn the address again as a local candidate and send
+// from it, which no socket can do any more, and each such send failing at
+// the head of the driver's queue delays the Control behind it.
+func TestDatagramsOnARemovedAddressAreDropped(t *testing.T) {
+	h := newRoamNet(t, 14, [2][]netip.AddrPort{{roamA1, roamA2}, {roamB1}}, false)
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(5 * time.Second)
+	// Keep a's probes to b from reaching it while a removes the address.
+	var late []packet
+	h.drop = func(p packet) bool {
+		if p.from == 1 && p.dst == roamA1 {
+			late = append(late, p)
+			return true
+		}
+		return false
+	}
+	h.runFor(2 * time.Second)
+	h.drop = nil
+	if len(late) == 0 {
+		t.Fatal("nothing toward a's first address to hold back")
+	}
+	h.remove(0, roamA1)
+	for _, p := range late {
+		h.nodes[0].HandleDatagram(h.now, p.dst, p.src, p.b)
+	}
+	if got := h.nodes[0].Stats().Drops(ice.DropRemovedAddress); got != uint64(len(late)) {
+		t.Fatalf("%d drops for the removed address, want %d", got, len(late))
+	}
+	for {
+		tx, ok := h.nodes[0].PollTransmit()
+		if !ok {
+			break
+		}
+		if tx.Src == roamA1 {
+			t.Fatalf("a sends from its removed address: %v -> %v", tx.Src, tx.Dst)
+		}
+	}
+	if err := h.nodes[0].AddLocalAddress(h.now, roamA1); err != nil {
+		t.Fatal(err)
+	}
+	if h.nodes[0].wasRemoved(roamA1) {
+		t.Fatal("an address added again is still dropped")
+	}
+}
