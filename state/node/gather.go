@@ -51,17 +51,21 @@ func (g *gatherer) addServer(s netip.AddrPort) {
 
 func (g *gatherer) deadline() (time.Time, string, bool) {
 	var d time.Time
-	reason, ok := "", false
-	for _, r := range g.reqs {
-		at, why := r.nextAt, "stun-retransmit"
+	refresh, ok := false, false
+	for i := range g.reqs {
+		r := &g.reqs[i]
+		at := r.nextAt
 		if r.done {
-			at, why = r.refreshAt, "stun-refresh"
+			at = r.refreshAt
 		}
 		if !ok || at.Before(d) {
-			d, reason, ok = at, why, true
+			d, refresh, ok = at, r.done, true
 		}
 	}
-	return d, reason, ok
+	if refresh {
+		return d, "stun-refresh", ok
+	}
+	return d, "stun-retransmit", ok
 }
 
 // startGather sends a request for every (local address, server) of one
