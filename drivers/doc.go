@@ -4,22 +4,33 @@
 // One Driver serves one Conn (one UDP socket). Its loop waits for whichever
 // comes first — received datagrams, the socket becoming writable while the
 // queue holds more, the Node's next deadline, a command from the
-// application — feeds it into the pump, delivers events and application
-// data through the callbacks in Config, and flushes the queue:
+// application, the end of a send round — feeds it into the pump, delivers
+// events and application data through the callbacks in Config, and moves
+// the queue on to the kernel:
 //
 //	for {
 //	    now := time.Now()
 //	    select {
 //	    case msgs := <-received:  pump.HandleMessages(now, msgs, cfg.OnData)
 //	    case <-deadline:          pump.HandleTimeout(now)
-//	    case cmd := <-commands:   cmd(now, pump)       // Connect, Send, Close, ...
+//	    case cmd := <-commands:   cmd(now, pump) and every command waiting  // Send, SendBatch, Connect, ...
+//	    case r := <-roundDone:    pump.Sent(round, r.n, r.err)
 //	    case <-writable:          pump.SetWritable()
 //	    case <-ctx.Done():        return
 //	    }
 //	    deliver pump.Node().PollEvent() to cfg.OnEvent
-//	    pump.Flush(now)           // until empty, blocked, or Data held by the kernel budget
+//	    if no round is out:       round = pump.NextSend(now); hand it to the sending goroutine
+//	    wake WaitWritable callers once pump.DataWritable()
 //	    deadline = pump.PollTimeout()
 //	}
+//
+// A flush (pump.StartFlush … EndFlush) is a series of rounds that end when
+// the queue is empty, the socket would block, or the kernel budget holds
+// Data back. The sending goroutine makes each round's Conn.Send while the
+// loop goes on taking commands, whose payloads go to new batches.
+//
+// SendBatch hands many payloads to the loop in one command and WaitWritable
+// waits, without polling, for room after gso.ErrQueueFull (see their docs).
 //
 // The OS packages (linux, windows, portable) implement only pump.Conn.
 //

@@ -12,13 +12,21 @@ import (
 	"sync"
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // Defaults, and why.
 const (
+	// maxCommands is how many commands may wait for the loop, and the most
+	// it takes before it flushes: enough that many concurrent senders each
+	// find a place and share one flush, few enough that received datagrams
+	// and timers wait behind at most this many commands.
+	maxCommands = 64
+	// yieldPayloads is a full GSO batch: the loop waits for more payloads
+	// from a Send loop (see serveWaiting) only until it has one.
+	yieldPayloads = 64
 	// DefaultRecvMessages is how many buffers one Recv may fill: one
 	// recvmmsg call's worth.
 	DefaultRecvMessages = 64
@@ -41,8 +49,11 @@ type Writable interface {
 type Config struct {
 	// Node configures the core. A nil Node.Rand is seeded from crypto/rand.
 	Node node.Config
-	// Pump configures the queue and the kernel budget. A zero
-	// KernelDataBudget means DefaultKernelDataBudget; negative disables it.
+	// Pump configures the queue, the kernel budget and the queue's delay
+	// bound. A zero KernelDataBudget means DefaultKernelDataBudget;
+	// negative disables the budget. Pump.Overflow chooses back-pressure
+	// (the default: Send refuses, WaitWritable waits) or head-drop past
+	// the delay bound.
 	Pump pump.Config
 	// OnEvent receives every Node event, on the driver's goroutine. It must
 	// not block and must not call the Driver's commands.
@@ -64,21 +75,19 @@ type Driver struct {
 	pump *pump.Pump
 	log  *slog.Logger
 
-	cmds     chan command
+	cmds     chan *request
 	received chan []pump.Message
 	free     chan []pump.Message
 	writable chan error
 	done     chan struct{}
 
-	mu      sync.Mutex // guards running
+	mu      sync.Mutex // guards running and room, and conn against the sending goroutine
 	running bool
+	// room is closed when Data is taken again after a refusal; nil while
+	// nothing was refused. WaitWritable waits on it.
+	room chan struct{}
 
 	roam roamState // the receive goroutine; see Rebind
-}
-
-type command struct {
-	fn    func(now time.Time, p *pump.Pump) error
-	reply chan error
 }
 
 // New builds a driver over c. Run starts it.
@@ -113,7 +122,7 @@ func New(c pump.Conn, cfg Config) (*Driver, error) {
 		conn:     c,
 		pump:     pump.New(n, c, cfg.Pump),
 		log:      cfg.Logger,
-		cmds:     make(chan command),
+		cmds:     make(chan *request, maxCommands),
 		received: make(chan []pump.Message, 1),
 		free:     make(chan []pump.Message, 2),
 		writable: make(chan error, 1),
@@ -125,26 +134,11 @@ func New(c pump.Conn, cfg Config) (*Driver, error) {
 // its error. Every command goes through it; the wrappers below are
 // shorthands. fn must not block.
 func (d *Driver) Do(ctx context.Context, fn func(now time.Time, p *pump.Pump) error) error {
-	c := command{fn: fn, reply: make(chan error, 1)}
-	select {
-	case d.cmds <- c:
-	case <-d.done:
-		return ErrStopped
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-c.reply:
-		return err
-	case <-d.done:
-		// Run may have run the command just before it stopped.
-		select {
-		case err := <-c.reply:
-			return err
-		default:
-			return ErrStopped
-		}
-	}
+	r := getRequest()
+	r.fn = fn
+	err := d.call(ctx, r)
+	putRequest(r)
+	return err
 }
 
 // Connect adds or updates a connection; see node.Node.Connect.
@@ -168,13 +162,68 @@ func (d *Driver) AddLocalAddress(ctx context.Context, addr netip.AddrPort) error
 	return d.Do(ctx, func(now time.Time, p *pump.Pump) error { return p.Node().AddLocalAddress(now, addr) })
 }
 
-// Send queues payload for connection id. gso.ErrQueueFull is back-pressure:
-// the payload was refused; retry after a short wait. An error wrapping
+// Send queues payload for connection id; the payload may be reused when
+// Send returns. gso.ErrQueueFull is back-pressure: the payload was not
+// queued; WaitWritable returns when Data is taken again. An error wrapping
 // node.ErrPayloadTooLarge means the payload exceeds what the connection's
-// path carries (MaxPayload): it was refused, never sent. The payload may
-// be reused when Send returns.
+// path carries (MaxPayload): it was refused, never sent. For many payloads
+// SendBatch costs one hand-over instead of one each.
 func (d *Driver) Send(ctx context.Context, id node.ConnID, payload []byte) error {
-	return d.Do(ctx, func(now time.Time, p *pump.Pump) error { return p.Send(now, id, payload) })
+	r := getRequest()
+	r.id = id
+	r.one[0] = payload
+	r.payloads = r.one[:]
+	err := d.call(ctx, r)
+	r.one[0] = nil
+	putRequest(r)
+	return err
+}
+
+// SendBatch queues payloads for connection id, in order, in one hand-over
+// to the driver's goroutine, and returns how many it accepted: a prefix of
+// payloads. It stops at the first payload it cannot take: with
+// gso.ErrQueueFull (back-pressure; that payload and the rest were not
+// queued, nothing is lost: call WaitWritable and send payloads[accepted:])
+// or the Node's error for that payload. Each payload is copied once, into
+// the send queue's buffers, so all of them may be reused when SendBatch
+// returns; it allocates nothing per payload.
+//
+// Payloads handed over together, and those of concurrent Send and SendBatch
+// calls that wait at the same moment, leave in the same flush and share GSO
+// batches.
+func (d *Driver) SendBatch(ctx context.Context, id node.ConnID, payloads [][]byte) (accepted int, err error) {
+	if len(payloads) == 0 {
+		return 0, nil
+	}
+	r := getRequest()
+	r.id = id
+	r.payloads = payloads
+	err = d.call(ctx, r)
+	accepted = r.accepted
+	putRequest(r)
+	return accepted, err
+}
+
+// WaitWritable returns when Data refused for back-pressure (gso.ErrQueueFull
+// from Send or SendBatch) would be taken again: at once if nothing is
+// refused now, otherwise once the queue has drained to half its bounds. It
+// returns ctx's error if ctx ends first, and ErrStopped if the driver
+// stops.
+func (d *Driver) WaitWritable(ctx context.Context) error {
+	d.mu.Lock()
+	room := d.room
+	d.mu.Unlock()
+	if room == nil {
+		return nil
+	}
+	select {
+	case <-room:
+		return nil
+	case <-d.done:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // MaxPayload returns the largest payload Send accepts on connection id
@@ -210,7 +259,9 @@ type Stats struct {
 }
 
 // Stats returns a snapshot of the pump's, the queue's, the node's and the
-// Conn's counters.
+// Conn's counters. Sends run on their own goroutine, so the snapshot may
+// not yet count the round of datagrams the kernel is taking at that
+// moment (the peer may already have them); the next snapshot does.
 func (d *Driver) Stats(ctx context.Context) (Stats, error) {
 	var s Stats
 	err := d.Do(ctx, func(time.Time, *pump.Pump) error {

@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // This file holds what a program calls when the network changes under a
@@ -63,7 +63,9 @@ func (d *Driver) Rebind(ctx context.Context, c pump.Conn, moves ...AddressMove) 
 			p.DropFrom(m.From)
 		}
 		old := d.roam.rx
+		d.mu.Lock() // the sending goroutine reads it for each round
 		d.conn = c
+		d.mu.Unlock()
 		p.SetConn(c)
 		d.startReceiver()
 		old.retired.Store(true)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/turn"
 )
 
@@ -45,6 +47,18 @@ func (d *Driver) Run(ctx context.Context) error {
 		wg.Wait()
 	}()
 
+	// The sending goroutine makes the Conn.Send calls of a flush, one
+	// round at a time, so that the loop takes commands and received
+	// datagrams while the kernel copies the last round.
+	rounds := make(chan []*gso.Batch)
+	results := make(chan sendResult, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.sendRounds(rounds, results)
+	}()
+	var f flushState
+
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -62,8 +76,19 @@ func (d *Driver) Run(ctx context.Context) error {
 			d.free <- msgs[:cap(msgs)]
 		case <-timer.C:
 			d.pump.HandleTimeout(time.Now())
-		case c := <-d.cmds:
-			c.reply <- c.fn(time.Now(), d.pump)
+		case r := <-d.cmds:
+			d.serveWaiting(r)
+		case r := <-results:
+			f.sending = false
+			done, err := d.pump.Sent(f.round, r.n, r.err)
+			f.round = nil
+			if err != nil {
+				d.log.Warn("send failed", KeyErr, err.Error())
+			}
+			if done {
+				d.pump.EndFlush(time.Now())
+				f.flushing = false
+			}
 		case err = <-d.writable:
 			waiting = false
 			if err != nil {
@@ -72,8 +97,11 @@ func (d *Driver) Run(ctx context.Context) error {
 			d.pump.SetWritable()
 		}
 		d.deliverEvents()
-		d.flush(time.Now())
-		if d.pump.WantsWritable() && !waiting {
+		if !f.sending {
+			d.nextRound(&f, rounds)
+		}
+		d.releaseWriters()
+		if d.pump.WantsWritable() && !waiting && !f.flushing {
 			if w, ok := d.conn.(Writable); ok {
 				waiting = true
 				wg.Add(1)
@@ -99,6 +127,81 @@ func (d *Driver) Run(ctx context.Context) error {
 	}
 }
 
+// flushState is the loop's flush in progress: whether one is, and whether
+// its round is with the sending goroutine.
+type flushState struct {
+	flushing, sending bool
+	round             []*gso.Batch
+}
+
+type sendResult struct {
+	n   int
+	err error
+}
+
+// nextRound starts a flush if none is in progress and hands its next round
+// to the sending goroutine, or ends the flush when it has no more.
+func (d *Driver) nextRound(f *flushState, rounds chan<- []*gso.Batch) {
+	now := time.Now()
+	if !f.flushing {
+		d.pump.StartFlush(now)
+		f.flushing = true
+	}
+	b := d.pump.NextSend(now)
+	if b == nil {
+		d.pump.EndFlush(now)
+		f.flushing = false
+		return
+	}
+	f.round, f.sending = b, true
+	rounds <- b
+}
+
+// sendRounds runs on its own goroutine: it hands each round to the Conn and
+// returns the Conn's answer, until the driver stops.
+func (d *Driver) sendRounds(rounds <-chan []*gso.Batch, results chan<- sendResult) {
+	for {
+		select {
+		case b := <-rounds:
+			d.mu.Lock() // Rebind may swap the Conn between rounds
+			c := d.conn
+			d.mu.Unlock()
+			n, err := c.Send(b)
+			results <- sendResult{n, err}
+		case <-d.done:
+			return
+		}
+	}
+}
+
+// serveWaiting serves r and every command already waiting before the loop
+// flushes, so that concurrent senders share the flush and its GSO batches.
+// A program that calls Send in a loop is one command behind: while fewer
+// than a GSO batch of payloads (yieldPayloads) came in, the loop yields
+// after a send, so that such a caller, woken by the reply, can hand over
+// its next payload before the flush. The yield ends the batch when nobody
+// sends again, and costs a scheduler pass, not a timer.
+func (d *Driver) serveWaiting(r *request) {
+	now := time.Now()
+	payloads := d.serve(now, r)
+	for range maxCommands - 1 {
+		select {
+		case r = <-d.cmds:
+		default:
+			if payloads == 0 || payloads >= yieldPayloads {
+				return
+			}
+			runtime.Gosched()
+			select {
+			case r = <-d.cmds:
+			default:
+				return
+			}
+		}
+		payloads += d.serve(now, r)
+	}
+}
+
 // arm sets the timer to the pump's next deadline.
 func (d *Driver) arm(t *time.Timer, now time.Time) {
 	at, _, ok := d.pump.PollTimeout()
@@ -107,12 +210,6 @@ func (d *Driver) arm(t *time.Timer, now time.Time) {
 		wait = max(at.Sub(now), 0)
 	}
 	t.Reset(wait)
-}
-
-func (d *Driver) flush(now time.Time) {
-	if _, err := d.pump.Flush(now); err != nil {
-		d.log.Warn("send failed", KeyErr, err.Error())
-	}
 }
 
 func (d *Driver) deliverEvents() {

@@ -3,8 +3,8 @@ package linux
 import (
 	"testing"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 func TestSendRecvAndUnsentBytesDoNotAllocate(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // Conn is a pump.Conn over one UDP socket. Send, WaitWritable and

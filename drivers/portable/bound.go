@@ -1,6 +1,6 @@
 package portable
 
-import "github.com/peerlink/peerlink/drivers/pump"
+import "github.com/peerlink/peerlink/state/pump"
 
 // DefaultSendBufferBytes is the send buffer (SO_SNDBUF) New asks for on an
 // OS that cannot count a socket's unsent bytes. There the send buffer is

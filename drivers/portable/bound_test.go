@@ -3,7 +3,7 @@ package portable
 import (
 	"testing"
 
-	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 func TestTheSendBufferIsSizedOnlyWhereNothingCountsUnsentBytes(t *testing.T) {

@@ -42,8 +42,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // ErrMessageTooLarge matches (errors.Is) the error Send returns when the

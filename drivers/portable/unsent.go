@@ -2,7 +2,7 @@
 
 package portable
 
-import "github.com/peerlink/peerlink/drivers/pump"
+import "github.com/peerlink/peerlink/state/pump"
 
 var _ pump.UnsentCounter = (*Conn)(nil)
 

@@ -99,6 +99,7 @@ func TestPlantedViolationsAreCaught(t *testing.T) {
 		{"global math/rand/v2", Pure, `package p; import "math/rand/v2"; func f() uint64 { return rand.Uint64() }`, "math/rand/v2.Uint64"},
 		{"seeded source is fine", Pure, `package p; import "math/rand/v2"; func f(s uint64) *rand.Rand { return rand.New(rand.NewPCG(s, 1)) }`, ""},
 		{"goroutine", Pure, `package p; func f() { go f() }`, "starts a goroutine"},
+		{"the core imports a driver", Pure, `package p; import "github.com/peerlink/peerlink/drivers/linux"; var _ = linux.New`, `imports "github.com/peerlink/peerlink/drivers/linux"`},
 		{"drivers import sim", DriversRules, `package p; import "github.com/peerlink/peerlink/sim/world"; var _ = world.X`, `imports "github.com/peerlink/peerlink/sim/world"`},
 		{"drivers may use the OS", DriversRules, `package p; import ("os"; "time"); var _, _ = os.Args, time.Now`, ""},
 	}

@@ -3,9 +3,9 @@ package host
 import (
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/sim/netmodel"
 	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // ControlSample is the journey of one Control datagram through its host.

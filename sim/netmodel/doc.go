@@ -17,7 +17,7 @@
 // receive queue. Every drop is counted by reason (the Drop* constants) and
 // traced; sends and deliveries are traced too.
 //
-// Sockets. Socket implements drivers/pump.Conn. A send is charged to the
+// Sockets. Socket implements state/pump.Conn. A send is charged to the
 // socket's send buffer (212992 bytes by default, as Linux) until the uplink
 // has serialized it, so a sender faster than its link meets
 // pump.ErrWouldBlock exactly when a kernel would push back. As on Linux, a

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/sim/world"
 	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 func TestASlowUplinkFillsTheSendBufferAndThenBlocks(t *testing.T) {

@@ -8,10 +8,10 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/sim/netmodel"
 	"github.com/peerlink/peerlink/sim/turnserver"
 	"github.com/peerlink/peerlink/sim/world"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // DefaultPort is where clients reach the relay (the STUN/TURN port).

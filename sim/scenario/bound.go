@@ -5,6 +5,7 @@ import (
 
 	"github.com/peerlink/peerlink/sim/netmodel"
 	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // ControlDelayBound is the longest a Control datagram of peer i may wait
@@ -23,9 +24,10 @@ import (
 // up to one largest batch (the lesser of 64 KiB and MaxSegments datagrams)
 // beyond the full mark; plus the datagram's own serialization.
 //
-// With the pump's kernel budget (Spec.KernelDataBudget) the Data ahead is
-// tighter: the pump offers Data only while the socket holds less than the
-// budget unsent, and the last segment offered may cross it by less than
+// With the pump's kernel budget (Spec.KernelDataBudget, its floor; the
+// budget grows to what drains within pump.DefaultKernelTargetDelay at the
+// measured rate) the Data ahead is tighter: the pump offers Data only while
+// the socket holds less than the budget unsent, and the last segment offered may cross it by less than
 // one datagram, so at most the budget plus one largest datagram (if that
 // is less than the send buffer's term). This is the bound the budget is
 // for, and P1 holds it to it.
@@ -61,7 +63,11 @@ func ControlDelayBound(s *Spec, i int) time.Duration {
 	m := s.MinDataDatagram(i)
 	ahead := sndbuf + batch
 	if b := s.KernelDataBudget; b > 0 {
-		ahead = min(ahead, b+largest)
+		// The budget is its floor or what drains within the target delay
+		// at the rate the pump measures, which can run ahead of the link
+		// by one datagram per sample (2 ms or more): three in 5 ms.
+		byRate := int(int64(pump.DefaultKernelTargetDelay)*(rate/8)/int64(time.Second)) + 3*largest
+		ahead = min(ahead, max(b, byRate)+largest)
 	}
 	data := int64(ahead) + netmodel.HeaderBytesIPv4*int64(ahead/m+1)
 	control := int64(ControlAheadMax+1) * (MaxControlBytes + netmodel.HeaderBytesIPv4)

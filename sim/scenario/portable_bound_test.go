@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/sim/netmodel"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // portableSendBuffer mirrors drivers/portable.DefaultSendBufferBytes, the

@@ -1,7 +1,7 @@
 package scenario
 
 import (
-	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/pump"
 	"slices"
 	"strings"
 	"time"
@@ -41,6 +41,7 @@ func init() {
 	register(Scenario{Name: "idle-hour", About: "two peers behind NATs and a relay, connected and idle for one hour", Spec: idleHour})
 	register(Scenario{Name: "relay-only", About: "two peers behind symmetric (address-and-port-dependent) NATs: only the relay connects them; a constant load for two minutes", Spec: relayOnly})
 	register(Scenario{Name: "roam", About: aboutRoam, Spec: roam})
+	register(Scenario{Name: "relay-choice", About: "relay-only with two relays, one 80 ms farther each way and added first: each side must carry the connection on the near one", Spec: relayChoice})
 	register(Scenario{Name: "relay-restart", About: "relay-only, and the TURN server restarts after one minute, forgetting every allocation: the connection must move to new ones without failing", Spec: relayRestart})
 }
 
@@ -172,5 +173,14 @@ func relayOnly(seed uint64) Spec {
 func relayRestart(seed uint64) Spec {
 	s := relayOnly(seed)
 	s.RelayRestartAt = time.Minute
+	return s
+}
+
+// relayChoice is relayOnly with a second relay 80 ms farther each way:
+// about 190 ms of round trip against 30 ms, far outside the 1.5 times of
+// the best within which a connection may use a relay.
+func relayChoice(seed uint64) Spec {
+	s := relayOnly(seed)
+	s.FarRelay = 80 * time.Millisecond
 	return s
 }

@@ -5,12 +5,12 @@ import (
 	"slices"
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/sim/host"
 	"github.com/peerlink/peerlink/sim/netmodel"
 	"github.com/peerlink/peerlink/sim/world"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // Result is what a run measured. Everything in it is a function of the
@@ -73,6 +73,10 @@ type PeerResult struct {
 	// epoch; LastAppBeforeCut the last one before the cut.
 	LastApp          time.Duration
 	LastAppBeforeCut time.Duration
+
+	// Relays is the Node's view of each relay at the end, in the order
+	// added: its measured round trip, and how many connections use it.
+	Relays []node.RelayStats
 
 	Host   host.Stats
 	Pump   pump.Stats
@@ -137,6 +141,11 @@ func (r *run) result() *Result {
 			ReceivedBeforeCut: f.bytesBeforeCut, Late: f.late, LateAcrossSwitch: f.lateSwitch, Malformed: f.malformed,
 			Host: h.Stats(), Pump: h.Pump().Stats(), Queue: h.Pump().Queue().Stats(),
 			Node: h.Node().Stats(), Socket: h.Socket().Stats(),
+		}
+		for _, a := range h.Node().Relays() {
+			if st, ok := h.Node().RelayStats(a); ok {
+				p.Relays = append(p.Relays, st)
+			}
 		}
 		if f.datagrams > 0 {
 			p.FirstReceived, p.LastReceived = f.first.Sub(world.Epoch), f.last.Sub(world.Epoch)

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/sim/host"
 	"github.com/peerlink/peerlink/sim/netmodel"
 	"github.com/peerlink/peerlink/sim/relay"
@@ -16,6 +15,7 @@ import (
 	"github.com/peerlink/peerlink/sim/world"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // ConnID is the one connection every scenario sets up.
@@ -33,9 +33,11 @@ const (
 // across two home networks.
 var (
 	relayAddr = netip.MustParseAddr("192.0.2.10")
-	natAddr   = [2]netip.Addr{netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")}
-	lanAddr   = [2]netip.Addr{netip.MustParseAddr("192.168.1.2"), netip.MustParseAddr("192.168.2.2")}
-	pubAddr   = [2]netip.Addr{netip.MustParseAddr("203.0.113.1"), netip.MustParseAddr("203.0.113.2")}
+	// FarRelayAddr is the far relay's address (Spec.FarRelay).
+	FarRelayAddr = netip.MustParseAddr("192.0.2.20")
+	natAddr      = [2]netip.Addr{netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")}
+	lanAddr      = [2]netip.Addr{netip.MustParseAddr("192.168.1.2"), netip.MustParseAddr("192.168.2.2")}
+	pubAddr      = [2]netip.Addr{netip.MustParseAddr("203.0.113.1"), netip.MustParseAddr("203.0.113.2")}
 )
 
 // errDown is what a load's sender gets while its side is not connected:
@@ -48,6 +50,7 @@ type run struct {
 	w     *world.World
 	net   *netmodel.Network
 	relay *relay.Relay
+	far   *relay.Relay // Spec.FarRelay
 	hosts [2]*host.Host
 	sess  *host.Session
 	gens  []*traffic.Generator
@@ -78,14 +81,15 @@ func Run(spec Spec) (*Result, error) {
 
 func (r *run) build() error {
 	if r.spec.Relay {
-		rh, err := r.net.AddHost("relay", relayAddr, netmodel.HostConfig{})
-		if err != nil {
+		var err error
+		if r.relay, err = r.newRelay("relay", relayAddr, netmodel.HostConfig{}); err != nil {
 			return err
 		}
-		r.relay, err = relay.New(r.w, rh, relay.Config{Server: turnserver.Config{
-			Realm: RelayRealm, Users: []turnserver.Credential{{Username: RelayUser, Password: RelayPassword}},
-		}})
-		if err != nil {
+	}
+	if r.spec.FarRelay > 0 {
+		far := netmodel.LinkConfig{Latency: r.spec.FarRelay}
+		var err error
+		if r.far, err = r.newRelay("relay-far", FarRelayAddr, netmodel.HostConfig{Up: far, Down: far}); err != nil {
 			return err
 		}
 	}
@@ -116,6 +120,17 @@ func (r *run) build() error {
 	return nil
 }
 
+// newRelay puts a TURN relay host in the world.
+func (r *run) newRelay(name string, addr netip.Addr, link netmodel.HostConfig) (*relay.Relay, error) {
+	rh, err := r.net.AddHost(name, addr, link)
+	if err != nil {
+		return nil, err
+	}
+	return relay.New(r.w, rh, relay.Config{Server: turnserver.Config{
+		Realm: RelayRealm, Users: []turnserver.Credential{{Username: RelayUser, Password: RelayPassword}},
+	}})
+}
+
 func (r *run) peer(i int) (*host.Host, error) {
 	p := r.spec.Peers[i]
 	name := p.Name
@@ -141,7 +156,7 @@ func (r *run) peer(i int) (*host.Host, error) {
 		// The relay is no STUN server of the Node: its TURN client's
 		// Binding gives the server-reflexive candidate (see node's doc).
 		Node:      node.Config{ICE: r.spec.ICE},
-		Pump:      pump.Config{Queue: gso.Config{Policy: r.spec.Policy}, KernelDataBudget: r.spec.KernelDataBudget},
+		Pump:      pump.Config{Queue: gso.Config{Policy: r.spec.Policy}, KernelDataBudget: r.spec.KernelDataBudget, DataQueueDelay: r.spec.DataQueueDelay},
 		Socket:    p.Socket,
 		OnControl: func(s host.ControlSample) { r.rec.control(side, s) },
 		OnData:    func(now time.Time, _ node.ConnID, b []byte) { r.rec.data(now, side, b) },
@@ -151,6 +166,13 @@ func (r *run) peer(i int) (*host.Host, error) {
 		return h, err
 	}
 	return h, h.Do(func(now time.Time, n *node.Node) error {
+		// The far relay first: the order relays are added in must not be
+		// what makes the near one win.
+		if r.far != nil {
+			if err := n.AddRelay(now, r.far.Addr(), h.LocalAddr(), RelayUser, RelayPassword); err != nil {
+				return err
+			}
+		}
 		return n.AddRelay(now, r.relay.Addr(), h.LocalAddr(), RelayUser, RelayPassword)
 	})
 }

@@ -22,6 +22,9 @@ type Spec struct {
 	Policy gso.Policy
 	// KernelDataBudget is the pump's kernel queue budget in bytes (0: off).
 	KernelDataBudget int
+	// DataQueueDelay is the pump's delay bound on queued Data
+	// (pump.Config.DataQueueDelay: 0 its default, negative off).
+	DataQueueDelay time.Duration
 	// ICE sets the Nodes' timers; zero fields take ice's defaults.
 	ICE ice.Config
 	// Peers are the two ends of the connection; peer 0 is controlling.
@@ -41,6 +44,11 @@ type Spec struct {
 	RelayRestartAt time.Duration
 	// Changes are changes of the peers' networks during the run (roam.go).
 	Changes []NetChange
+	// FarRelay, when positive, puts a second relay in the world whose
+	// link adds that one-way latency; both Nodes add it before the near
+	// one, and each connection should prefer the near one by its round
+	// trip (node's relay choice).
+	FarRelay time.Duration
 	// End is how long the world runs.
 	End time.Duration
 	// Restart, when positive, makes the application start the connection
@@ -133,6 +141,8 @@ func (s *Spec) Validate() error {
 		return fmt.Errorf("%w: CutPeer %d", ErrSpec, s.CutPeer)
 	case s.RelayRestartAt < 0 || s.RelayRestartAt > 0 && !s.Relay:
 		return fmt.Errorf("%w: RelayRestartAt %v needs a Relay", ErrSpec, s.RelayRestartAt)
+	case s.FarRelay < 0 || s.FarRelay > 0 && !s.Relay:
+		return fmt.Errorf("%w: FarRelay %v needs a Relay", ErrSpec, s.FarRelay)
 	}
 	for i, l := range s.Loads {
 		switch {

@@ -50,17 +50,17 @@ func (a *allocation) permitted(peer netip.Addr, now time.Time) bool {
 }
 
 // permit installs or refreshes a permission; false if the table is full.
-func (a *allocation) permit(peer netip.Addr, now time.Time, limit int) bool {
+func (a *allocation) permit(peer netip.Addr, now time.Time, lifetime time.Duration, limit int) bool {
 	for i := range a.perms {
 		if a.perms[i].peer == peer {
-			a.perms[i].expires = now.Add(PermissionLifetime)
+			a.perms[i].expires = now.Add(lifetime)
 			return true
 		}
 	}
 	if len(a.perms) >= limit {
 		return false
 	}
-	a.perms = append(a.perms, permission{peer: peer, expires: now.Add(PermissionLifetime)})
+	a.perms = append(a.perms, permission{peer: peer, expires: now.Add(lifetime)})
 	return true
 }
 

@@ -72,6 +72,12 @@ type Config struct {
 	// Software, when set, is sent in every response.
 	Software string
 
+	// PermissionLifetime and ChannelLifetime override RFC 8656's fixed
+	// 300 s and 600 s, as operators do (coturn --permission-lifetime,
+	// --channel-lifetime); clients cannot learn them. Zero: the RFC's.
+	PermissionLifetime time.Duration
+	ChannelLifetime    time.Duration
+
 	DefaultLifetime     time.Duration
 	MaxLifetime         time.Duration
 	NonceLifetime       time.Duration
@@ -118,6 +124,8 @@ func (c Config) withDefaults() (Config, error) {
 			*n = def
 		}
 	}
+	setDur(&c.PermissionLifetime, PermissionLifetime)
+	setDur(&c.ChannelLifetime, ChannelLifetime)
 	setDur(&c.DefaultLifetime, DefaultLifetime)
 	setDur(&c.MaxLifetime, DefaultMaxLifetime)
 	setDur(&c.NonceLifetime, DefaultNonceLifetime)

@@ -219,7 +219,7 @@ func (s *Server) createPermission(t fiveTuple, m *stun.Message, key []byte, a *a
 		return
 	}
 	for _, p := range peers {
-		a.permit(p.Addr(), s.now, s.cfg.MaxPermissions)
+		a.permit(p.Addr(), s.now, s.cfg.PermissionLifetime, s.cfg.MaxPermissions)
 	}
 	s.reply(t, m, key, stun.ClassSuccessResponse)
 }
@@ -257,11 +257,11 @@ func (s *Server) channelBind(t fiveTuple, m *stun.Message, key []byte, a *alloca
 		s.replyError(t, m, key, stun.CodeInsufficientCapacity, "Too Many Channels")
 		return
 	}
-	a.permit(peer.Addr(), s.now, s.cfg.MaxPermissions)
+	a.permit(peer.Addr(), s.now, s.cfg.PermissionLifetime, s.cfg.MaxPermissions)
 	if byNum != nil {
-		byNum.expires = s.now.Add(ChannelLifetime)
+		byNum.expires = s.now.Add(s.cfg.ChannelLifetime)
 	} else {
-		a.channels = append(a.channels, channel{number: num, peer: peer, expires: s.now.Add(ChannelLifetime)})
+		a.channels = append(a.channels, channel{number: num, peer: peer, expires: s.now.Add(s.cfg.ChannelLifetime)})
 	}
 	s.reply(t, m, key, stun.ClassSuccessResponse)
 }

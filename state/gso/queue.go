@@ -34,10 +34,13 @@ type Queue struct {
 	lastBatch *Batch
 
 	held    [numClasses]int // buffer bytes held by queued batches
+	queued  [numClasses]int // payload bytes queued and not yet sent
 	bufs    bufPool
 	batches []*Batch // free Batch structs
 	peeked  []*Batch // the batches of the last Peek, in send order
 	peekFn  func(*Batch) bool
+	dropFn  func(*Batch) bool
+	dropped *Batch // the batch dropFn found
 	peekDst []*Batch
 	peekMax int
 	// The current PeekLimit's Data budget, and whether it held Data back.
@@ -71,6 +74,7 @@ func New(cfg Config) *Queue {
 	}
 	q.tree = btree.NewWithFreeListG(btreeDegree, lessFor(cfg.Policy), btree.NewFreeListG[*Batch](btree.DefaultFreeListSize))
 	q.peekFn = q.collectPeek
+	q.dropFn = q.findOldestData
 	return q
 }
 
@@ -219,6 +223,7 @@ func (q *Queue) countIn(c Class, n int) {
 	cs := &q.stats.Classes[c]
 	cs.DatagramsIn++
 	cs.BytesIn += uint64(n)
+	q.queued[c] += n
 }
 
 func (q *Queue) newBatch() *Batch {
@@ -329,9 +334,18 @@ func (q *Queue) countOut(b *Batch, datagrams, bytes int) {
 	cs := &q.stats.Classes[b.class]
 	cs.DatagramsOut += uint64(datagrams)
 	cs.BytesOut += uint64(bytes)
+	q.queued[b.class] -= bytes
 }
 
 func (q *Queue) remove(b *Batch) {
+	q.unlink(b)
+	q.stats.Batches++
+	q.stats.SegmentsPerBatch[segmentBucket(b.segCount)]++
+	q.release(b)
+}
+
+// unlink takes b out of the tree and the flow index.
+func (q *Queue) unlink(b *Batch) {
 	if _, ok := q.tree.Delete(b); !ok {
 		panic("gso: sent batch was not queued")
 	}
@@ -342,8 +356,10 @@ func (q *Queue) remove(b *Batch) {
 	if q.lastBatch == b {
 		q.lastBatch = nil
 	}
-	q.stats.Batches++
-	q.stats.SegmentsPerBatch[segmentBucket(b.segCount)]++
+}
+
+// release returns a batch that left the tree to the pools.
+func (q *Queue) release(b *Batch) {
 	q.held[b.class] -= cap(b.buf)
 	q.bufs.put(b.buf)
 	*b = Batch{}

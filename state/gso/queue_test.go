@@ -290,3 +290,38 @@ func TestSteadyStateReusesBuffers(t *testing.T) {
 		t.Fatalf("%v allocations per cycle in steady state", allocs)
 	}
 }
+
+// DropOldestData drops the unsent rest of the oldest Data batch, never
+// Control, keeps the accounting of queued bytes, and refuses to run while a
+// peek is outstanding.
+func TestDropOldestDataDropsTheHeadOfDataOnly(t *testing.T) {
+	q := New(Config{Caps: Caps{MaxSegments: 4}})
+	dst := netip.MustParseAddrPort("192.0.2.1:9")
+	for i := range 6 { // Data batches of 4 and 2 segments
+		if err := q.Enqueue(netip.AddrPort{}, dst, []byte{byte(i), 1, 2}, Data, NotECT); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Enqueue(netip.AddrPort{}, dst, []byte{9}, Control, NotECT); err != nil {
+		t.Fatal(err)
+	}
+	// The kernel took one segment of the first Data batch.
+	q.Peek(make([]*Batch, 0, 8))
+	if d, _ := q.DropOldestData(); d != 0 {
+		t.Fatal("dropped while a peek was outstanding")
+	}
+	if err := q.Advance(2); err != nil { // the Control datagram and one Data
+		t.Fatal(err)
+	}
+	d, b := q.DropOldestData()
+	if d != 3 || b != 9 || q.QueuedBytes(Data) != 6 || q.QueuedBytes(Control) != 0 {
+		t.Fatalf("dropped %d datagrams, %d bytes; %d Data bytes queued", d, b, q.QueuedBytes(Data))
+	}
+	got := q.Peek(make([]*Batch, 0, 8))
+	if len(got) != 1 || got[0].Segments() != 2 || got[0].Segment(0)[0] != 4 {
+		t.Fatalf("after the drop the queue holds %d batches", len(got))
+	}
+	if s := q.Stats().Classes[Data]; s.HeadDropped != 3 || s.HeadDroppedBytes != 9 {
+		t.Fatalf("drop not counted: %+v", s)
+	}
+}

@@ -8,6 +8,8 @@ type ClassStats struct {
 	DatagramsOut, BytesOut uint64 // taken by the kernel (Advance)
 	Refused, RefusedBytes  uint64 // refused with ErrQueueFull
 	Dropped, DroppedBytes  uint64 // removed unsent by DropSource
+	// Dropped from the head by DropOldestData (a delay bound's head-drop).
+	HeadDropped, HeadDroppedBytes uint64
 }
 
 // Stats is a snapshot of the queue's counters and state.

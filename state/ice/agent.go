@@ -33,7 +33,7 @@ type Params struct {
 //
 // Method groups: getters (Role, Selected, Recovering, Failure, Stats,
 // Credentials); inputs (HandleRequest, HandleResponse, HandleTimeout);
-// commands (AddLocalCandidate, AddRemoteCandidate, RemoveRemoteCandidate,
+// commands (AddLocalCandidate, AddReflexiveCandidate, AddRemoteCandidate, RemoveRemoteCandidate,
 // RemoveLocalCandidate, SetRecovery, NotifyAppTraffic); outputs (PollTransmit, PollEvent, PollTimeout). Any
 // input or command may add output; drain it after each.
 type Agent struct {
@@ -47,10 +47,12 @@ type Agent struct {
 	createdAt  time.Time
 	failed     FailReason
 
-	locals  []stunmsg.Candidate // base candidates only: host and relay
-	remotes []stunmsg.Candidate
-	hadPair bool
-	pairSeq uint64
+	locals []stunmsg.Candidate // base candidates only: host and relay
+	// reflexive: our server-reflexive candidates, not paired (valid.go).
+	reflexive []stunmsg.Candidate
+	remotes   []stunmsg.Candidate
+	hadPair   bool
+	pairSeq   uint64
 
 	pairs       []*pair // highest priority first
 	triggered   []*pair // FIFO of triggered checks, ahead of ordinary ones

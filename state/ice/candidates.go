@@ -48,6 +48,9 @@ type pair struct {
 	// controlling agent does not nominate it again before this.
 	nominateAfter time.Time
 	removed       bool
+	// mapped is where the peer saw our last successful check on this
+	// pair come from; it ranks the pair (valid.go).
+	mapped netip.AddrPort
 	// answeredAt is the last authenticated success answer to a check or
 	// probe on this pair: how fresh a backup is (failover.go).
 	answeredAt time.Time
@@ -58,7 +61,8 @@ func (p *pair) path() Path { return Path{Local: p.local, Remote: p.remote} }
 // AddLocalCandidate adds a base candidate (host, or relay from the TURN
 // work) and pairs it with every remote candidate of its family.
 // Server-reflexive candidates are signalled by the owner but never paired:
-// their base, a host candidate, already is (RFC 8445 6.1.2.4).
+// their base, a host candidate, already is (RFC 8445 6.1.2.4); the owner
+// hands them to AddReflexiveCandidate, which ranks pairs by them.
 func (a *Agent) AddLocalCandidate(now time.Time, c stunmsg.Candidate) error {
 	if c.Type != stunmsg.Host && c.Type != stunmsg.Relay {
 		return ErrCandidateType
@@ -184,10 +188,11 @@ func (a *Agent) addPair(now time.Time, l, r stunmsg.Candidate) *pair {
 }
 
 func (a *Agent) pairPriority(p *pair) uint64 {
+	local := a.localPriority(p)
 	if a.role == Controlling {
-		return stunmsg.PairPriority(p.local.Priority, p.remote.Priority)
+		return stunmsg.PairPriority(local, p.remote.Priority)
 	}
-	return stunmsg.PairPriority(p.remote.Priority, p.local.Priority)
+	return stunmsg.PairPriority(p.remote.Priority, local)
 }
 
 func (a *Agent) reprioritise() {

@@ -88,11 +88,9 @@ func (a *Agent) sendNextCheck(now time.Time) {
 // password.
 func (a *Agent) request(id stunmsg.TxID, p *pair, useCandidate bool) []byte {
 	return stunmsg.BindingRequest{
-		TxID:     id,
-		Username: a.remote.Ufrag + ":" + a.local.Ufrag,
-		// The priority our candidate would have as peer reflexive (RFC
-		// 8445 7.1.1): the same local preference under type prflx.
-		Priority:     stunmsg.PeerReflexive.Preference()<<24 | p.local.Priority&0xFFFFFF,
+		TxID:         id,
+		Username:     a.remote.Ufrag + ":" + a.local.Ufrag,
+		Priority:     reflexivePriority(p.local),
 		Controlling:  a.role == Controlling,
 		TieBreaker:   a.tieBreaker,
 		UseCandidate: useCandidate,
@@ -126,6 +124,10 @@ func (a *Agent) retransmitChecks(now time.Time) {
 	for _, x := range expired {
 		a.endCheck(x)
 		a.rememberExpired(now, x)
+		if a.nominationUnheard(x) {
+			a.nominateAgain(x.pair)
+			continue
+		}
 		a.checkFailed(now, x.pair)
 		if p := x.pair; p.state == failedState && a.checksNominatedAgain(now, p) {
 			p.state = waiting
@@ -232,7 +234,7 @@ func (a *Agent) HandleResponse(now time.Time, local, remote netip.AddrPort, m *s
 		return DropSourceMismatch
 	}
 	if late {
-		a.lateAnswer(now, x, r.Success)
+		a.lateAnswer(now, x, r.Success, r.Mapped)
 		return DropNone
 	}
 	a.stats.ChecksAnswered++
@@ -243,7 +245,7 @@ func (a *Agent) HandleResponse(now time.Time, local, remote netip.AddrPort, m *s
 	a.endCheck(x)
 	switch {
 	case r.Success:
-		a.checkSucceeded(now, x)
+		a.checkSucceeded(now, x, r.Mapped)
 	case r.Code == stunmsg.CodeRoleConflict:
 		a.roleConflictAnswered(x)
 	default:
@@ -267,11 +269,13 @@ func (a *Agent) findTxn(id stunmsg.TxID) (*txn, *probe) {
 	return nil, nil
 }
 
-func (a *Agent) checkSucceeded(now time.Time, x *txn) {
+func (a *Agent) checkSucceeded(now time.Time, x *txn, mapped netip.AddrPort) {
 	p := x.pair
 	if p.state != succeeded {
 		p.state, p.succeededAt = succeeded, now
 	}
+	// Ranked as the peer ranks it before deciding anything on it.
+	a.learnMapped(p, mapped)
 	p.answeredAt = maxTime(p.answeredAt, now)
 	switch {
 	case p == a.selected:

@@ -1,6 +1,7 @@
 package ice
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/peerlink/peerlink/state/stunmsg"
@@ -26,9 +27,11 @@ import (
 //     (RFC 8445 7.2.5.3): the pair succeeds, and a nomination waiting on
 //     it (the controlled side's nominateOnSuccess, RFC 8445 7.3.1.5)
 //     takes effect. A late answer to a nomination of ours selects
-//     nothing: that nomination failed (checkFailed) and waits out its
+//     nothing when that nomination failed (checkFailed: it waits out its
 //     RecheckInterval, and selecting now would race whatever was
-//     nominated since.
+//     nominated since); it selects the pair when the nomination is still
+//     in flight, tried again because the peer had answered nothing at
+//     all (nominate_unheard.go).
 //   - On the controlled side, a pair the peer nominated is checked again
 //     when its check gives up, instead of failing, while the peer's
 //     requests on it keep coming (within ProbeTimeout of the last). The
@@ -85,7 +88,7 @@ func (a *Agent) findExpired(now time.Time, id stunmsg.TxID) *txn {
 // lateAnswer takes an authenticated answer, from where the check went, to
 // a check that had given up. The check is forgotten (its retransmissions'
 // answers count once); a success proves the pair.
-func (a *Agent) lateAnswer(now time.Time, x *txn, success bool) {
+func (a *Agent) lateAnswer(now time.Time, x *txn, success bool, mapped netip.AddrPort) {
 	for i, e := range a.expired {
 		if e.x == x {
 			a.expired = append(a.expired[:i], a.expired[i+1:]...)
@@ -101,11 +104,17 @@ func (a *Agent) lateAnswer(now time.Time, x *txn, success bool) {
 	if p.state != succeeded {
 		p.state, p.succeededAt = succeeded, now
 	}
+	a.learnMapped(p, mapped)
 	p.answeredAt = maxTime(p.answeredAt, now)
 	switch {
 	case p == a.selected:
 		a.live.answered(now)
 	case p.nominateOnSuccess && a.role == Controlled && a.followsNomination(now, p):
+		a.selectPair(now, p)
+	case x.useCandidate && a.role == Controlling && a.nominating == p:
+		// Our nomination, tried again because the peer had answered
+		// nothing (nominate_unheard.go), and still the one in flight:
+		// the peer got it, and nothing was nominated since.
 		a.selectPair(now, p)
 	}
 	a.maybeNominate(now)

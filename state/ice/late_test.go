@@ -31,6 +31,9 @@ type slowUplink struct {
 	events  [2][]Event
 	evAt    [2][]time.Duration
 	dropped [2][NumDropReasons]int
+	// route, when set, replaces the network above: it returns how long a
+	// transmit from side from waits, or drop.
+	route func(from int, tx Transmit) (wait time.Duration, drop bool)
 }
 
 func (s *slowUplink) runUntil(t *testing.T, end time.Time) {
@@ -72,6 +75,12 @@ func (s *slowUplink) collect() {
 				break
 			}
 			_, aHasPath := s.ag[0].Selected()
+			if s.route != nil {
+				if wait, drop := s.route(i, tx); !drop {
+					s.flight = append(s.flight, inFlight{s.now.Add(wait), 1 - i, tx})
+				}
+				continue
+			}
 			switch {
 			case i == 1 && isRequest(tx.Payload) && !aHasPath:
 				// Filtered at a's NAT.

@@ -53,6 +53,10 @@ type Stats struct {
 	// changed under the selected pair, or it withdrew the selected pair's
 	// remote candidate (roam.go).
 	Roams uint64
+	// NominationsRetried counts nominations of a higher pair that went
+	// unanswered through every retransmission while the peer answered
+	// nothing at all, and were sent again (nominate_unheard.go).
+	NominationsRetried uint64
 
 	// SmoothedRTT is RFC 6298's SRTT over RTT samples of answered probes
 	// and of checks answered before any retransmission (Karn's rule: the

@@ -74,6 +74,16 @@ type Config struct {
 	// so more relays only spread connections and survive a relay's loss;
 	// every relay costs an allocation, refreshes and a keepalive every 25 s.
 	MaxRelays int
+	// RelayRetry is how long after a relay is lost (RelayLostEvent) the
+	// Node starts it again with a fresh allocation, doubled after each
+	// loss in a row up to RelayRetryMax and reset once an allocation is
+	// granted. Default 1 s: a server that restarted or deleted a stale
+	// allocation late is back within seconds, while a dead one costs a
+	// Binding schedule every RelayRetryMax. Negative: a lost relay is
+	// removed for good, and the application may AddRelay again.
+	RelayRetry time.Duration
+	// RelayRetryMax caps the wait between attempts. Default 60 s.
+	RelayRetryMax time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -102,6 +112,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxLateness == 0 {
 		c.MaxLateness = 200 * time.Millisecond
 	}
+	if c.RelayRetry == 0 {
+		c.RelayRetry = time.Second
+	}
+	if c.RelayRetryMax == 0 {
+		c.RelayRetryMax = 60 * time.Second
+	}
 	return c
 }
 
@@ -110,7 +126,7 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: Rand is required", ErrConfig)
 	}
 	if c.StunRTO < 0 || c.StunTransmits < 0 || c.StunRefresh < 0 || c.PendingMax < 0 || c.MaxLocalAddresses < 0 || c.MaxRelays < 0 ||
-		c.MaxConns < 0 || c.MaxLateness < 0 {
+		c.MaxConns < 0 || c.MaxLateness < 0 || c.RelayRetryMax < 0 {
 		return fmt.Errorf("%w: negative value", ErrConfig)
 	}
 	if err := c.ICE.Validate(); err != nil {

@@ -87,7 +87,7 @@ func (n *Node) Connect(now time.Time, id ConnID, role Role, local, remote Creden
 	c.relay = n.pickRelay()
 	n.addRelayCandidate(c)
 	for _, s := range n.gather.srflx {
-		n.emit(CandidateGathered{Conn: id, Candidate: s})
+		n.addSrflxTo(c, s)
 	}
 	n.settle(c)
 	return local, nil

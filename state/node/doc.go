@@ -85,7 +85,7 @@
 //				case node.Connected:         // ready; e.Path
 //				case node.PathChanged:       // moved to e.Path
 //				case node.Failed:            // e.Reason: CandidateTimeout, ChecksFailed, ProbeTimeout, RelayLost, Internal
-//				case node.RelayLostEvent:    // e.Server is gone (e.Reason); AddRelay again, or another one
+//				case node.RelayLostEvent:    // e.Server lost (e.Reason); tried again after e.RetryIn
 //				case node.Closed:
 //				}
 //			}
@@ -139,9 +139,11 @@
 //
 // AddRelay starts a TURN client (state/turn) for one server, with the
 // timers of Config.Relay; at most Config.MaxRelays. Each connection uses
-// one relay, drawn from the seeded source among the live ones when the
-// connection is created (or when its relay goes away), and the relay is
-// one more local candidate of its agent:
+// one relay, drawn from the seeded source when the connection is created
+// (or when its relay goes away) among the live relays holding an
+// allocation whose round trip is within 1.5 times the best
+// (RelayStats.RTT; relaychoice.go), and the relay is one more local
+// candidate of its agent:
 //
 //   - The allocation becomes a relay candidate (CandidateGathered) of every
 //     connection on the relay, present and future; the server-reflexive
@@ -167,10 +169,13 @@
 //     (PathChanged). With none, it goes back to checking (ice recovery);
 //     a peer that loses the relay candidate its path pointed at does the
 //     same. A relay that stops answering or refuses our credentials also
-//     raises RelayLostEvent and is forgotten; its connections get another
-//     relay if there is one.
-//   - A re-allocation (after a 437, or a Refresh the live server never
-//     answered) carries a connection over. The new allocation has a new
+//     raises RelayLostEvent; its connections get another relay if there
+//     is one, and the Node starts the relay again with a fresh client
+//     after Config.RelayRetry (1 s, doubling to RelayRetryMax, 60 s; each
+//     loss reported again; negative: the relay is forgotten). Once granted,
+//     connections without a relay take it (relayretry.go).
+//   - A re-allocation (after a 437, or a probe Allocate granted because
+//     the old allocation was gone) carries a connection over. The new allocation has a new
 //     relayed address, so the old path is gone on both sides; the new
 //     relay candidate is gathered at once (CandidateGathered) and paired
 //     with every remote candidate, the peer pairs it once signalled (or
@@ -191,10 +196,14 @@
 //     the other's, so that our allocation carries the peer's path) counts
 //     as lost (ice.Config.ProbeLossAfter, 1.5 s), the node asks the
 //     relay's client to verify our allocation at once (turn.Client.Verify,
-//     a Refresh; at most one per turn.Config.VerifyInterval, 5 s, longer
-//     while the allocation keeps answering, per relay, counted in
-//     RelayStats). A 437, or no answer to the Refresh from a server that
-//     answers Binding, starts the re-allocation above. The peer cannot
+//     a Refresh and a probe Allocate; at most one per
+//     turn.Config.VerifyInterval, 5 s, longer while the allocation keeps
+//     answering, per relay, counted in RelayStats). A 437 to the Refresh
+//     starts the re-allocation above, a grant to the probe is it; silence
+//     alone, which loss explains, never is. A path that leaves from our
+//     relayed address also gets its permission and channel asked for
+//     again (turn.Client.Reinstall): servers configured with lifetimes
+//     shorter than RFC 8656's drop them before the client refreshes. The peer cannot
 //     verify our allocation: it learns our new relay candidate from
 //     signalling, and because a Node
 //     keeps one allocation per server, a new relay candidate from the
@@ -210,11 +219,12 @@
 //     timing (active or idle) it had, so a cut of every path is reported
 //     no later than without the relay's loss — with Failed{RelayLost}:
 //     the path went away under it and nothing replaced it. It fails with
-//     RelayLost at once, as before, when its own relay is gone for good
+//     RelayLost at once, as before, when its own relay is lost
 //     (RelayLostEvent, or RemoveRelay) and no other relay took over: the
 //     peer's relay path withdrawn next to ours most likely went in the
-//     same outage, and failing fast lets the application add a relay or
-//     reconnect. AddRelay makes waiting possible again.
+//     same outage, and failing fast lets the application reconnect.
+//     AddRelay, or the lost relay granted again on a retry, makes waiting
+//     possible again.
 //   - While a relayed pair carries a connection, the pairs that failed and
 //     rank above it (the direct ones) are checked again every
 //     ice.Config.RecheckInterval, so the connection moves to a direct path

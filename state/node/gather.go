@@ -176,9 +176,19 @@ func (n *Node) addSrflx(base, server, mapped netip.AddrPort) {
 	c := stunmsg.NewCandidate(stunmsg.ServerReflexive, mapped, base, server, pref)
 	n.gather.srflx = append(n.gather.srflx, c)
 	n.order.Ascend(func(id ConnID) bool {
-		if n.conns[id].failed == 0 {
-			n.emit(CandidateGathered{Conn: id, Candidate: c})
+		if conn := n.conns[id]; conn.failed == 0 {
+			n.addSrflxTo(conn, c)
 		}
 		return true
 	})
+}
+
+// addSrflxTo signals the server-reflexive candidate s on c and tells c's
+// agent, which does not pair it (its base is paired) but ranks a pair
+// whose check the peer saw come from s as the peer does (ice's valid.go).
+func (n *Node) addSrflxTo(c *conn, s Candidate) {
+	// Over the agent's bound it still goes out: the peer may reach us on
+	// it; the agent then ranks such a pair as peer reflexive.
+	_ = c.agent.AddReflexiveCandidate(s)
+	n.emit(CandidateGathered{Conn: c.id, Candidate: s})
 }

@@ -53,6 +53,9 @@ type pairHarness struct {
 
 	// relay, when set, is a TURN server at relayIP that both nodes may use.
 	relay *turnserver.Server
+	// relayTweak, when set, adjusts the server's configuration (lifetimes
+	// an operator shortened) before withRelay starts it.
+	relayTweak func(*turnserver.Config)
 	// blockDirect drops every datagram between the nodes' own addresses,
 	// as a firewall between them would; the relay is still reachable.
 	blockDirect bool

@@ -161,7 +161,9 @@ func (n *Node) timeoutOne(now time.Time, it timerItem) *timerSlot {
 			n.reindexRelay(r)
 			return &r.timer
 		}
-		r.client.HandleTimeout(now)
+		if !n.retryRelay(r) {
+			r.client.HandleTimeout(now)
+		}
 		n.drainRelay(r)
 		return &r.timer
 	}

@@ -198,6 +198,12 @@ func (n *Node) deadline() (time.Time, bool) {
 // counted.
 func (n *Node) clock(now time.Time) time.Time {
 	t := now.Add(-n.skew)
+	if t.Equal(n.now) {
+		// The time the last call settled on: its lateness was checked
+		// then, and every timer set since is due no earlier. A batch of
+		// sends at one instant pays for the check once.
+		return t
+	}
 	if t.Before(n.now) {
 		n.stats.ClockBackwards++
 		n.skew = now.Sub(n.now)

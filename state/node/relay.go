@@ -25,6 +25,10 @@ type relay struct {
 	sendErrors uint64
 	removed    bool
 	timer      timerSlot
+	// retryAt is when a lost relay gets a fresh client (zero: not
+	// waiting); losses counts losses since the last grant (relayretry.go).
+	retryAt time.Time
+	losses  int
 	// Reference counts of what connections asked the client for, so that
 	// one connection closing does not remove what another still uses.
 	// Lookups only; never ranged over.
@@ -46,8 +50,12 @@ func (n *Node) AddRelay(now time.Time, server, local netip.AddrPort, username, p
 	if !server.IsValid() || server.Port() == 0 || !local.IsValid() || local.Port() == 0 {
 		return ErrInvalidAddr
 	}
-	if n.relayByServer(server) != nil {
-		return ErrRelayExists
+	if r := n.relayByServer(server); r != nil {
+		if r.retryAt.IsZero() {
+			return ErrRelayExists
+		}
+		// Lost and waiting to retry: the caller's relay replaces it now.
+		n.removeRelay(r)
 	}
 	if len(n.relays) >= n.cfg.MaxRelays {
 		return ErrTooManyRelays
@@ -88,6 +96,11 @@ func (n *Node) RemoveRelay(now time.Time, server netip.AddrPort) error {
 		return ErrUnknownRelay
 	}
 	if r.closing {
+		return nil
+	}
+	if r.client.State().Terminal() {
+		// Lost, waiting to retry: nothing to release.
+		n.removeRelay(r)
 		return nil
 	}
 	r.closing = true
@@ -140,24 +153,6 @@ func sameLocal(got, want netip.AddrPort) bool {
 	return got == want || got.Port() == want.Port() && (!got.Addr().IsValid() || got.Addr().IsUnspecified())
 }
 
-// pickRelay chooses the relay for a new connection from the seeded source,
-// so that connections spread over relays and a seed replays the choice.
-func (n *Node) pickRelay() *relay {
-	var live []*relay
-	for _, r := range n.relays {
-		if !r.closing && !r.client.State().Terminal() {
-			live = append(live, r)
-		}
-	}
-	switch len(live) {
-	case 0:
-		return nil
-	case 1:
-		return live[0]
-	}
-	return live[n.cfg.Rand.IntN(len(live))]
-}
-
 // drainRelay moves a relay client's output into the Node's after an input:
 // its transmits go out as Control, its events become candidates, moved or
 // failed connections and Node events. Call it after every input or
@@ -188,6 +183,9 @@ func (n *Node) relayTransmits(r *relay) {
 
 func (n *Node) reindexRelay(r *relay) {
 	at, reason, ok := r.client.PollTimeout()
+	if !ok && !r.retryAt.IsZero() {
+		at, reason, ok = r.retryAt, "node: relay retry", true
+	}
 	n.setTimer(&r.timer, timerItem{at: at, relay: true, id: r.id, reason: reason}, ok && !r.removed)
 }
 
@@ -200,12 +198,14 @@ func (n *Node) relayEvent(r *relay, e turn.Event) {
 			n.addSrflx(r.local, r.server, e.Reflexive)
 		}
 		r.cand = stunmsg.NewCandidate(stunmsg.Relay, e.Relayed, e.Relayed, r.server, n.relayPref(r))
+		r.losses = 0
+		n.adoptConns(r)
+		n.repickRelays()
 		n.forConnsOn(r, func(c *conn) { n.addRelayCandidate(c) })
 	case turn.EventWithdrawn:
 		n.withdrawRelay(r)
 	case turn.EventLost:
-		n.emit(RelayLostEvent{Server: r.server, Reason: e.Reason, Code: e.Code})
-		n.removeRelay(r)
+		n.relayLost(r, e)
 	case turn.EventClosed:
 		n.removeRelay(r)
 	case turn.EventPeerFailed:
@@ -298,6 +298,12 @@ func (n *Node) removeRelay(r *relay) {
 			break
 		}
 	}
+	n.releaseConns(r)
+}
+
+// releaseConns gives the connections on r, which is gone or lost, another
+// relay if there is one.
+func (n *Node) releaseConns(r *relay) {
 	n.order.Ascend(func(id ConnID) bool {
 		c := n.conns[id]
 		if c.relay != r {
@@ -315,8 +321,9 @@ func (n *Node) removeRelay(r *relay) {
 				// candidate withdrawn next to ours most likely went in
 				// the same outage (often the same server), and failing at
 				// once lets the application add a relay or reconnect
-				// instead of waiting out the probe timeout. AddRelay
-				// turns recovery back on.
+				// instead of waiting out the probe timeout. AddRelay,
+				// or the relay's retry once granted, turns recovery
+				// back on.
 				c.agent.SetRecovery(n.now, false, ice.RelayLost)
 			}
 			n.settle(c)

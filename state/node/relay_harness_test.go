@@ -42,10 +42,14 @@ func (h *pairHarness) withRelay() { h.withRelayOpts() }
 
 // withRelayOpts is withRelay with options for both nodes' relay.
 func (h *pairHarness) withRelayOpts(opts ...RelayOption) {
-	srv, err := turnserver.New(turnserver.Config{
+	cfg := turnserver.Config{
 		Realm: "test", Users: []turnserver.Credential{{Username: relayUser, Password: relayPassword}},
 		RelayAddr: relayIP, Rand: rand.New(rand.NewPCG(7, 7)),
-	})
+	}
+	if h.relayTweak != nil {
+		h.relayTweak(&cfg)
+	}
+	srv, err := turnserver.New(cfg)
 	if err != nil {
 		h.t.Fatal(err)
 	}

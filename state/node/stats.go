@@ -49,6 +49,13 @@ type RelayStats struct {
 	// SendErrors counts datagrams, permissions and channels this relay's
 	// client refused (part of Stats.RelaySendErrors).
 	SendErrors uint64
+	// RTT is the smoothed round trip to the server (0 until measured):
+	// connections prefer relays within 1.5 times the best (relaychoice.go).
+	RTT time.Duration
+	// Losses counts the relay's losses since its last allocation; while
+	// State is lost, the Node starts it again at RetryAt.
+	Losses  int
+	RetryAt time.Time
 	// Conns is how many live connections use the relay.
 	Conns int
 }
@@ -99,10 +106,11 @@ func (n *Node) RelayStats(server netip.AddrPort) (RelayStats, bool) {
 		return RelayStats{}, false
 	}
 	s := RelayStats{Server: r.server, State: r.client.State(), Client: r.client.Stats(),
-		SendErrors: r.sendErrors, Lifetime: r.client.Lifetime()}
+		SendErrors: r.sendErrors, Lifetime: r.client.Lifetime(), Losses: r.losses, RetryAt: r.retryAt}
 	if a, ok := r.client.Relayed(); ok {
 		s.Relayed = a
 	}
+	s.RTT, _ = r.client.RTT()
 	n.order.Ascend(func(id ConnID) bool {
 		if c := n.conns[id]; c.relay == r && c.failed == 0 {
 			s.Conns++

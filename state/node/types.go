@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/ice"
@@ -105,17 +106,22 @@ type CandidateWithdrawn struct {
 	Candidate Candidate
 }
 
-// RelayLostEvent: the relay at Server failed for good (it stopped answering, or
+// RelayLostEvent: the relay at Server failed (it stopped answering, or
 // refused our credentials or the allocation). Its candidates were withdrawn
 // and the connections on it moved or failed with RelayLost just before.
-// It is about a relay, not a connection: ConnID returns 0. The application
-// may AddRelay again. (The name RelayLost is the FailReason that
-// connections on the relay fail with.)
+// It is about a relay, not a connection: ConnID returns 0. Unless
+// Config.RelayRetry is negative the Node tries the relay again after
+// RetryIn with a fresh allocation (and reports each loss again); with
+// RetryIn 0 the relay is gone and the application may AddRelay again.
+// (The name RelayLost is the FailReason that connections on the relay
+// fail with.)
 type RelayLostEvent struct {
 	Server netip.AddrPort
 	Reason turn.LostReason
 	// Code is the STUN error code behind it, 0 if none.
 	Code int
+	// RetryIn is when the Node tries the relay again, 0 if never.
+	RetryIn time.Duration
 }
 
 func (e CandidateGathered) ConnID() ConnID  { return e.Conn }
@@ -134,6 +140,9 @@ func (e CandidateWithdrawn) String() string {
 	return fmt.Sprintf("conn %d candidate-withdrawn %s", e.Conn, e.Candidate.Marshal())
 }
 func (e RelayLostEvent) String() string {
+	if e.RetryIn > 0 {
+		return fmt.Sprintf("relay-lost %s %s code=%d retry-in=%v", e.Server, e.Reason, e.Code, e.RetryIn)
+	}
 	return fmt.Sprintf("relay-lost %s %s code=%d", e.Server, e.Reason, e.Code)
 }
 func (e Connected) String() string   { return fmt.Sprintf("conn %d connected %s", e.Conn, e.Path) }
@@ -174,6 +183,9 @@ type Stats struct {
 	// credentials); RestartsFailed those whose new agent failed, leaving
 	// the connection on the agent it had (restart.go).
 	Restarts, RestartsFailed uint64
+	// RelayRetries counts fresh clients started on a lost relay
+	// (Config.RelayRetry).
+	RelayRetries uint64
 }
 
 // Drops returns the drop count for one reason.

@@ -19,9 +19,12 @@ import (
 // The connection hears it first: its probes go unanswered. So once a
 // probe on a path through a relay counts as lost (ice.Config.
 // ProbeLossAfter, 1.5 s, after it left), the Node asks the relay's client
-// to verify the allocation at once (turn.Client.Verify: a Refresh). A 437,
-// or no answer from a server that still answers Binding, starts the
-// re-allocation, and the connection moves to the new allocation. The
+// to verify the allocation at once (turn.Client.Verify: a Refresh and a
+// probe). A 437, or a grant to the probe, starts or is the re-allocation,
+// and the connection moves to the new allocation; when the path leaves
+// from our relayed address, the client also asks again for the permission
+// and channel toward its far end (turn.Client.Reinstall), which a server
+// configured with lifetimes shorter than RFC 8656's may have dropped. The
 // client sends at most one verification per turn.Config.VerifyInterval
 // (5 s, longer while verifications find the allocation alive), so a lossy
 // path costs the server little; RelayStats counts them
@@ -80,8 +83,13 @@ func (n *Node) verifyRelayUnder(c *conn) {
 	if !n.silent(c) {
 		return
 	}
-	if r.client.Verify(n.now) {
-		// A Verify only queues a Refresh: no event to follow.
+	// A path from our relayed address needs our permission and channel
+	// toward its far end, which a server with short lifetimes may have
+	// dropped while the client counts them installed (turn.Client.
+	// Reinstall).
+	reinstalled := c.path.Src() == r.cand.Base && r.client.Reinstall(n.now, c.path.Dst())
+	if r.client.Verify(n.now) || reinstalled {
+		// Both only queue requests: no event to follow.
 		n.relayTransmits(r)
 		n.reindexRelay(r)
 	}

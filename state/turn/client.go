@@ -34,14 +34,32 @@ type Client struct {
 	// when it starts, so any answer after it proves the server alive
 	// (also within one instant, where times cannot tell the order).
 	answers uint64
-	// reallocs counts re-allocations since the last successful Allocate.
+	// reallocs counts re-allocations since the last successful Refresh.
 	reallocs int
+	// mismatches counts 437 answers to Allocate since the last grant;
+	// allocateAt is when the Allocate waiting out the server's deletion
+	// of its stale allocation goes out (zero: none waits; realloc.go).
+	mismatches int
+	allocateAt time.Time
+	// heldAt is the last time an answer proved the server holds the
+	// allocation (a Refresh, permission or channel success, a 437 to a
+	// probe): silence after it is loss, not a lost allocation.
+	heldAt time.Time
 	// verifiedAt is the last Verify that sent a Refresh (verify.go).
 	verifiedAt time.Time
 	// verifyWait is the least time from verifiedAt to the next Verify:
 	// VerifyInterval, doubled after each verification that found the
 	// allocation alive, up to maxVerifyWait (verify.go).
 	verifyWait time.Duration
+
+	// learnedRefresh, when set, shortens every permission and channel
+	// refresh period: the server's lifetimes are shorter than RFC 8656's
+	// (reinstall.go).
+	learnedRefresh time.Duration
+	// srtt is the smoothed round trip to the server, from answers to
+	// requests sent once (Karn: a retransmitted request's answer cannot
+	// tell which send it answers); zero until the first.
+	srtt time.Duration
 
 	txs   []*transaction
 	peers peerTable
@@ -94,6 +112,10 @@ func (c *Client) Lifetime() time.Duration { return c.granted }
 // Stats returns a snapshot of the counters.
 func (c *Client) Stats() Stats { return c.stats }
 
+// RTT returns the smoothed round trip to the server (RFC 6298's weights,
+// from answers to requests sent once); ok is false until the first.
+func (c *Client) RTT() (rtt time.Duration, ok bool) { return c.srtt, c.srtt > 0 }
+
 // Outputs. Drain each until empty after every input.
 
 // PollTransmit returns the next datagram to send, all Control class. New
@@ -141,11 +163,14 @@ func (c *Client) PollTimeout() (deadline time.Time, reason string, ok bool) {
 	for _, tx := range c.txs {
 		consider(tx.nextAt, retransmitReasons[tx.req.kind])
 	}
+	if c.allocateWaits() {
+		consider(c.allocateAt, "turn: allocate backoff")
+	}
 	if c.state == StateAllocated {
 		if c.pending(txBinding, peerKey{}) == nil {
 			consider(c.keepaliveAt, "turn: keepalive")
 		}
-		if c.pending(txRefresh, peerKey{}) == nil {
+		if c.pending(txRefresh, peerKey{}) == nil && !c.probing() {
 			consider(c.refreshAt, "turn: allocation refresh")
 		}
 		if t, why, has := c.peers.nextDeadline(c); has {
@@ -168,6 +193,10 @@ func (c *Client) HandleTimeout(now time.Time) {
 		return
 	}
 	c.retransmitDue()
+	if c.allocateWaits() && !c.allocateAt.After(c.now) {
+		c.allocateAt = time.Time{}
+		c.startAllocate()
+	}
 	if c.state != StateAllocated {
 		return
 	}
@@ -175,7 +204,7 @@ func (c *Client) HandleTimeout(now time.Time) {
 		c.keepaliveAt = c.now.Add(c.cfg.KeepaliveInterval)
 		c.startTx(request{kind: txBinding}, 0)
 	}
-	if !c.refreshAt.After(c.now) && c.pending(txRefresh, peerKey{}) == nil {
+	if !c.refreshAt.After(c.now) && c.pending(txRefresh, peerKey{}) == nil && !c.probing() {
 		c.startTx(request{kind: txRefresh, lifetime: c.cfg.Lifetime}, 0)
 	}
 	c.peers.refreshDue(c)

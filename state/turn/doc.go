@@ -21,19 +21,31 @@
 // While allocated the client refreshes the allocation after half its
 // granted LIFETIME, each permission (300 s on the server) every 240 s and
 // each channel (600 s) every 300 s, and sends a Binding every 25 s so the
-// NAT mapping toward the relay stays open. A 437 (allocation gone), or a
-// Refresh the server never answers while it still answers Binding, makes
+// NAT mapping toward the relay stays open. A 437 (allocation gone) makes
 // it allocate afresh: EventWithdrawn, then EventAllocated with the new
 // relayed address, and every permission and channel is asked for again.
+// Silence alone never does: a Refresh the server leaves unanswered while
+// it answers other requests (pion/turn's way with an allocation it lost,
+// or plain loss) is settled by a probe, an Allocate that meets 437 while
+// the allocation is held and is granted when it was gone (realloc.go).
 // A server that restarted forgets every allocation but still answers
 // Binding, so the keepalives miss it; the owner that sees a path through
-// the allocation go silent calls Verify, which sends a Refresh at once (at
-// most one per Config.VerifyInterval, 5 s, longer while the allocation
-// keeps answering; Stats.Verifications) so that the 437 comes within a
-// round trip or two instead of at the next scheduled Refresh, minutes
-// away; a server that answers Binding but leaves the Refresh unanswered
-// for the verification's short schedule (4.5 s) lost the allocation too
-// (verify.go).
+// the allocation go silent calls Verify, which sends a Refresh and a probe
+// at once (at most one per Config.VerifyInterval, 5 s, longer while the
+// allocation keeps answering; Stats.Verifications), so that the 437 or
+// the grant comes within a round trip or two instead of at the next
+// scheduled Refresh, minutes away (verify.go). The same owner calls
+// Reinstall for the peer of a silent path: servers configured with
+// permission and channel lifetimes shorter than RFC 8656's drop what the
+// client thinks installed, and asking again costs one round trip; two
+// such silences at like ages shorten every refresh period to half that
+// age (reinstall.go).
+// A 437 to Allocate means the server still holds an allocation on this
+// 5-tuple from an earlier life of the socket: the client deletes it
+// (Refresh, LIFETIME 0) and allocates again, waiting a second, then two,
+// from the third attempt on, for servers that delete on a timer (coturn).
+// Every answer to a request sent once is a round-trip sample; Client.RTT
+// gives the smoothed value, by which the node prefers near relays.
 // A relay that answers nothing for a whole request schedule
 // (Config.RequestTimeout, 19.5 s by default) is lost: EventWithdrawn,
 // EventLost{LostTimeout}. Close sends LIFETIME 0 and ends with EventClosed.

@@ -41,16 +41,17 @@ func TestAllocationMismatchOnRefreshAllocatesAfreshAndAsksForEveryPeerAgain(t *t
 	wantDurations(t, "Refresh", h.at("Refresh+auth"), secs(540, 840))
 }
 
-func TestARefreshTheLiveServerNeverAnswersMeansTheAllocationIsGone(t *testing.T) {
+func TestARefreshTheLiveServerNeverAnswersIsSettledByAProbe(t *testing.T) {
 	// pion/turn does not answer a Refresh for an allocation it no longer
-	// has, but keeps answering Binding: that is not a dead relay.
+	// has, but keeps answering Binding: that is not a dead relay. The
+	// probe (an Allocate) is granted: the old allocation was gone.
 	h := newHarness(t, func(c *Config) { c.RefreshAfter = 20 * time.Second })
 	h.s.silentRefresh = true
 	h.s.allocated = false
 	h.runUntil(45 * time.Second)
 	wantDurations(t, "Refresh", h.at("Refresh+auth"), secs(20, 20.5, 21.5, 23.5, 27.5, 31.5, 35.5))
 	wantDurations(t, "Allocate", h.at("Allocate+auth"), secs(0, 39.5))
-	if h.c.State() != StateAllocated || h.c.Stats().Reallocations != 1 {
+	if h.c.State() != StateAllocated || h.c.Stats().Reallocations != 1 || h.c.Stats().Probes != 1 {
 		t.Fatalf("state %v, stats %+v", h.c.State(), h.c.Stats())
 	}
 }
@@ -143,6 +144,7 @@ func TestUnauthorizedOnARefreshAfterTheAllocationIsAnAuthFailure(t *testing.T) {
 
 func TestRepeatedAllocationMismatchIsBounded(t *testing.T) {
 	h := newHarnessWith(t, func(s *fakeServer) { s.mismatchNext = 100 }, nil)
+	h.runUntil(time.Minute)
 	if e := h.lastEvent(); e.Kind != EventLost || e.Reason != LostRetries || e.Code != CodeAllocationMismatch {
 		t.Fatalf("last event %+v after %q", e, h.whats())
 	}

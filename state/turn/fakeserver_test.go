@@ -38,6 +38,15 @@ type fakeServer struct {
 	mismatchNext  int  // answer the next n Refresh/Allocate with 437
 	badAuthIs400  bool // pion: wrong credentials earn an unsigned 400
 	refusePeer    bool // answer CreatePermission/ChannelBind with 403
+	// lostRefreshAnswers: act on every Refresh but lose the answer, as a
+	// lossy path would.
+	lostRefreshAnswers bool
+	// clock and deleteDelay: a Refresh with LIFETIME 0 deletes the
+	// allocation only deleteDelay later (coturn's once-a-second timer);
+	// until then Allocate still meets it with 437.
+	clock       *time.Time
+	deleteDelay time.Duration
+	deleteAt    time.Time
 
 	// received logs every request as "Method" or "Method+auth".
 	received []string
@@ -130,7 +139,15 @@ func (s *fakeServer) answer(b []byte) []byte {
 		// allocation and answers nothing.
 		return nil
 	}
-	return s.authenticated(&m)
+	if !s.deleteAt.IsZero() && !s.clock.Before(s.deleteAt) {
+		s.deleteAt = time.Time{}
+		s.allocated = false
+	}
+	r := s.authenticated(&m)
+	if method == stun.MethodRefresh && s.lostRefreshAnswers {
+		return nil
+	}
+	return r
 }
 
 func (s *fakeServer) authenticated(m *stun.Message) []byte {
@@ -153,7 +170,11 @@ func (s *fakeServer) authenticated(m *stun.Message) []byte {
 			return s.errorReply(m, CodeAllocationMismatch, key)
 		}
 		lt := s.grant(m)
-		if lt == 0 {
+		if lt == 0 && s.deleteDelay > 0 {
+			if s.deleteAt.IsZero() {
+				s.deleteAt = s.clock.Add(s.deleteDelay)
+			}
+		} else if lt == 0 {
 			s.allocated = false
 			s.perms, s.channels = map[netip.Addr]bool{}, map[uint16]netip.AddrPort{}
 		}

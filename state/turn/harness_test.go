@@ -53,6 +53,7 @@ func newHarnessWith(t *testing.T, server func(*fakeServer), tweak func(*Config))
 		server(h.s)
 	}
 	h.now = h.start
+	h.s.clock = &h.now
 	cfg := Config{Server: h.s.addr, Local: local, Username: "u", Password: "p", RNG: rand.New(rand.NewPCG(1, 2))}
 	if tweak != nil {
 		tweak(&cfg)

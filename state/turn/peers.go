@@ -24,6 +24,13 @@ type permission struct {
 	installed bool
 	refreshAt time.Time
 	expiresAt time.Time
+	// installedAt is when the request that last installed it left: the
+	// latest the server can have started its lifetime.
+	installedAt time.Time
+	// reinstalledAt is the last Reinstall toward this IP, silentAge the
+	// permission's age then (reinstall.go).
+	reinstalledAt time.Time
+	silentAge     time.Duration
 }
 
 // channel is one channel binding the caller wants.

@@ -132,7 +132,7 @@ func (c *Client) receiveResponse(b []byte, success bool, method stun.Method, id 
 			c.drop(r)
 			return
 		}
-		c.lastHeard = c.now
+		c.heard(tx)
 		return
 	}
 	code := errorCode(&m)
@@ -149,8 +149,29 @@ func (c *Client) receiveResponse(b []byte, success bool, method stun.Method, id 
 		c.drop(r)
 		return
 	}
-	c.lastHeard = c.now
+	c.heard(tx)
 }
 
 // dropNone is the "accepted" result of a response handler.
 const dropNone DropReason = 255
+
+// heard records a valid answer to tx: the server is alive, and an answer
+// to a request sent once is a round-trip sample.
+func (c *Client) heard(tx *transaction) {
+	c.lastHeard = c.now
+	if tx.sends == 1 {
+		c.sampleRTT(c.now.Sub(tx.started))
+	}
+}
+
+// sampleRTT folds one round trip into srtt with RFC 6298's gain of 1/8.
+// A sample of zero (an answer within the same instant) counts as 1 µs, so
+// that a measured RTT is never mistaken for none.
+func (c *Client) sampleRTT(rtt time.Duration) {
+	rtt = max(rtt, time.Microsecond)
+	if c.srtt == 0 {
+		c.srtt = rtt
+		return
+	}
+	c.srtt += (rtt - c.srtt) / 8
+}

@@ -34,15 +34,21 @@ func (c *Client) onSuccess(tx *transaction, m *stun.Message) DropReason {
 		if mapped, err := stunmsg.MappedAddress(m); err == nil {
 			c.setReflexive(mapped)
 		}
+		if tx.req.probe && c.state == StateAllocated {
+			c.replaced(relayed, granted)
+			break
+		}
 		c.allocated(relayed, granted)
 	case txRefresh:
 		c.removeTx(tx)
 		c.onRefreshAnswered(tx, m, 0)
 	case txPermission:
 		c.removeTx(tx)
+		c.held()
 		c.permitted(tx)
 	case txChannel:
 		c.removeTx(tx)
+		c.held()
 		c.channelBound(tx)
 	}
 	return dropNone
@@ -76,12 +82,10 @@ func (c *Client) onError(tx *transaction, m *stun.Message, code int, signed bool
 		c.onRefreshAnswered(tx, m, code)
 	case authFailed:
 		c.lose(LostAuth, code)
+	case tx.req.probe && c.state == StateAllocated:
+		c.probeAnswered(code)
 	case code == CodeAllocationMismatch && tx.req.kind == txAllocate:
-		// The server still holds an allocation on our 5-tuple (from an
-		// earlier life of this socket): delete it, then allocate again.
-		if c.countRealloc(code) {
-			c.startTx(request{kind: txRefresh, lifetime: 0}, 0)
-		}
+		c.deleteStale(code)
 	case code == CodeAllocationMismatch:
 		c.reallocate(code)
 	case tx.req.kind == txAllocate:
@@ -156,11 +160,12 @@ func (c *Client) onRefreshAnswered(tx *transaction, m *stun.Message, code int) {
 	case c.state == StateReleasing:
 		c.finish(StateClosed, Event{Kind: EventClosed})
 	case c.state == StateAllocating:
-		c.startAllocate()
+		c.allocateAgain()
 	case code == 0:
 		if granted, ok := lifetime(m); ok && granted > 0 {
 			c.granted = granted
 		}
+		c.held()
 		if tx.req.verify {
 			c.verified(true)
 		}
@@ -181,7 +186,9 @@ func (c *Client) onRefreshAnswered(tx *transaction, m *stun.Message, code int) {
 
 // onTimeout handles a request that exhausted its retransmissions. If the
 // server answered anything since the request first went out, it is alive
-// and only this request is hopeless; otherwise the relay is lost.
+// and only this request is hopeless; otherwise the relay is lost. Silence
+// alone never ends an allocation the server answers for: only a 437, an
+// error, or a probe's grant does (realloc.go).
 func (c *Client) onTimeout(tx *transaction) {
 	alive := c.answers > tx.answersAtStart
 	switch tx.req.kind {
@@ -190,33 +197,52 @@ func (c *Client) onTimeout(tx *transaction) {
 			c.lose(LostTimeout, 0)
 		}
 	case txAllocate:
+		if tx.req.probe && c.state == StateAllocated {
+			// Lost both ways as often as the Refresh beside it: no word
+			// on the allocation. The keepalive decides about the server.
+			c.stats.ProbesUnanswered++
+			return
+		}
 		c.lose(LostTimeout, 0)
 	case txRefresh:
-		switch {
-		case c.state == StateReleasing:
-			c.finish(StateClosed, Event{Kind: EventClosed})
-		case c.state == StateAllocating && alive:
-			c.startAllocate()
-		case tx.req.verify && !alive:
-			// A short schedule unanswered by a silent server proves
-			// nothing; the keepalive's full one decides.
-			c.stats.VerificationsInconclusive++
-		case alive:
-			// pion/turn never answers a Refresh for an allocation it no
-			// longer has, while still answering Binding: treat as 437.
-			if tx.req.verify {
-				c.verified(false)
-			}
-			c.reallocate(0)
-		default:
-			c.lose(LostTimeout, 0)
-		}
+		c.refreshTimedOut(tx, alive)
 	case txPermission, txChannel:
 		if !alive {
 			c.lose(LostTimeout, 0)
 			return
 		}
 		c.peerFailed(tx, 0)
+	}
+}
+
+// refreshTimedOut: a Refresh went unanswered through its whole schedule.
+func (c *Client) refreshTimedOut(tx *transaction, alive bool) {
+	switch {
+	case c.state == StateReleasing:
+		c.finish(StateClosed, Event{Kind: EventClosed})
+	case c.state == StateAllocating && alive:
+		c.allocateAgain()
+	case c.state == StateAllocating:
+		c.lose(LostTimeout, 0)
+	case tx.req.verify && !alive:
+		// A short schedule unanswered by a silent server proves
+		// nothing; the keepalive's full one decides.
+		c.stats.VerificationsInconclusive++
+	case alive:
+		// The server answers, but not this Refresh. pion/turn never
+		// answers a Refresh for an allocation it no longer has; ordinary
+		// loss can drop every answer too. Unless the allocation answered
+		// for itself meanwhile (a probe's 437, a permission), a probe
+		// tells the two apart (realloc.go).
+		// A scheduled Refresh goes again as soon as no probe is out: the
+		// allocation's lifetime runs on.
+		if c.heldAt.Before(tx.started) {
+			c.probe()
+		} else if tx.req.verify {
+			c.verified(true)
+		}
+	default:
+		c.lose(LostTimeout, 0)
 	}
 }
 
@@ -227,6 +253,7 @@ func (c *Client) startAllocate() {
 
 func (c *Client) allocated(relayed netip.AddrPort, granted time.Duration) {
 	c.state = StateAllocated
+	c.mismatches, c.allocateAt, c.heldAt = 0, time.Time{}, c.now
 	c.relayed = relayed
 	c.granted = granted
 	c.refreshAt = c.now.Add(c.refreshPeriod())
@@ -245,31 +272,6 @@ func (c *Client) setReflexive(a netip.AddrPort) {
 	}
 }
 
-// countRealloc counts one more re-allocation and loses the relay when
-// there were too many in a row; it reports whether to go on.
-func (c *Client) countRealloc(code int) bool {
-	c.reallocs++
-	if c.reallocs > c.cfg.MaxRetries {
-		c.lose(LostRetries, code)
-		return false
-	}
-	c.stats.Reallocations++
-	return true
-}
-
-// reallocate replaces an allocation the server no longer has: withdraw the
-// relayed address, forget what the server confirmed, allocate afresh and
-// ask for every permission and channel again once granted.
-func (c *Client) reallocate(code int) {
-	if !c.countRealloc(code) {
-		return
-	}
-	c.withdraw()
-	c.txs = c.txs[:0]
-	c.peers.unconfirm()
-	c.startAllocate()
-}
-
 func (c *Client) permitted(tx *transaction) {
 	p := c.peers.permByIP[tx.req.peer.Addr()]
 	if p == nil {
@@ -279,7 +281,8 @@ func (c *Client) permitted(tx *transaction) {
 	p.installed = true
 	// Lifetimes count from the request, the latest the server can have
 	// started them.
-	p.refreshAt = tx.started.Add(c.cfg.PermissionRefreshAfter)
+	p.installedAt = tx.started
+	p.refreshAt = tx.started.Add(c.peerRefresh(c.cfg.PermissionRefreshAfter))
 	p.expiresAt = tx.started.Add(c.cfg.PermissionLifetime)
 	if first {
 		c.emit(Event{Kind: EventPermitted, Peer: tx.req.peer})
@@ -295,7 +298,7 @@ func (c *Client) channelBound(tx *transaction) {
 	}
 	first := !ch.bound
 	ch.bound, ch.everBound = true, true
-	ch.refreshAt = tx.started.Add(c.cfg.ChannelRefreshAfter)
+	ch.refreshAt = tx.started.Add(c.peerRefresh(c.cfg.ChannelRefreshAfter))
 	ch.expiresAt = tx.started.Add(c.cfg.ChannelLifetime)
 	if first {
 		c.emit(Event{Kind: EventChannelBound, Peer: ch.peer, Channel: ch.number})

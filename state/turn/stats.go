@@ -49,14 +49,26 @@ type Stats struct {
 	// StaleNonces counts 438 answers, each followed by a retry.
 	StaleNonces uint64
 	// Reallocations counts fresh Allocates after the old allocation was
-	// found gone (437, or a Refresh the live server never answered).
+	// found gone (437, or a probe's grant), and deletions of a stale
+	// allocation met on Allocate.
 	Reallocations uint64
 	// Verifications counts Refreshes sent by Verify (a path through the
 	// allocation went silent); VerificationsLimited the Verify calls
 	// refused because the last one was under VerifyInterval ago;
 	// VerificationsInconclusive the verifications the server answered
-	// nothing to, not even their Binding.
+	// nothing to, not even their probe.
 	Verifications, VerificationsLimited, VerificationsInconclusive uint64
+	// Probes counts Allocates sent while allocated to learn whether the
+	// server still holds the allocation (realloc.go); ProbesHeld those
+	// answered 437 (held: the silence that sent them was loss), and
+	// ProbesUnanswered those that got no answer or no telling one. A
+	// probe's grant counts as a re-allocation.
+	Probes, ProbesHeld, ProbesUnanswered uint64
+	// Reinstalls counts permissions and channels asked for again because
+	// a path through them went silent (Client.Reinstall); RefreshLearned
+	// the times two such silences at like ages shortened their refresh
+	// period.
+	Reinstalls, RefreshLearned uint64
 	// UnsignedErrors counts error responses accepted without
 	// MESSAGE-INTEGRITY (401 and 438 cannot carry one).
 	UnsignedErrors uint64

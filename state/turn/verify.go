@@ -19,25 +19,23 @@ import "time"
 // every Config.VerifyInterval.
 //
 // Some servers (pion/turn) never answer a Refresh for an allocation they
-// no longer hold. A scheduled Refresh learns that only after its whole
-// retransmission schedule (19.5 s by default), longer than a connection's
-// probe timeout. A verification is shorter: verifyTransmits sends with
-// the RTO capped at verifyRTOMax (at 0, 0.5, 1.5, 2.5 and 3.5 s with the
-// default first RTO, giving up at 4.5 s), with a Binding sent beside it.
-// If the server answered anything meanwhile (the Binding) but not the
-// Refresh, the allocation is gone and the client re-allocates. If it
-// answered nothing, the verification proves nothing (a lossy path, a dead
-// server): it is dropped (Stats.VerificationsInconclusive), and the
-// keepalive's full schedule decides whether the relay is lost.
+// no longer hold, and loss can take every answer to a Refresh too; the
+// two look alike. So a verification sends, beside its Refresh, a probe: an
+// Allocate, which every server answers either way (realloc.go): 437 if
+// the allocation is held, a grant of the new one if it was gone. Both go
+// on a short schedule, verifyTransmits sends with the RTO capped at
+// verifyRTOMax (at 0, 0.5, 1.5, 2.5 and 3.5 s with the default first RTO,
+// giving up at 4.5 s), and a Binding on the full schedule goes beside
+// them, so that a server dead with the path is found within
+// RequestTimeout. A verification is concluded "gone" only on evidence (a
+// 437 or the probe's grant), "alive" on a Refresh answer or the probe's
+// 437; one that hears nothing is dropped (Stats.VerificationsInconclusive)
+// and the keepalive's full schedule decides whether the relay is lost.
 //
-// On a lossy path a live allocation can lose every one of those Refreshes
-// while the Binding gets through: with 10% loss each way (19% per round
-// trip) about one verification in 4,000. A lossy connection also asks
-// often, so each verification that finds the allocation alive doubles the
-// wait before the next one (up to maxVerifyWait, 80 s); one that finds it
-// gone starts over at VerifyInterval. A persistently lossy path then asks
-// about once a minute, and a healthy allocation is re-made by mistake
-// about once in 60 hours at that loss.
+// A lossy connection asks often, so each verification that finds the
+// allocation alive doubles the wait before the next one (up to
+// maxVerifyWait, 80 s); one that finds it gone starts over at
+// VerifyInterval. A persistently lossy path then asks about once a minute.
 
 // Verify sends a Refresh now, to learn whether the server still holds the
 // allocation. It reports whether it did: not when the client holds no
@@ -58,6 +56,10 @@ func (c *Client) Verify(now time.Time) bool {
 	c.verifiedAt = c.now
 	c.stats.Verifications++
 	c.startTx(request{kind: txRefresh, lifetime: c.cfg.Lifetime, verify: true}, 0)
+	c.probe()
+	// A Binding on the full schedule: a server that died with the path
+	// is found within RequestTimeout of the silence, not of the next
+	// keepalive.
 	if c.pending(txBinding, peerKey{}) == nil {
 		c.keepaliveAt = c.now.Add(c.cfg.KeepaliveInterval)
 		c.startTx(request{kind: txBinding}, 0)

@@ -51,9 +51,13 @@ type request struct {
 	lifetime time.Duration // Allocate, Refresh (0 deletes)
 	peer     netip.AddrPort
 	channel  uint16
-	// verify marks a verification's Refresh (verify.go): a short
-	// schedule, kept across the retries after 401 and 438.
+	// verify marks a verification's Refresh or probe (verify.go): a
+	// short schedule, kept across the retries after 401 and 438.
 	verify bool
+	// probe marks an Allocate sent while allocated, to learn whether the
+	// server still holds the allocation (realloc.go): 437 says it does, a
+	// success says it did not and is the new one.
+	probe bool
 }
 
 // encodeRequest builds the request r with transaction ID tx, signed with

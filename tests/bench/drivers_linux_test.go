@@ -36,7 +36,8 @@ func BenchmarkDrivers(b *testing.B) {
 		b.Skip("already measured")
 	}
 	for _, size := range []int{1200, 100} {
-		measureSend(b, size)
+		base := measureSend(b, size)
+		measureE2E(b, size, base)
 	}
 	for _, size := range []int{1200, 100} {
 		measureRecv(b, size)
@@ -57,7 +58,7 @@ var sendCases = []sendCase{
 
 // measureSend runs every sender reps times, interleaved so that a noisy
 // neighbour hurts all of them alike, keeping each one's best rate.
-func measureSend(b *testing.B, size int) {
+func measureSend(b *testing.B, size int) map[string]float64 {
 	rx := newSink(b, true)
 	defer rx.close()
 	best := map[string]float64{}
@@ -94,9 +95,49 @@ func measureSend(b *testing.B, size int) {
 		"drivers-syscalls size=%d naive=%.4f limit=%.4f peerlink=%.4f wggo>=%.4f per datagram; peerlink allocs/datagram=%.4f (send side, whole process); receiver got %.1f%% of what was sent",
 		size, perCall["naive"], perCall["limit"], perCall["peerlink"], perCall["wggo"], allocs, 100*received/offered))
 	pl := best["peerlink"]
-	summary = append(summary, fmt.Sprintf(
-		"drivers size=%d naive=%.0f limit=%.0f peerlink=%.0f wggo=%.0f peerlink/limit=%.2f peerlink/naive=%.2f peerlink/wggo=%.2f",
+	details = append(details, fmt.Sprintf(
+		"parts-queue+conn size=%d naive=%.0f limit=%.0f queue+conn=%.0f wggo=%.0f queue+conn/limit=%.2f queue+conn/naive=%.2f queue+conn/wggo=%.2f (the gso queue and Linux Conn alone, no Node, pump, budget or loop: not what a program gets; see drivers-e2e)",
 		size, best["naive"], best["limit"], pl, best["wggo"], pl/best["limit"], pl/best["naive"], pl/best["wggo"]))
+	return best
+}
+
+// measureE2E measures the path a program calls (see e2ePair) with Send and
+// with SendBatch, reps times each, interleaved, keeping the best rate of
+// each, and prints it beside the baselines measureSend found.
+func measureE2E(b *testing.B, size int, base map[string]float64) {
+	p := newE2EPair(b)
+	defer p.close()
+	best := map[string]e2eResult{}
+	var accepted, delivered uint64
+	var allocs float64
+	for range *reps {
+		for _, mode := range []string{"send", "batch"} {
+			send := p.sendEach(b)
+			if mode == "batch" {
+				send = p.sendBatches(b)
+			}
+			var ms0, ms1 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&ms0)
+			r := p.run(b, size, *slot, send)
+			runtime.ReadMemStats(&ms1)
+			if mode == "batch" {
+				allocs = max(allocs, float64(ms1.Mallocs-ms0.Mallocs)/float64(max(r.delivered, 1)))
+			}
+			accepted += r.accepted
+			delivered += r.delivered
+			if r.rate > best[mode].rate {
+				best[mode] = r
+			}
+		}
+	}
+	send, batch := best["send"].rate, best["batch"].rate
+	details = append(details, fmt.Sprintf(
+		"drivers-e2e-detail size=%d receiver got %.2f%% of what Send/SendBatch accepted; batch allocs/datagram=%.4f (both Drivers, whole process)",
+		size, 100*float64(delivered)/float64(max(accepted, 1)), allocs))
+	summary = append(summary, fmt.Sprintf(
+		"drivers-e2e size=%d send=%.0f batch=%.0f wggo=%.0f limit=%.0f naive=%.0f batch/wggo=%.2f batch/limit=%.2f send/naive=%.2f",
+		size, send, batch, base["wggo"], base["limit"], base["naive"], batch/base["wggo"], batch/base["limit"], send/base["naive"]))
 }
 
 // measureRecv floods a receiver with the kernel-limit sender, once with

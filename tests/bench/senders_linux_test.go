@@ -13,8 +13,8 @@ import (
 	wgconn "golang.zx2c4.com/wireguard/conn"
 
 	"github.com/peerlink/peerlink/drivers/linux"
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // sent is what one sender managed in its time slot.

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/peerlink/peerlink/drivers/linux"
-	"github.com/peerlink/peerlink/drivers/pump"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // sink receives on loopback through the Linux driver and counts datagrams,
@@ -24,14 +24,7 @@ type sink struct {
 
 func newSink(b *testing.B, gro bool) *sink {
 	uc := listenLoopback(b)
-	// A deep receive buffer absorbs the sender's bursts while the receiving
-	// goroutine waits for the CPU; root may exceed rmem_max.
-	rc, _ := uc.SyscallConn()
-	rc.Control(func(fd uintptr) {
-		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20) != nil {
-			uc.SetReadBuffer(32 << 20)
-		}
-	})
+	deepReceiveBuffer(uc)
 	c, err := linux.New(uc, linux.Config{DisableGRO: !gro})
 	if err != nil {
 		b.Fatal(err)
@@ -74,6 +67,17 @@ func (s *sink) run(b *testing.B) {
 func (s *sink) close() {
 	s.conn.Close()
 	<-s.done
+}
+
+// deepReceiveBuffer absorbs a sender's bursts while the receiving
+// goroutine waits for the CPU; root may exceed rmem_max.
+func deepReceiveBuffer(uc *net.UDPConn) {
+	rc, _ := uc.SyscallConn()
+	rc.Control(func(fd uintptr) {
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20) != nil {
+			uc.SetReadBuffer(32 << 20)
+		}
+	})
 }
 
 func listenLoopback(b *testing.B) *net.UDPConn {

@@ -5,8 +5,8 @@ import (
 	"sync/atomic"
 
 	"github.com/peerlink/peerlink/drivers/linux"
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/pump"
 )
 
 // firewall is a linux.Conn that drops everything to and from one address:

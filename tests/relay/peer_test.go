@@ -21,10 +21,10 @@ import (
 
 	"github.com/peerlink/peerlink/drivers"
 	"github.com/peerlink/peerlink/drivers/linux"
-	"github.com/peerlink/peerlink/drivers/pump"
 	"github.com/peerlink/peerlink/internal/logcheck"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
 	"github.com/peerlink/peerlink/state/stunmsg"
 	"github.com/peerlink/peerlink/state/turn"
 	"github.com/peerlink/peerlink/tests/internal/realturn"
@@ -196,7 +196,7 @@ func (p *peer) drainEvents() []node.Event {
 
 // sendAll sends datagrams numbered 0..n-1, waiting briefly whenever the
 // send queue pushes back.
-func (p *peer) sendAll(ctx context.Context, t *testing.T, size int) {
+func (p *peer) sendAll(ctx context.Context, t *testing.T, size int, to *peer) {
 	b := make([]byte, size)
 	for i := 0; i < datagrams; {
 		binary.BigEndian.PutUint32(b, uint32(i))
@@ -204,14 +204,8 @@ func (p *peer) sendAll(ctx context.Context, t *testing.T, size int) {
 		switch {
 		case err == nil:
 			i++
-			if i%10 == 0 {
-				// Bursts of 10, about 5,000 datagrams a second: the relay's
-				// receive buffer (the kernel's default, about 100 of these
-				// datagrams) then outlasts 20 ms of the relay not being
-				// scheduled on a busy machine. At 25,000 a second the kernel
-				// dropped a few percent there (UDP RcvbufErrors) in about
-				// one run in five.
-				time.Sleep(2 * time.Millisecond)
+			if i%sendWindow == 0 {
+				to.waitFor(int64(i))
 			}
 		case errors.Is(err, gso.ErrQueueFull):
 			time.Sleep(time.Millisecond)
@@ -219,6 +213,24 @@ func (p *peer) sendAll(ctx context.Context, t *testing.T, size int) {
 			t.Errorf("%s: send %d: %v", p.name, i, err)
 			return
 		}
+	}
+}
+
+// sendWindow is how many datagrams sendAll sends before it waits for them
+// to arrive. UDP has no flow control, and the relay is another process:
+// paced by time alone (bursts of 10 every 2 ms), the relay's receive buffer
+// still overflowed whenever the machine was busy enough to leave it
+// unscheduled for longer than the buffer lasted (UDP RcvbufErrors, a few
+// percent lost in about one loaded run in ten). A window of 50 datagrams
+// of at most 1000 bytes fits any socket's default buffer, so nothing can
+// overflow however long a process waits for a core; a datagram lost in
+// the window still shows as a missing one.
+const sendWindow = 50
+
+// waitFor waits until p has received n distinct datagrams, or a while.
+func (p *peer) waitFor(n int64) {
+	for end := time.Now().Add(5 * time.Second); p.count.Load() < n && time.Now().Before(end); {
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -49,11 +49,11 @@ func throughRelay(t *testing.T, srv *realturn.Server, kill bool) {
 	sent := time.Now()
 	drops := kernelUDPReceiveDrops()
 	var wg sync.WaitGroup
-	for _, p := range []*peer{a, b} {
+	for _, pr := range [][2]*peer{{a, b}, {b, a}} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.sendAll(ctx, t, 1000)
+			pr[0].sendAll(ctx, t, 1000, pr[1])
 		}()
 	}
 	wg.Wait()

@@ -65,10 +65,23 @@ func newSeededRand() *rand.Rand {
 
 func startRunner(t *testing.T, cfg turn.Config) *runner {
 	t.Helper()
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	return startRunnerAt(t, cfg, netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 0))
+}
+
+// startRunnerAt is startRunner on the local address at (port 0: any).
+func startRunnerAt(t *testing.T, cfg turn.Config, at netip.AddrPort) *runner {
+	t.Helper()
+	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(at))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startRunnerOn(t, cfg, conn)
+}
+
+// startRunnerOn is startRunner on a socket the test opened.
+func startRunnerOn(t *testing.T, cfg turn.Config, conn *net.UDPConn) *runner {
+	t.Helper()
+	var err error
 	if err := conn.SetReadBuffer(4 << 20); err != nil {
 		t.Logf("read buffer: %v", err)
 	}
@@ -83,11 +96,15 @@ func startRunner(t *testing.T, cfg turn.Config) *runner {
 	r.flushLocked()
 	r.mu.Unlock()
 	go r.loop()
-	t.Cleanup(func() {
-		conn.Close()
-		<-r.done
-	})
+	t.Cleanup(r.drop)
 	return r
+}
+
+// drop closes the socket and stops the loop, without a word to the
+// server: what it allocated stays there, as when a program is killed.
+func (r *runner) drop() {
+	r.conn.Close()
+	<-r.done
 }
 
 func (r *runner) loop() {

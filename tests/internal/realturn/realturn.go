@@ -54,16 +54,19 @@ type PionConfig struct {
 	// OnAuth, if set, runs for every request that carried credentials
 	// (pion's AuthHandler runs once for each).
 	OnAuth func()
+	// Netns, when set, puts the server's listening socket in that network
+	// namespace (its relayed sockets stay in the test's own).
+	Netns string
 }
 
 // Pion runs a github.com/pion/turn/v4 server in this process.
 func Pion(t testing.TB, cfg PionConfig) *Server {
 	t.Helper()
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	pc, err := ListenUDPIn(cfg.Netns, netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := pc.LocalAddr().String()
+	addr := pc.LocalAddr().(*net.UDPAddr).AddrPort()
 	var mu sync.Mutex
 	s := startPion(t, cfg, pc)
 	kill := func() {
@@ -76,7 +79,7 @@ func Pion(t testing.TB, cfg PionConfig) *Server {
 	}
 	restart := func() {
 		kill()
-		pc, err := net.ListenPacket("udp4", addr)
+		pc, err := ListenUDPIn(cfg.Netns, addr)
 		if err != nil {
 			t.Errorf("pion restart: %v", err)
 			return
@@ -120,6 +123,9 @@ type CoturnConfig struct {
 	StaleNonce time.Duration
 	// Extra flags, for example to shorten lifetimes.
 	Extra []string
+	// Netns, when set, runs coturn inside that network namespace (on its
+	// loopback), where a test can shape its traffic with nftables.
+	Netns string
 }
 
 // Coturn starts coturn's turnserver with its own empty config file,
@@ -138,7 +144,7 @@ func Coturn(t testing.TB, cfg CoturnConfig) *Server {
 	if stale <= 0 {
 		stale = 600 * time.Second
 	}
-	port := freeUDPPort(t)
+	port := freeUDPPort(t, cfg.Netns)
 	// Relay ports above the kernel's ephemeral range (32768-60999 by
 	// default), so no socket of the test can hold one; the window is offset
 	// by our port so that parallel runs do not share it.
@@ -166,6 +172,9 @@ func Coturn(t testing.TB, cfg CoturnConfig) *Server {
 	)
 	start := func() {
 		c := exec.Command(bin, args...)
+		if cfg.Netns != "" {
+			c = exec.Command("ip", append([]string{"netns", "exec", cfg.Netns, bin}, args...)...)
+		}
 		c.Stdout, c.Stderr = &out, &out
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
@@ -191,20 +200,20 @@ func Coturn(t testing.TB, cfg CoturnConfig) *Server {
 		}
 	})
 	addr := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port))
-	waitForBinding(t, addr, &out)
+	waitForBinding(t, addr, cfg.Netns, &out)
 	restart := func() {
 		kill()
 		start()
-		waitForBinding(t, addr, &out)
+		waitForBinding(t, addr, cfg.Netns, &out)
 	}
 	return &Server{Name: "coturn", Addr: addr, Kill: kill, Restart: restart, StaleNonce: stale}
 }
 
 // waitForBinding polls the server with STUN Binding until it answers, so
 // that a test does not race the server's start.
-func waitForBinding(t testing.TB, addr netip.AddrPort, log *lockedBuffer) {
+func waitForBinding(t testing.TB, addr netip.AddrPort, ns string, log *lockedBuffer) {
 	t.Helper()
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	conn, err := ListenUDPIn(ns, netip.AddrPortFrom(addr.Addr(), 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,9 +231,9 @@ func waitForBinding(t testing.TB, addr netip.AddrPort, log *lockedBuffer) {
 	t.Fatalf("coturn did not answer Binding within 5 s; output:\n%s", log.String())
 }
 
-func freeUDPPort(t testing.TB) int {
+func freeUDPPort(t testing.TB, ns string) int {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	c, err := ListenUDPIn(ns, netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,18 @@ type Stats struct {
 	// dropped so the queue moves on; the error is returned to the caller.
 	ControlSendDropped uint64
 	DataSendDropped    uint64
+	// DataDelayRefused counts the refusals (within DataRefused) of the
+	// queue's delay bound; DataHeadDropped the queued Data datagrams its
+	// DropHead overflow dropped.
+	DataDelayRefused, DataHeadDropped uint64
 	// BudgetRecheckWait is the last wait of held Data before the kernel
-	// queue was measured again (Config.BudgetRecheck adapts it).
+	// queue was measured again.
 	BudgetRecheckWait time.Duration
+	// KernelDrainRate is the socket's drain rate as last estimated, in
+	// bytes per second (0: not measured); KernelDataLimit the Data the
+	// budget lets the kernel hold at that rate.
+	KernelDrainRate uint64
+	KernelDataLimit int
 }
 
 // ConnStats are an OS driver's counters in the shape every driver shares,

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/netip"
-	"slices"
 	"testing"
 	"time"
 
@@ -194,63 +193,5 @@ func TestABatchTheKernelKeepsRefusingIsDroppedAndCountedNotRetriedForEver(t *tes
 	}
 	if s := p.Stats(); s.DataSendDropped != 1 || s.SendErrors != 1 {
 		t.Fatalf("stats %+v", s)
-	}
-}
-
-// The wait before the kernel queue is measured again doubles while the
-// rechecks find it barely drained, up to BudgetRecheckMax, and halves when
-// one finds it nearly empty; flushes for other reasons leave it alone.
-func TestTheRecheckWaitAdaptsToHowFastTheKernelDrains(t *testing.T) {
-	const budget = 32 << 10
-	c := &fakeConn{room: 1 << 20, unsent: 2 * budget}
-	p := newTestPump(t, c, budget)
-	enqueue(t, p, gso.Data, 200) // far more than the budget
-	now := t0
-	waits := []time.Duration{}
-	recheck := func() {
-		t.Helper()
-		at, reason, ok := p.PollTimeout()
-		if !ok || reason != "kernel-budget" {
-			t.Fatalf("no recheck armed: %v %s %v", at, reason, ok)
-		}
-		waits = append(waits, at.Sub(now))
-		now = at
-		p.HandleTimeout(now)
-		if _, err := p.Flush(now); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if res, _ := p.Flush(now); !res.DataHeld {
-		t.Fatal("nothing held")
-	}
-	for range 8 {
-		recheck() // the kernel never drains: measured too early every time
-	}
-	want := []time.Duration{1, 2, 4, 8, 16, 32, 64, 64}
-	for i := range want {
-		want[i] *= time.Millisecond
-	}
-	if !slices.Equal(waits, want) {
-		t.Fatalf("waits %v, want %v", waits, want)
-	}
-	// A flush for another reason (a probe to send) measures too, but does
-	// not count as a recheck.
-	c.unsent = 0
-	enqueue(t, p, gso.Control, 1)
-	c.unsent = 2 * budget
-	if _, err := p.Flush(now.Add(time.Millisecond)); err != nil {
-		t.Fatal(err)
-	}
-	if s := p.Stats(); s.BudgetRecheckWait != 64*time.Millisecond {
-		t.Fatalf("wait %v after a flush that was no recheck, want 64ms", s.BudgetRecheckWait)
-	}
-	// Found nearly empty: the kernel ran dry waiting; halve.
-	now = now.Add(time.Millisecond)
-	waits = waits[:0]
-	c.unsent = 0
-	recheck()
-	c.unsent = budget // after the flush the kernel holds the budget again
-	if at, _, _ := p.PollTimeout(); at.Sub(now) != 32*time.Millisecond {
-		t.Fatalf("wait after a recheck that found the kernel drained: %v, want 32ms", at.Sub(now))
 	}
 }

@@ -7,8 +7,11 @@ import (
 )
 
 // Conn is the small surface an OS driver (or the simulator) implements: one
-// UDP socket, or a set of sockets behind one object. All methods are called
-// from one goroutine except Close.
+// UDP socket, or a set of sockets behind one object. Send and Recv may run
+// on two goroutines at once (the drivers receive on one and send on
+// another); each of them, Caps and UnsentBytes are called by one goroutine
+// at a time, and UnsentBytes never while a Send runs. Close may be called
+// at any time.
 type Conn interface {
 	// Caps says how many segments one batch may carry; the queue builds its
 	// batches within them.
