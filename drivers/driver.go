@@ -76,10 +76,15 @@ type Driver struct {
 	log  *slog.Logger
 
 	cmds     chan *request
+	spare    chan *request // spent requests, see getRequest
 	received chan []pump.Message
 	free     chan []pump.Message
 	writable chan error
 	done     chan struct{}
+
+	// handoff and stopped: see call and stopCommands.
+	handoff sync.RWMutex
+	stopped bool
 
 	mu      sync.Mutex // guards running and room, and conn against the sending goroutine
 	running bool
@@ -123,6 +128,7 @@ func New(c pump.Conn, cfg Config) (*Driver, error) {
 		pump:     pump.New(n, c, cfg.Pump),
 		log:      cfg.Logger,
 		cmds:     make(chan *request, maxCommands),
+		spare:    make(chan *request, spareRequests),
 		received: make(chan []pump.Message, 1),
 		free:     make(chan []pump.Message, 2),
 		writable: make(chan error, 1),
@@ -134,10 +140,10 @@ func New(c pump.Conn, cfg Config) (*Driver, error) {
 // its error. Every command goes through it; the wrappers below are
 // shorthands. fn must not block.
 func (d *Driver) Do(ctx context.Context, fn func(now time.Time, p *pump.Pump) error) error {
-	r := getRequest()
+	r := d.getRequest()
 	r.fn = fn
 	err := d.call(ctx, r)
-	putRequest(r)
+	d.putRequest(r)
 	return err
 }
 
@@ -169,13 +175,13 @@ func (d *Driver) AddLocalAddress(ctx context.Context, addr netip.AddrPort) error
 // path carries (MaxPayload): it was refused, never sent. For many payloads
 // SendBatch costs one hand-over instead of one each.
 func (d *Driver) Send(ctx context.Context, id node.ConnID, payload []byte) error {
-	r := getRequest()
+	r := d.getRequest()
 	r.id = id
 	r.one[0] = payload
 	r.payloads = r.one[:]
 	err := d.call(ctx, r)
 	r.one[0] = nil
-	putRequest(r)
+	d.putRequest(r)
 	return err
 }
 
@@ -195,12 +201,12 @@ func (d *Driver) SendBatch(ctx context.Context, id node.ConnID, payloads [][]byt
 	if len(payloads) == 0 {
 		return 0, nil
 	}
-	r := getRequest()
+	r := d.getRequest()
 	r.id = id
 	r.payloads = payloads
 	err = d.call(ctx, r)
 	accepted = r.accepted
-	putRequest(r)
+	d.putRequest(r)
 	return accepted, err
 }
 

@@ -3,7 +3,6 @@ package drivers
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/peerlink/peerlink/state/gso"
@@ -12,8 +11,8 @@ import (
 )
 
 // request is one command to the loop: a function (Do) or payloads to send
-// (Send, SendBatch). Requests are pooled with their reply channel, so a
-// command costs no allocation.
+// (Send, SendBatch). Each driver keeps its spent requests, with their reply
+// channels, for reuse, so a command costs no allocation.
 type request struct {
 	fn       func(now time.Time, p *pump.Pump) error
 	id       node.ConnID
@@ -23,21 +22,60 @@ type request struct {
 	reply    chan error
 }
 
-var requests = sync.Pool{New: func() any { return &request{reply: make(chan error, 1)} }}
+// spareRequests is how many spent requests a driver keeps: one for each
+// command that may wait for the loop, and as many callers again waiting
+// for room.
+const spareRequests = 2 * maxCommands
 
-func getRequest() *request { return requests.Get().(*request) }
+// getRequest returns a spent request of d's, or a new one.
+//
+// Why not a sync.Pool: a request that outlives a stopped driver's loop
+// (its caller gave up on d.done) may still get that driver's ErrStopped
+// reply late; kept by its own driver, it can only ever answer a command to
+// that stopped driver, for which ErrStopped is right. A pool would hand it
+// to another driver. And a pool's per-CPU slots miss when the caller
+// moved to the other CPU, which allocates.
+func (d *Driver) getRequest() *request {
+	select {
+	case r := <-d.spare:
+		return r
+	default:
+		return &request{reply: make(chan error, 1)}
+	}
+}
 
-// putRequest returns r to the pool. The loop is done with it: call returns
+// putRequest keeps r for reuse. The loop is done with it: call returns
 // only after the loop replied, or after the loop stopped.
-func putRequest(r *request) {
+func (d *Driver) putRequest(r *request) {
 	r.fn, r.payloads, r.accepted = nil, nil, 0
-	requests.Put(r)
+	select {
+	case d.spare <- r:
+	default:
+	}
 }
 
 // call hands r to the loop and waits for its reply. Once the loop has r it
 // is not abandoned (ctx only bounds the hand-over), so the pool never
 // hands out a request the loop may still write.
+//
+// The hand-over almost always finds room in the queue of commands. Then
+// the reply is awaited on r's channel alone: Run, when it stops, answers
+// every command still queued (stopCommands), and the read lock keeps a
+// command from being queued after that. Selecting on d.done as well would
+// lock that channel, which every caller shares, on every call.
 func (d *Driver) call(ctx context.Context, r *request) error {
+	d.handoff.RLock()
+	if d.stopped {
+		d.handoff.RUnlock()
+		return ErrStopped
+	}
+	select {
+	case d.cmds <- r:
+		d.handoff.RUnlock()
+		return <-r.reply
+	default:
+	}
+	d.handoff.RUnlock()
 	select {
 	case d.cmds <- r:
 	case <-d.done:
@@ -55,6 +93,23 @@ func (d *Driver) call(ctx context.Context, r *request) error {
 			return err
 		default:
 			return ErrStopped
+		}
+	}
+}
+
+// stopCommands runs when Run stops: no command is queued after it, and
+// every one still queued is answered ErrStopped, so that a caller waiting
+// on its reply alone returns.
+func (d *Driver) stopCommands() {
+	d.handoff.Lock()
+	d.stopped = true
+	d.handoff.Unlock()
+	for {
+		select {
+		case r := <-d.cmds:
+			r.reply <- ErrStopped
+		default:
+			return
 		}
 	}
 }

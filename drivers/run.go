@@ -43,6 +43,7 @@ func (d *Driver) Run(ctx context.Context) error {
 	waiting := false
 	defer func() {
 		close(d.done)
+		d.stopCommands()
 		d.conn.Close()
 		wg.Wait()
 	}()

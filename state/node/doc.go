@@ -10,13 +10,19 @@
 // Inputs take the current time and may produce output:
 //
 //	HandleDatagram(now, local, remote, b) (id, payload, ok) // a received datagram
+//	HandleSegments(now, local, remote, b, seg, deliver)     // a GRO-coalesced message
 //	HandleTimeout(now)                                     // the deadline came
 //
 // Commands from the application (each also takes now):
 //
 //	Connect, Close, AddRemoteCandidate, RemoveRemoteCandidate, Send,
-//	AddLocalAddress, RemoveLocalAddress, MoveLocalAddress, AddStunServer,
-//	AddRelay, RemoveRelay, RestartICE
+//	SendBatch, AddLocalAddress, RemoveLocalAddress, MoveLocalAddress,
+//	AddStunServer, AddRelay, RemoveRelay, RestartICE
+//
+// HandleSegments and SendBatch are the data path's batch forms: they do
+// what HandleDatagram does for each datagram, and Send for each payload,
+// with the per-call checks made once; SendBatch hands each Data transmit to
+// the caller's queue at once instead of through PollTransmit.
 //
 // Queries (no time, no output): LocalCredentials, Path, MaxPayload,
 // Relays, Stats, ConnStats, RelayStats.

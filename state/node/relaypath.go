@@ -16,15 +16,22 @@ import (
 // header and padding (4+3). ChannelData adds only 4.
 const relayOverhead = 20 + 24 + 7
 
+// relayed reports whether what c sends from src goes through c's relay,
+// wrapped by send.
+func (c *conn) relayed(src netip.AddrPort) bool {
+	r := c.relay
+	return r != nil && r.allocated() && src == r.cand.Base
+}
+
 // send puts one datagram of connection c on the wire: directly, or wrapped
 // by c's relay client when it leaves from the relayed address (the agent's
 // checks through the relay, and data on a relayed path).
 func (n *Node) send(c *conn, src, dst netip.AddrPort, b []byte, class gso.Class) {
-	r := c.relay
-	if r == nil || !r.allocated() || src != r.cand.Base {
+	if !c.relayed(src) {
 		n.transmit(src, dst, b, class)
 		return
 	}
+	r := c.relay
 	start := len(n.arena)
 	t, err := r.client.AppendSend(n.arena, n.now, dst, b, class)
 	if errors.Is(err, turn.ErrNoPermission) {

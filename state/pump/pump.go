@@ -2,7 +2,6 @@ package pump
 
 import (
 	"errors"
-	"net/netip"
 	"time"
 
 	"github.com/peerlink/peerlink/state/gso"
@@ -146,6 +145,9 @@ type Pump struct {
 	// recheck is the wait of held Data while the drain rate is unknown.
 	recheck  time.Duration
 	refusals int // Data transmits the queue refused since the caller last looked
+	// emit is enqueueData as a func value made once, so that a batch
+	// costs no closure.
+	emit func(node.Transmit) bool
 }
 
 // New builds a pump over node n and conn c.
@@ -156,6 +158,7 @@ func New(n *node.Node, c Conn, cfg Config) *Pump {
 	p := &Pump{cfg: cfg, node: n, queue: gso.New(qcfg), conn: c, recheck: cfg.BudgetRecheck}
 	budget := kernelBudget{floor: max(cfg.KernelDataBudget, 0), target: cfg.KernelTargetDelay}
 	p.fl = newFlusher(cfg.PeekBatches, budget, cfg.DataQueueDelay > 0, &p.stats)
+	p.emit = p.enqueueData
 	return p
 }
 
@@ -174,25 +177,10 @@ func (p *Pump) Stats() Stats { return p.stats }
 func (p *Pump) HandleMessages(now time.Time, msgs []Message, deliver func(node.ConnID, []byte)) {
 	for i := range msgs {
 		m := &msgs[i]
-		b := m.Buf[:m.N]
-		seg := m.SegmentSize
-		if seg <= 0 || seg > len(b) {
-			seg = len(b)
-		}
-		for len(b) > 0 {
-			n := min(seg, len(b))
-			p.handleDatagram(now, m.Dst, m.Src, b[:n], deliver)
-			b = b[n:]
-		}
+		n := p.node.HandleSegments(now, m.Dst, m.Src, m.Buf[:m.N], m.SegmentSize, deliver)
+		p.stats.DatagramsReceived += uint64(n)
 	}
 	p.collect()
-}
-
-func (p *Pump) handleDatagram(now time.Time, local, remote netip.AddrPort, b []byte, deliver func(node.ConnID, []byte)) {
-	p.stats.DatagramsReceived++
-	if id, payload, ok := p.node.HandleDatagram(now, local, remote, b); ok && deliver != nil {
-		deliver(id, payload)
-	}
 }
 
 // HandleTimeout runs the Node's and the queue's timers.
@@ -225,14 +213,44 @@ func (p *Pump) Send(now time.Time, id node.ConnID, payload []byte) error {
 // many were accepted: it stops at the first one refused for back-pressure
 // (gso.ErrQueueFull, that payload and the rest not accepted) or for any
 // other error. Each payload is copied once, into the queue's buffers; the
-// caller may reuse them when SendBatch returns.
+// caller may reuse them when SendBatch returns. The Node hands each Data
+// transmit straight to the queue (node.Node.SendBatch), so a payload the
+// queue refuses was never sent as far as the Node's counters know.
 func (p *Pump) SendBatch(now time.Time, id node.ConnID, payloads [][]byte) (int, error) {
-	for i, b := range payloads {
-		if err := p.Send(now, id, b); err != nil {
-			return i, err
-		}
+	// Transmits left from before (Data a connection flushed when it
+	// connected) go first, so that a flow keeps its order.
+	p.collect()
+	p.refusals = 0
+	n, err := p.node.SendBatch(now, id, payloads, p.emit)
+	p.collect()
+	if err == nil && (n < len(payloads) || p.refusals > 0) {
+		err = gso.ErrQueueFull
 	}
-	return len(payloads), nil
+	return n, err
+}
+
+// enqueueData takes one Data transmit from Node.SendBatch into the queue,
+// under the delay bound, and says whether it was accepted: as collect does
+// for a Data transmit, a datagram no socket can send is counted as dropped
+// and does not stop the batch.
+func (p *Pump) enqueueData(t node.Transmit) bool {
+	if !p.admitData(len(t.Payload)) {
+		p.refusals++
+		p.stats.DataRefused++
+		p.stats.DataDelayRefused++
+		return false
+	}
+	err := p.queue.Enqueue(t.Src, t.Dst, t.Payload, t.Class, t.ECN)
+	switch {
+	case err == nil:
+	case errors.Is(err, gso.ErrQueueFull):
+		p.refusals++
+		p.stats.DataRefused++
+		return false
+	default:
+		p.stats.DataDropped++
+	}
+	return true
 }
 
 // collect moves the Node's transmits into the queue. It must run after

@@ -15,7 +15,8 @@
 //
 //	go test -run '^$' -bench Drivers ./bench/
 //
-// The output ends with one line per size, datagrams per second delivered:
+// The output ends with one line per size, datagrams per second delivered
+// (the baselines too: what their sink received, not what they sent):
 //
 //	drivers-e2e size=1200 send=N batch=N wggo=N limit=N naive=N batch/wggo=R batch/limit=R send/naive=R
 package bench

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -64,6 +65,19 @@ func (s *sink) run(b *testing.B) {
 	}
 }
 
+// settle waits until the sink has received nothing for 50 ms (at most
+// 2 s) and returns its count.
+func (s *sink) settle() uint64 {
+	last, lastAt := s.datagrams.Load(), time.Now()
+	for start := lastAt; time.Since(lastAt) < 50*time.Millisecond && time.Since(start) < 2*time.Second; {
+		time.Sleep(time.Millisecond)
+		if n := s.datagrams.Load(); n != last {
+			last, lastAt = n, time.Now()
+		}
+	}
+	return last
+}
+
 func (s *sink) close() {
 	s.conn.Close()
 	<-s.done
@@ -74,8 +88,8 @@ func (s *sink) close() {
 func deepReceiveBuffer(uc *net.UDPConn) {
 	rc, _ := uc.SyscallConn()
 	rc.Control(func(fd uintptr) {
-		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20) != nil {
-			uc.SetReadBuffer(32 << 20)
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 64<<20) != nil {
+			uc.SetReadBuffer(64 << 20)
 		}
 	})
 }

@@ -1,0 +1,138 @@
+package node
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/peerlink/peerlink/state/gso"
+	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/stunmsg"
+)
+
+// sendBatchThrough sends payloads from side from with SendBatch, putting
+// each emitted transmit in flight as drain does, with emit refusing from
+// the refuseAt-th call on. It returns what SendBatch returned.
+func (h *pairHarness) sendBatchThrough(from int, payloads [][]byte, refuseAt int) (int, error) {
+	calls := 0
+	p, _ := h.nodes[from].Path(connID)
+	emit := func(tx Transmit) bool {
+		if p.Relayed() && tx.Dst != relayAddr {
+			// The harness's network would deliver it from the relayed
+			// address anyway; a real one would not.
+			h.t.Errorf("on a relayed path a transmit went to %v, not the relay", tx.Dst)
+		}
+		calls++
+		if calls > refuseAt {
+			return false
+		}
+		if tx.Class != gso.Data {
+			panic(fmt.Sprintf("SendBatch emitted %v", tx.Class))
+		}
+		h.sent[from][tx.Class]++
+		h.checkWrapped(from, tx)
+		h.flight = append(h.flight, packet{at: h.now.Add(h.latency), from: from,
+			src: tx.Src, dst: tx.Dst, b: append([]byte(nil), tx.Payload...)})
+		return true
+	}
+	return h.nodes[from].SendBatch(h.now, connID, payloads, emit)
+}
+
+// checkSendBatch: SendBatch delivers what emit accepted, in order and byte
+// for byte, stops at the first refusal, and counts only what was accepted.
+func checkSendBatch(t *testing.T, h *pairHarness, from int) {
+	to := 1 - from
+	t.Helper()
+	h.keep = true
+	payloads := make([][]byte, 10)
+	for i := range payloads {
+		payloads[i] = bytes.Repeat([]byte{byte(0x80 + i)}, 100+i)
+	}
+	before, _ := h.nodes[from].ConnStats(connID)
+	h.payloads[to] = nil
+	n, err := h.sendBatchThrough(from, payloads, 6)
+	if n != 6 || err != nil {
+		t.Fatalf("SendBatch with emit refusing the 7th = %d, %v; want 6, nil", n, err)
+	}
+	if tx, ok := h.nodes[from].PollTransmit(); ok && tx.Class == gso.Data {
+		t.Fatalf("a Data transmit was left for PollTransmit: %+v", tx)
+	}
+	after, _ := h.nodes[from].ConnStats(connID)
+	if d := after.DatagramsSent - before.DatagramsSent; d != 6 {
+		t.Fatalf("DatagramsSent grew by %d; want the 6 accepted", d)
+	}
+	h.drain()
+	h.runFor(100 * time.Millisecond)
+	got := h.payloads[to]
+	if len(got) != 6 {
+		t.Fatalf("%d payloads arrived; want 6", len(got))
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], payloads[i]) {
+			t.Fatalf("payload %d arrived as %x; want %x", i, got[i], payloads[i])
+		}
+	}
+	// The rest, as a program retries them, follows in order.
+	h.payloads[to] = nil
+	if n, err := h.sendBatchThrough(from, payloads[6:], 100); n != 4 || err != nil {
+		t.Fatalf("retry = %d, %v", n, err)
+	}
+	h.drain()
+	h.runFor(100 * time.Millisecond)
+	if got := h.payloads[to]; len(got) != 4 || !bytes.Equal(got[0], payloads[6]) || !bytes.Equal(got[3], payloads[9]) {
+		t.Fatalf("the retried payloads arrived as %d of 4, or out of order", len(got))
+	}
+	// A bad payload stops the batch with Send's error.
+	if n, err := h.sendBatchThrough(from, [][]byte{{1}, nil, {2}}, 100); n != 1 || err != ErrEmptyPayload {
+		t.Fatalf("batch with an empty payload = %d, %v; want 1, ErrEmptyPayload", n, err)
+	}
+}
+
+func TestSendBatchOnADirectPath(t *testing.T) {
+	h := newPairHarness(t, 42, ice.Config{})
+	h.quiet = true
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(3 * time.Second)
+	h.mustConnect()
+	checkSendBatch(t, h, 0)
+}
+
+func TestSendBatchOnARelayedPath(t *testing.T) {
+	h := newRelayPair(t, 43)
+	h.quiet = true
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(3 * time.Second)
+	h.mustConnect()
+	// The side whose own relay wraps what it sends.
+	from := -1
+	for i := range h.nodes {
+		if p, _ := h.nodes[i].Path(connID); p.Local.Type == stunmsg.Relay {
+			from = i
+		}
+	}
+	if from < 0 {
+		t.Fatal("neither side sends through its own relay")
+	}
+	checkSendBatch(t, h, from)
+}
+
+func TestSendBatchBuffersBeforeConnecting(t *testing.T) {
+	h := newPairHarness(t, 44, ice.Config{})
+	h.quiet = true
+	h.keep = true
+	h.connect([2]Role{Controlling, Controlled})
+	payloads := [][]byte{{0x81}, {0x82}, {0x83}}
+	n, err := h.nodes[0].SendBatch(h.now, connID, payloads, func(Transmit) bool {
+		t.Fatal("emit called before the connection has a path")
+		return false
+	})
+	if n != 3 || err != nil {
+		t.Fatalf("SendBatch before connecting = %d, %v", n, err)
+	}
+	h.runFor(3 * time.Second)
+	h.mustConnect()
+	if got := h.payloads[1]; len(got) != 3 || got[0][0] != 0x81 || got[2][0] != 0x83 {
+		t.Fatalf("buffered payloads arrived as %x", got)
+	}
+}
