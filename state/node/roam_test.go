@@ -261,6 +261,13 @@ func TestDatagramsOnARemovedAddressAreDropped(t *testing.T) {
 	if got := h.nodes[0].Stats().Drops(ice.DropRemovedAddress); got != uint64(len(late)) {
 		t.Fatalf("%d drops for the removed address, want %d", got, len(late))
 	}
+	// The batch form too: three coalesced datagrams, three drops.
+	if n := h.nodes[0].HandleSegments(h.now, roamA1, roamB1, make([]byte, 300), 100, nil); n != 3 {
+		t.Fatalf("HandleSegments took %d datagrams, want 3", n)
+	}
+	if got := h.nodes[0].Stats().Drops(ice.DropRemovedAddress); got != uint64(len(late))+3 {
+		t.Fatalf("%d drops for the removed address after a coalesced message, want %d", got, len(late)+3)
+	}
 	for {
 		tx, ok := h.nodes[0].PollTransmit()
 		if !ok {
