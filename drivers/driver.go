@@ -86,11 +86,13 @@ type Driver struct {
 	handoff sync.RWMutex
 	stopped bool
 
-	mu      sync.Mutex // guards running and room
+	mu      sync.Mutex // guards running and room, and conn against the sending goroutine
 	running bool
 	// room is closed when Data is taken again after a refusal; nil while
 	// nothing was refused. WaitWritable waits on it.
 	room chan struct{}
+
+	roam roamState // the receive goroutine; see Rebind
 }
 
 // New builds a driver over c. Run starts it.

@@ -38,11 +38,8 @@ func (d *Driver) Run(ctx context.Context) error {
 	for range cap(d.free) {
 		d.free <- d.newBuffers()
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		recvErr <- d.receive()
-	}()
+	d.roam = roamState{wg: &wg, errs: recvErr}
+	d.startReceiver() // roam.go: Rebind starts the next one
 	waiting := false
 	defer func() {
 		close(d.done)
@@ -167,7 +164,10 @@ func (d *Driver) sendRounds(rounds <-chan []*gso.Batch, results chan<- sendResul
 	for {
 		select {
 		case b := <-rounds:
-			n, err := d.conn.Send(b)
+			d.mu.Lock() // Rebind may swap the Conn between rounds
+			c := d.conn
+			d.mu.Unlock()
+			n, err := c.Send(b)
 			results <- sendResult{n, err}
 		case <-d.done:
 			return
@@ -290,9 +290,9 @@ func (d *Driver) newBuffers() []pump.Message {
 	return msgs
 }
 
-// receive runs on its own goroutine: it fills free buffers from the Conn
-// and hands them to the loop, until the Conn fails or closes.
-func (d *Driver) receive() error {
+// receive runs on its own goroutine: it fills free buffers from c and
+// hands them to the loop, until c fails or closes.
+func (d *Driver) receive(c pump.Conn) error {
 	for {
 		var msgs []pump.Message
 		select {
@@ -300,8 +300,9 @@ func (d *Driver) receive() error {
 		case <-d.done:
 			return nil
 		}
-		n, err := d.conn.Recv(msgs)
+		n, err := c.Recv(msgs)
 		if err != nil {
+			d.free <- msgs // for the next receiver, after a Rebind
 			select {
 			case <-d.done:
 				return nil // closed by Run's exit

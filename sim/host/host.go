@@ -183,7 +183,7 @@ func (h *Host) Stats() Stats { return h.stats }
 func (h *Host) QueuedBytes() (control, data int) {
 	s := h.pump.Queue().Stats()
 	c, d := s.Classes[gso.Control], s.Classes[gso.Data]
-	return int(c.BytesIn - c.BytesOut), int(d.BytesIn - d.BytesOut)
+	return int(c.BytesIn - c.BytesOut - c.DroppedBytes), int(d.BytesIn - d.BytesOut - d.DroppedBytes)
 }
 
 // Do runs an application command on the Node at the current virtual time,

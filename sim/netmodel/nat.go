@@ -77,6 +77,8 @@ type NATStats struct {
 	OutboundTranslated, InboundAllowed uint64
 	DropNoMapping, DropFiltered        uint64
 	DropTableFull, DropNoPorts         uint64
+	// Flushed counts bindings forgotten by Rebind.
+	Flushed uint64
 }
 
 type bindKey struct {

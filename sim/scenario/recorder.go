@@ -28,6 +28,11 @@ type recorder struct {
 	lastAppPreCut [2]time.Time
 	sentB         [2]uint64
 	buckets       []Bucket
+	// changed, gaps and healed follow Spec.Changes (roam.go).
+	changed  []time.Time
+	gaps     [][2]time.Duration
+	healed   [][2]bool
+	lastRecv [2]time.Time
 }
 
 // flowStats is what one side received, per load.
@@ -48,7 +53,8 @@ type flowStats struct {
 type loadPath struct{ load, path uint8 }
 
 func newRecorder(s *Spec) *recorder {
-	rec := &recorder{spec: s}
+	rec := &recorder{spec: s, changed: make([]time.Time, len(s.Changes)),
+		gaps: make([][2]time.Duration, len(s.Changes)), healed: make([][2]bool, len(s.Changes))}
 	for i := range rec.bound {
 		rec.bound[i] = ControlDelayBound(s, i)
 	}
@@ -107,6 +113,7 @@ func (rec *recorder) sent(now time.Time, side, n int) {
 // data records a payload that side received.
 func (rec *recorder) data(now time.Time, side int, b []byte) {
 	rec.app(now, side)
+	rec.roamData(now, side)
 	f := &rec.recv[side]
 	seq, _, ok := traffic.Parse(b)
 	if !ok || len(b) < MinPayload || int(b[loadTag]) >= MaxLoads {

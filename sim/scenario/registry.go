@@ -40,6 +40,7 @@ func init() {
 	register(Scenario{Name: DefaultName, About: aboutSaturatedCut, Spec: saturatedCut})
 	register(Scenario{Name: "idle-hour", About: "two peers behind NATs and a relay, connected and idle for one hour", Spec: idleHour})
 	register(Scenario{Name: "relay-only", About: "two peers behind symmetric (address-and-port-dependent) NATs: only the relay connects them; a constant load for two minutes", Spec: relayOnly})
+	register(Scenario{Name: "roam", About: aboutRoam, Spec: roam})
 	register(Scenario{Name: "relay-choice", About: "relay-only with two relays, one 80 ms farther each way and added first: each side must carry the connection on the near one", Spec: relayChoice})
 	register(Scenario{Name: "relay-restart", About: "relay-only, and the TURN server restarts after one minute, forgetting every allocation: the connection must move to new ones without failing", Spec: relayRestart})
 }

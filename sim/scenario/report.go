@@ -32,6 +32,7 @@ func WriteSummary(w io.Writer, res *Result, wall time.Duration) {
 	fmt.Fprintln(w, "  timeline:")
 	writeTimeline(w, res)
 	fmt.Fprintf(w, "  false failures: %d   restarts: %d\n", res.FalseFailures, res.Restarts)
+	writeNetChanges(w, res)
 	if s.CutAt > 0 {
 		fmt.Fprintf(w, "  cut at %v; detected:", s.CutAt)
 		for i, p := range res.Peers {

@@ -36,6 +36,8 @@ type Result struct {
 	Detected [2]bool
 	Restarts int
 	Buckets  []Bucket
+	// NetChanges are the Spec's network changes with the gap each left.
+	NetChanges []NetChangeResult
 }
 
 // PeerResult is one peer's share of a Result.
@@ -126,6 +128,7 @@ func (r *run) result() *Result {
 		Timeline:     rec.changes,
 		Restarts:     r.sess.Restarts(),
 		Buckets:      rec.buckets,
+		NetChanges:   rec.netChangeResults(),
 	}
 	for i, h := range r.hosts {
 		f := &rec.recv[i]

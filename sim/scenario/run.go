@@ -116,6 +116,7 @@ func (r *run) build() error {
 	if r.spec.CutAt > 0 {
 		r.hosts[r.spec.CutPeer].Net().CutDuring(world.Epoch.Add(r.spec.CutAt), time.Time{})
 	}
+	r.scheduleChanges()
 	return nil
 }
 

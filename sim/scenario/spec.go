@@ -42,6 +42,8 @@ type Spec struct {
 	// that time since the epoch (relay.Relay.Restart): every allocation is
 	// forgotten, and the connections through it must move to new ones.
 	RelayRestartAt time.Duration
+	// Changes are changes of the peers' networks during the run (roam.go).
+	Changes []NetChange
 	// FarRelay, when positive, puts a second relay in the world whose
 	// link adds that one-way latency; both Nodes add it before the near
 	// one, and each connection should prefer the near one by its round
@@ -155,6 +157,9 @@ func (s *Spec) Validate() error {
 		case l.Kind == Bursts && l.Burst < 1:
 			return fmt.Errorf("%w: load %d burst %d", ErrSpec, i, l.Burst)
 		}
+	}
+	if err := s.validateChanges(); err != nil {
+		return err
 	}
 	return s.ICE.WithDefaults().Validate()
 }

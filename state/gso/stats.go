@@ -7,6 +7,7 @@ type ClassStats struct {
 	DatagramsIn, BytesIn   uint64 // accepted by Enqueue
 	DatagramsOut, BytesOut uint64 // taken by the kernel (Advance)
 	Refused, RefusedBytes  uint64 // refused with ErrQueueFull
+	Dropped, DroppedBytes  uint64 // removed unsent by DropSource
 	// Dropped from the head by DropOldestData (a delay bound's head-drop).
 	HeadDropped, HeadDroppedBytes uint64
 }

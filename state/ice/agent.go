@@ -88,6 +88,9 @@ type Agent struct {
 	recovering    bool
 	recoverReason FailReason
 	noRecovery    bool
+	// roam: the peer withdrew the selected pair's remote candidate
+	// (roam.go).
+	roam roam
 }
 
 // New creates an agent. The config must be complete (Config.WithDefaults).
@@ -168,12 +171,13 @@ const (
 	timerBackupProbe
 	timerSwitch
 	timerRecover
+	timerRoam
 	numTimers
 )
 
 var timerNames = [numTimers]string{"candidate-timeout", "check-retransmit", "check-pacing", "nominate",
 	"probe-timeout", "probe", "idle", "recheck", "probe-lost",
-	"backup-probe", "switch", "recovery-timeout"}
+	"backup-probe", "switch", "recovery-timeout", "roam"}
 
 // PollTimeout returns when HandleTimeout must next be called and why. It
 // changes after every input and command. A deadline may lie in the past
@@ -219,6 +223,8 @@ func (a *Agent) deadline(t timer) (time.Time, bool) {
 		return a.switchDeadline()
 	case timerRecover:
 		return a.recoverDeadline()
+	case timerRoam:
+		return a.roamDeadline()
 	default:
 		if a.recovering {
 			// No selected pair to probe; recoverDeadline holds the timeout.
@@ -249,6 +255,7 @@ func (a *Agent) HandleTimeout(now time.Time) {
 	// silent path instead of the connection failing, and before the paced
 	// send, since the switch triggers a nominating check.
 	a.maybeSwitch(now)
+	a.maybeRoam(now)
 	if a.checkPending() && !now.Before(a.nextCheckAt) {
 		a.sendNextCheck(now)
 	}

@@ -40,6 +40,10 @@ type pair struct {
 	// check or a probe); the controlled side keeps checking a pair the
 	// peer nominated while these come (late.go).
 	peerHeardAt time.Time
+	// peerSince: when the peer's current run of requests on this pair
+	// began (the first, or the first after ProbeTimeout of silence); a
+	// peer that moved starts one on the pair it moved to (roam.go).
+	peerSince time.Time
 	// nominateAfter: a nomination of this pair went unanswered; the
 	// controlling agent does not nominate it again before this.
 	nominateAfter time.Time
@@ -127,6 +131,7 @@ func (a *Agent) RemoveRemoteCandidate(now time.Time, addr netip.AddrPort) bool {
 	}
 	lostSelected := a.selected != nil && a.selected.remote.Addr == addr
 	if lostSelected && a.remotes[i].Type != stunmsg.Relay {
+		a.withdrawSelected(now, addr) // roam.go: the next pair to work takes over
 		return false
 	}
 	a.remotes = slices.Delete(a.remotes, i, i+1)

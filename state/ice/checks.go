@@ -292,6 +292,7 @@ func (a *Agent) checkSucceeded(now time.Time, x *txn, mapped netip.AddrPort) {
 		a.selectPair(now, p)
 	}
 	a.maybeNominate(now)
+	a.maybeRoam(now)
 }
 
 // roleConflictAnswered handles a 487 to our check (RFC 8445 7.2.5.1): take
@@ -415,7 +416,7 @@ func (a *Agent) eachNominationCandidate(visit func(p *pair, wait time.Time) bool
 // nominated it, and we follow.
 func (a *Agent) followsNomination(now time.Time, p *pair) bool {
 	s := a.selected
-	if s == nil || p.prio > s.prio {
+	if s == nil || p.prio > s.prio || a.selectedWithdrawn() {
 		return true
 	}
 	u := a.live.unansweredSince

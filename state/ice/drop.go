@@ -33,6 +33,10 @@ const (
 	DropUnexpectedSTUN
 	// DropCandidateLimit: a peer-reflexive candidate beyond the bound.
 	DropCandidateLimit
+	// DropRemovedAddress: a datagram that arrived on a local address the
+	// program removed (node.RemoveLocalAddress), still in the socket's
+	// queue or a driver's buffers.
+	DropRemovedAddress
 	numDropReasons
 )
 
@@ -41,7 +45,7 @@ const NumDropReasons = int(numDropReasons)
 
 var dropNames = [...]string{"none", "malformed", "unknown-ufrag", "username", "integrity",
 	"unknown-transaction", "source-mismatch", "failed", "unknown-path", "channeldata",
-	"unexpected-stun", "candidate-limit"}
+	"unexpected-stun", "candidate-limit", "removed-address"}
 
 func (d DropReason) String() string {
 	if int(d) < len(dropNames) {

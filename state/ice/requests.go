@@ -38,6 +38,9 @@ func (a *Agent) HandleRequest(now time.Time, local, remote netip.AddrPort, m *st
 	if p == nil {
 		return drop
 	}
+	if p.peerHeardAt.IsZero() || !now.Before(p.peerHeardAt.Add(a.cfg.ProbeTimeout)) {
+		p.peerSince = now
+	}
 	p.peerHeardAt = maxTime(p.peerHeardAt, now)
 	if p.state == waiting || p.state == failedState {
 		p.state = waiting
@@ -52,6 +55,7 @@ func (a *Agent) HandleRequest(now time.Time, local, remote netip.AddrPort, m *st
 			p.nominateOnSuccess = true
 		}
 	}
+	a.maybeRoam(now)
 	return DropNone
 }
 

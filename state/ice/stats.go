@@ -49,6 +49,10 @@ type Stats struct {
 	// unanswered through every retransmission; the pair is not nominated
 	// again for Config.RecheckInterval.
 	NominationsFailed uint64
+	// Roams counts moves to the pair the peer moved to: its address
+	// changed under the selected pair, or it withdrew the selected pair's
+	// remote candidate (roam.go).
+	Roams uint64
 	// NominationsRetried counts nominations of a higher pair that went
 	// unanswered through every retransmission while the peer answered
 	// nothing at all, and were sent again (nominate_unheard.go).

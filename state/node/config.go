@@ -31,6 +31,15 @@ type Config struct {
 	// doubling the RTO each time. Default 7 (RFC 8489's Rc), which gives up
 	// after 0.5+1+2+4+8+16+32 s = 63.5 s.
 	StunTransmits int
+	// StunRefresh is how long after a STUN server answered (or a request
+	// to it gave up) the request is sent again, to learn a changed
+	// mapping: a NAT that rebound, a new public address. One request per
+	// local address and family each time, about 60 bytes on the wire.
+	// Default 25 s: the interval of the idle probes, so a NAT that rebinds
+	// while a connection sleeps shows its new mapping no later than the
+	// connection notices; and often enough to keep the server's mapping
+	// alive in NATs that expire bindings after 30 s.
+	StunRefresh time.Duration
 	// PendingMax bounds the datagrams buffered per connection while it is
 	// connecting, or recovering a path whose relay candidate went away.
 	// Default 16: enough for the first packets of a handshake (a WireGuard
@@ -89,6 +98,9 @@ func (c Config) withDefaults() Config {
 	if c.StunTransmits == 0 {
 		c.StunTransmits = 7
 	}
+	if c.StunRefresh == 0 {
+		c.StunRefresh = 25 * time.Second
+	}
 	if c.PendingMax == 0 {
 		c.PendingMax = 16
 	}
@@ -117,7 +129,7 @@ func (c Config) validate() error {
 	if c.Rand == nil {
 		return fmt.Errorf("%w: Rand is required", ErrConfig)
 	}
-	if c.StunRTO < 0 || c.StunTransmits < 0 || c.PendingMax < 0 || c.MaxLocalAddresses < 0 || c.MaxRelays < 0 ||
+	if c.StunRTO < 0 || c.StunTransmits < 0 || c.StunRefresh < 0 || c.PendingMax < 0 || c.MaxLocalAddresses < 0 || c.MaxRelays < 0 ||
 		c.MaxConns < 0 || c.MaxLateness < 0 || c.RelayRetryMax < 0 {
 		return fmt.Errorf("%w: negative value", ErrConfig)
 	}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/peerlink/peerlink/state/gso"
@@ -28,6 +29,14 @@ type conn struct {
 	permIPs []netip.Addr
 	channel netip.AddrPort
 	stats   connCounters
+	// prev is the agent an ICE restart replaces, while it carries the
+	// data; restartLocal our new credentials before the peer's came
+	// (restart.go).
+	prev         *prevAgent
+	restartLocal Credentials
+	// hadPath: the connection had a path once; a restart's first one is
+	// then a PathChanged, even if the old agent failed meanwhile.
+	hadPath bool
 }
 
 // Connect creates or updates connection id. It is an idempotent upsert:
@@ -107,6 +116,10 @@ func (n *Node) Close(now time.Time, id ConnID) error {
 
 // forget removes every trace of c from the Node's indexes.
 func (n *Node) forget(c *conn) {
+	n.retirePrev(c)
+	if c.restartLocal != (Credentials{}) {
+		delete(n.ufrags, c.restartLocal.Ufrag)
+	}
 	n.releasePeers(c)
 	n.unindex(c)
 	delete(n.conns, c.id)
@@ -170,6 +183,7 @@ func (n *Node) AddLocalAddress(now time.Time, addr netip.AddrPort) error {
 			return nil
 		}
 	}
+	n.removed = slices.DeleteFunc(n.removed, func(a netip.AddrPort) bool { return a == addr })
 	if len(n.locals) >= n.cfg.MaxLocalAddresses {
 		return ErrTooManyAddrs
 	}
@@ -272,6 +286,7 @@ func (n *Node) settle(c *conn) {
 		}
 		n.agentEvent(c, e)
 	}
+	n.settlePrev(c)
 	n.reindex(c)
 }
 
@@ -281,7 +296,11 @@ func (n *Node) agentEvent(c *conn, e ice.Event) {
 		c.path = e.Path
 		n.addRoute(c, route{local: e.Path.Src(), remote: e.Path.Dst()})
 		n.bindChannel(c, e.Path)
-		if e.Kind == ice.EventPathChanged {
+		// A restart's first path replaces the old agent's: a change of
+		// path, not a new connection.
+		restarted := e.Kind == ice.EventConnected && (n.retirePrev(c) || c.hadPath)
+		c.hadPath = true
+		if e.Kind == ice.EventPathChanged || restarted {
 			n.emit(PathChanged{Conn: c.id, Path: e.Path})
 		} else {
 			n.emit(Connected{Conn: c.id, Path: e.Path})
@@ -311,6 +330,9 @@ func (n *Node) agentEvent(c *conn, e ice.Event) {
 		// path whose candidate is gone.
 		c.connected = false
 	case ice.EventFailed:
+		if n.restartFailed(c) {
+			return // the old agent carries on
+		}
 		// What Send buffered (accepted with nil) never leaves: counted.
 		n.stats.PendingDropped += uint64(len(c.pending))
 		c.stats.pendingDropped += uint64(len(c.pending))

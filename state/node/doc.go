@@ -16,7 +16,8 @@
 // Commands from the application (each also takes now):
 //
 //	Connect, Close, AddRemoteCandidate, RemoveRemoteCandidate, Send,
-//	SendBatch, AddLocalAddress, AddStunServer, AddRelay, RemoveRelay
+//	SendBatch, AddLocalAddress, RemoveLocalAddress, MoveLocalAddress,
+//	AddStunServer, AddRelay, RemoveRelay, RestartICE
 //
 // HandleSegments and SendBatch are the data path's batch forms: they do
 // what HandleDatagram does for each datagram, and Send for each payload,
@@ -241,6 +242,32 @@
 // ("turn: keepalive", "turn: allocation refresh", ...); HandleTimeout runs
 // the due relays and turns their events into the node's outputs in the same
 // call, because a relay's event may become a connection's transmit.
+//
+// # Networks that change
+//
+// A program keeps its connections across a network change and tells the
+// Node what it knows (roam.go, srflx.go):
+//
+//   - RemoveLocalAddress: the address is gone. Its host candidate and the
+//     server-reflexive one learned through it are withdrawn from every
+//     connection (CandidateWithdrawn), its pairs fail at once, a relay
+//     allocated from it ends (RelayLostEvent, turn.LostLocalAddress), and a
+//     connection whose path used it moves to another working pair
+//     (PathChanged) or checks the pairs it has and gets (ice recovery)
+//     until the lost path's probe timeout.
+//   - MoveLocalAddress: the socket that had one address has another (a
+//     rebound socket). The new address is added first, relays allocated
+//     from the old one are allocated again from the new one, then the old
+//     one is removed as above.
+//   - Nothing at all when the peer's address changes (its NAT rebound, it
+//     moved): its requests arrive from the new address, the agent checks
+//     it and moves there once a probe of the old path stays unanswered for
+//     a few round trips (ice roaming). Our own mapping is asked for again
+//     every Config.StunRefresh; a changed one replaces its candidate
+//     (CandidateWithdrawn, then CandidateGathered).
+//   - RestartICE: new credentials and checks of every pair while the
+//     current path keeps carrying the data, replaced when the new checks
+//     select a pair (PathChanged); see restart.go for the exchange.
 //
 // # Failure
 //

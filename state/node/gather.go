@@ -30,6 +30,9 @@ type gatherReq struct {
 	rto           time.Duration
 	nextAt        time.Time
 	done          bool
+	// refreshAt is when a done request is sent again (Config.StunRefresh):
+	// the mapping it learned may have changed (srflx.go).
+	refreshAt time.Time
 }
 
 func family(a netip.AddrPort) int {
@@ -48,11 +51,19 @@ func (g *gatherer) addServer(s netip.AddrPort) {
 
 func (g *gatherer) deadline() (time.Time, string, bool) {
 	var d time.Time
-	ok := false
-	for _, r := range g.reqs {
-		if !r.done && (!ok || r.nextAt.Before(d)) {
-			d, ok = r.nextAt, true
+	refresh, ok := false, false
+	for i := range g.reqs {
+		r := &g.reqs[i]
+		at := r.nextAt
+		if r.done {
+			at = r.refreshAt
 		}
+		if !ok || at.Before(d) {
+			d, refresh, ok = at, r.done, true
+		}
+	}
+	if refresh {
+		return d, "stun-refresh", ok
 	}
 	return d, "stun-retransmit", ok
 }
@@ -90,11 +101,16 @@ func (g *gatherer) has(local, server netip.AddrPort) bool {
 func (n *Node) gatherTimeout(now time.Time) {
 	for i := range n.gather.reqs {
 		r := &n.gather.reqs[i]
+		if r.done && !now.Before(r.refreshAt) {
+			n.refreshMapping(now, r)
+			continue
+		}
 		if r.done || now.Before(r.nextAt) {
 			continue
 		}
 		if r.sends >= n.cfg.StunTransmits {
-			r.done = true
+			// The server may be back by the next refresh.
+			r.done, r.refreshAt = true, now.Add(n.cfg.StunRefresh)
 			n.stats.StunTimeouts++
 			continue
 		}
@@ -129,14 +145,18 @@ func (n *Node) gatherResponse(local, remote netip.AddrPort, m *stun.Message) {
 		n.drop(ice.DropMalformed)
 		return
 	}
-	r.done = true
+	r.done, r.refreshAt = true, n.now.Add(n.cfg.StunRefresh)
 	n.addSrflx(r.local, r.server, resp.Mapped)
 }
 
 // addSrflx keeps the first mapping per family, unless it is a host address
 // already (no NAT in between, so it adds nothing), and announces it to
-// every connection.
+// every connection. A new mapping of the base that gave the kept one
+// replaces it (srflx.go).
 func (n *Node) addSrflx(base, server, mapped netip.AddrPort) {
+	if n.mappingChanged(base, server, mapped) {
+		return
+	}
 	for _, l := range n.locals {
 		if l.Addr == mapped {
 			return

@@ -25,6 +25,10 @@ import (
 func (n *Node) HandleDatagram(now time.Time, local, remote netip.AddrPort, b []byte) (id ConnID, payload []byte, ok bool) {
 	now = n.clock(now)
 	local, remote = unmap(local), unmap(remote)
+	if n.wasRemoved(local) {
+		n.drop(ice.DropRemovedAddress)
+		return 0, nil, false
+	}
 	if r := n.relayFor(local, remote); r != nil {
 		return n.handleRelayed(now, r, remote, b)
 	}
@@ -81,7 +85,7 @@ func (n *Node) handleSTUN(now time.Time, local, remote netip.AddrPort, b []byte)
 			return
 		}
 		c := n.conns[id]
-		if r := c.agent.HandleRequest(now, local, remote, m); r != ice.DropNone {
+		if r := c.agentForUfrag(recv).HandleRequest(now, local, remote, m); r != ice.DropNone {
 			n.dropFor(c, r)
 		} else {
 			// The peer authenticated on this path, so it may send data on
@@ -101,7 +105,7 @@ func (n *Node) handleSTUN(now time.Time, local, remote netip.AddrPort, b []byte)
 			return
 		}
 		c := n.conns[id]
-		if r := c.agent.HandleResponse(now, local, remote, m); r != ice.DropNone {
+		if r := c.agentForTag(tag).HandleResponse(now, local, remote, m); r != ice.DropNone {
 			n.dropFor(c, r)
 		}
 		n.settle(c)
@@ -169,14 +173,14 @@ func (n *Node) timeoutOne(now time.Time, it timerItem) *timerSlot {
 		n.reindex(c)
 		return &c.timer
 	}
-	c.agent.HandleTimeout(now)
+	c.handleTimeout(now)
 	n.settle(c)
 	n.checkRelaysUnder(c)
-	if at, _, ok := c.agent.PollTimeout(); ok && !at.After(now) {
+	if at, _, ok := c.deadline(); ok && !at.After(now) {
 		// The relay checks changed the agent (a peer's replaced relay
 		// candidate dropped, its path lost): what that made due, such as
 		// checking the pairs left, runs now.
-		c.agent.HandleTimeout(now)
+		c.handleTimeout(now)
 		n.settle(c)
 	}
 	return &c.timer

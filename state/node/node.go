@@ -32,7 +32,10 @@ type Node struct {
 	routes map[route]ConnID  // (local, remote) -> connection, for app data
 
 	locals []stunmsg.Candidate // host candidates, in registration order
-	gather gatherer
+	// removed are addresses RemoveLocalAddress took away, newest last,
+	// at most Config.MaxLocalAddresses (roam.go).
+	removed []netip.AddrPort
+	gather  gatherer
 
 	relays   []*relay // in the order added; bounded by Config.MaxRelays
 	relaySeq uint64
@@ -99,7 +102,7 @@ func (n *Node) Path(id ConnID) (Path, bool) {
 	if !ok || c.failed != 0 {
 		return Path{}, false
 	}
-	return c.agent.Selected()
+	return c.selected()
 }
 
 // LocalCredentials returns the credentials a connection uses, to signal

@@ -26,6 +26,13 @@ func (n *Node) HandleSegments(now time.Time, local, remote netip.AddrPort, b []b
 	now = n.clock(now)
 	local, remote = unmap(local), unmap(remote)
 	count := 0
+	if n.wasRemoved(local) {
+		for ; len(b) > 0; count++ {
+			b = b[min(seg, len(b)):]
+			n.drop(ice.DropRemovedAddress)
+		}
+		return count
+	}
 	if n.relayFor(local, remote) != nil {
 		// From a relay's server: each datagram is unwrapped on its own.
 		for ; len(b) > 0; count++ {

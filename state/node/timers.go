@@ -54,7 +54,7 @@ func (n *Node) clearTimer(s *timerSlot) {
 
 // reindex puts c's current deadline into the index.
 func (n *Node) reindex(c *conn) {
-	at, reason, ok := c.agent.PollTimeout()
+	at, reason, ok := c.deadline()
 	n.setTimer(&c.timer, timerItem{at: at, id: uint64(c.id), reason: reason}, ok && c.failed == 0)
 }
 

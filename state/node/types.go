@@ -179,6 +179,10 @@ type Stats struct {
 	// the relay was removed with LostInternal, instead of the Node
 	// spinning in HandleTimeout; a driver logs each at ERROR.
 	StuckTimers uint64
+	// Restarts counts ICE restarts started (RestartICE with the peer's
+	// credentials); RestartsFailed those whose new agent failed, leaving
+	// the connection on the agent it had (restart.go).
+	Restarts, RestartsFailed uint64
 	// RelayRetries counts fresh clients started on a lost relay
 	// (Config.RelayRetry).
 	RelayRetries uint64

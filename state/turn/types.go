@@ -76,9 +76,14 @@ const (
 	// had already run (a bug) and removed the relay rather than spin or
 	// crash; Stats.StuckTimers counts it.
 	LostInternal
+	// LostLocalAddress: the application removed the local address the
+	// relay's allocation was made from (node.RemoveLocalAddress); the
+	// server can no longer reach us there.
+	LostLocalAddress
 )
 
-var lostNames = [...]string{LostTimeout: "timeout", LostAuth: "auth", LostRejected: "rejected", LostRetries: "retries", LostInternal: "internal"}
+var lostNames = [...]string{LostTimeout: "timeout", LostAuth: "auth", LostRejected: "rejected", LostRetries: "retries", LostInternal: "internal",
+	LostLocalAddress: "local-address"}
 
 func (r LostReason) String() string {
 	if r > 0 && int(r) < len(lostNames) {

@@ -9,6 +9,9 @@
 //	P3 order: no datagram of a load arrives after a later one sent on the
 //	   same path, and no side hops back to a path it just left
 //	P4 determinism: the same world twice gives the same trace hash
+//	P5 networks that change (roam_test.go): P1's world, and a peer's NAT
+//	   rebinds, its uplink fails over, or it moves to another network;
+//	   still no Failed and both sides connected
 //
 // Each is shown to bite: P1 with the FIFO and smallest-first queue
 // policies, P2 with a probe timeout that never fires, P3 with
