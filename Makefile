@@ -92,5 +92,12 @@ fuzz:
 	done
 
 # The default scenario, with the three queue policies side by side.
+# `make sim SCENARIO=roam` runs another named scenario instead (the names:
+# go run ./cmd/peerlink-sim -h).
+SCENARIO ?=
 sim:
+ifeq ($(SCENARIO),)
 	$(GO) run ./cmd/peerlink-sim -compare
+else
+	$(GO) run ./cmd/peerlink-sim -scenario $(SCENARIO)
+endif
