@@ -36,7 +36,9 @@ func (d *Driver) RemoveLocalAddress(ctx context.Context, addr netip.AddrPort) er
 func (d *Driver) MoveLocalAddress(ctx context.Context, from, to netip.AddrPort) error {
 	return d.Do(ctx, func(now time.Time, p *pump.Pump) error {
 		err := p.Node().MoveLocalAddress(now, from, to)
-		p.DropFrom(from)
+		if from != to {
+			p.DropFrom(from)
+		}
 		return err
 	})
 }
@@ -60,7 +62,11 @@ func (d *Driver) Rebind(ctx context.Context, c pump.Conn, moves ...AddressMove) 
 			if e := p.Node().MoveLocalAddress(now, m.From, m.To); e != nil && err == nil {
 				err = e
 			}
-			p.DropFrom(m.From)
+			if m.From != m.To {
+				// Same address (a socket rebound to its old port): what
+				// is queued from it still leaves, on the new socket.
+				p.DropFrom(m.From)
+			}
 		}
 		old := d.roam.rx
 		d.mu.Lock() // the sending goroutine reads it for each round

@@ -7,14 +7,13 @@ import "net/netip"
 // away (a removed interface, a rebound socket): nothing queued from it can
 // leave any more, and left queued each batch would fail a send of its own
 // at the head of the queue, one per flush, delaying the Control behind it.
-// Call it between flushes (not between a Peek and its Advance).
+// Batches peeked and not yet advanced are with a sender (a driver sends
+// a round on its own goroutine while its loop serves commands): they stay,
+// and their Advance settles them, sent or refused like any other.
 func (q *Queue) DropSource(src netip.AddrPort) (control, data int) {
-	if len(q.peeked) > 0 {
-		panic("gso: DropSource between Peek and Advance")
-	}
 	var gone []*Batch
 	q.tree.Ascend(func(b *Batch) bool {
-		if b.src == src {
+		if b.src == src && !q.isPeeked(b) {
 			gone = append(gone, b)
 		}
 		return true
@@ -32,6 +31,17 @@ func (q *Queue) DropSource(src netip.AddrPort) (control, data int) {
 		q.discard(b)
 	}
 	return control, data
+}
+
+// isPeeked: b is in the last Peek, awaiting its Advance. A Peek holds at
+// most a round's worth of batches, so a scan is cheap.
+func (q *Queue) isPeeked(b *Batch) bool {
+	for _, p := range q.peeked {
+		if p == b {
+			return true
+		}
+	}
+	return false
 }
 
 // discard takes b out of the queue unsent: as remove, without counting it

@@ -40,3 +40,29 @@ func TestDropSourceRemovesOnlyTheBatchesFromThatAddress(t *testing.T) {
 	enqueue(srcA, 1200, Data)
 	wantShape(t, q, shape{Control, 90, 1}, shape{Data, 1000, 1}, shape{Data, 1200, 1})
 }
+
+// A driver sends a round on its own goroutine while its loop serves
+// commands, so an address can go away between a Peek and its Advance: the
+// peeked batches stay for their Advance, and only the rest is dropped.
+func TestDropSourceLeavesTheBatchesOfAPeekInFlight(t *testing.T) {
+	q := New(Config{Caps: Caps{MaxSegments: 1}})
+	for range 3 {
+		if err := q.Enqueue(srcA, dstA, make([]byte, 1200), Data, NotECT); err != nil {
+			t.Fatal(err)
+		}
+	}
+	peeked := q.Peek(make([]*Batch, 0, 1)) // one batch in flight
+	if len(peeked) != 1 {
+		t.Fatalf("peeked %d batches", len(peeked))
+	}
+	_, data := q.DropSource(srcA)
+	if data != 2 {
+		t.Fatalf("dropped %d Data datagrams, want the 2 not in flight", data)
+	}
+	if err := q.Advance(1); err != nil {
+		t.Fatalf("Advance after DropSource: %v", err)
+	}
+	if !q.Empty() {
+		t.Fatal("the queue should be empty: one sent, two dropped")
+	}
+}
