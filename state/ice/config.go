@@ -98,7 +98,9 @@ type Config struct {
 	// by then has most likely failed.
 	CandidateTimeout time.Duration
 	// MaxRemoteCandidates bounds remote candidates, signalled and peer
-	// reflexive together. Default 32.
+	// reflexive together. Default 32. A peer-reflexive address the peer
+	// left when the agent followed it elsewhere (roam.go) is forgotten,
+	// so NAT rebinds do not use it up.
 	MaxRemoteCandidates int
 	// MaxLocalCandidates bounds local base candidates. Default 16.
 	MaxLocalCandidates int

@@ -2,7 +2,6 @@ package ice
 
 import (
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/peerlink/peerlink/state/stunmsg"
@@ -133,14 +132,14 @@ func (a *Agent) pairForRequest(now time.Time, local, remote netip.AddrPort, prio
 // is fixed), so the table stays bounded and a direct-path storm cannot churn
 // it; signalled candidates are never evicted.
 func (a *Agent) evictPeerReflexive() bool {
-	for i, r := range a.remotes { // oldest first
+	for _, r := range a.remotes { // oldest first
 		if r.Type != stunmsg.PeerReflexive || a.remoteInUse(r.Addr) {
 			continue
 		}
 		// Not RemoveRemoteCandidate: the caller adds a pair at once, so the
-		// all-checks-failed test must not run in between.
-		a.remotes = slices.Delete(a.remotes, i, i+1)
-		a.removePairs(func(p *pair) bool { return p.remote.Addr == r.Addr })
+		// all-checks-failed test must not run in between. None of its
+		// pairs is selected (remoteInUse).
+		a.forgetRemote(r.Addr)
 		return true
 	}
 	return false

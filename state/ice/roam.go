@@ -167,17 +167,37 @@ func (a *Agent) maybeRoam(now time.Time) {
 		// Confirm the new path at once, as after a failover.
 		a.live.nextProbe = now
 	}
-	if gone := a.roam.withdrawn; gone.IsValid() && gone == old.remote.Addr {
+	switch gone := old.remote.Addr; {
+	case gone == p.remote.Addr:
+	case gone == a.roam.withdrawn:
+		a.roam = roam{}
+		a.forgetRemote(gone)
+	case old.remote.Type == stunmsg.PeerReflexive:
+		// The address the peer left, learned from its requests, is
+		// forgotten too: a NAT that rebinds again and again would
+		// otherwise fill MaxRemoteCandidates with dead addresses, each
+		// rechecked, until the next move cannot be learned. If the peer
+		// was there after all, its next request there teaches it again.
 		a.forgetRemote(gone)
 	}
 }
 
 // forgetRemote drops a remote candidate and its pairs, the selected one
-// excepted (the caller moved off it).
+// excepted (the caller moved off it), and counts it: the owner drops its
+// routes for the address (RemotesForgotten).
 func (a *Agent) forgetRemote(addr netip.AddrPort) {
-	a.roam = roam{}
 	if i := a.remoteIndex(addr); i >= 0 {
 		a.remotes = slices.Delete(a.remotes, i, i+1)
+		a.stats.RemotesForgotten++
 	}
 	a.removePairs(func(p *pair) bool { return p.remote.Addr == addr && p != a.selected })
 }
+
+// RemotesForgotten counts the remote candidates the agent forgot on its
+// own (Stats.RemotesForgotten): when it changes, an owner that routes data
+// by remote address drops the routes of addresses HasRemote no longer
+// knows.
+func (a *Agent) RemotesForgotten() uint64 { return a.stats.RemotesForgotten }
+
+// HasRemote reports whether addr is one of the remote candidates.
+func (a *Agent) HasRemote(addr netip.AddrPort) bool { return a.remoteIndex(addr) >= 0 }

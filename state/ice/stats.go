@@ -53,6 +53,10 @@ type Stats struct {
 	// changed under the selected pair, or it withdrew the selected pair's
 	// remote candidate (roam.go).
 	Roams uint64
+	// RemotesForgotten counts peer-reflexive remote candidates forgotten
+	// with their pairs: an address the peer left when the agent followed
+	// it (roam.go), or one evicted to make room (requests.go).
+	RemotesForgotten uint64
 	// NominationsRetried counts nominations of a higher pair that went
 	// unanswered through every retransmission while the peer answered
 	// nothing at all, and were sent again (nominate_unheard.go).

@@ -37,6 +37,9 @@ type conn struct {
 	// hadPath: the connection had a path once; a restart's first one is
 	// then a PathChanged, even if the old agent failed meanwhile.
 	hadPath bool
+	// forgotten is the agent's count of forgotten remote candidates when
+	// the routes were last pruned (forgotten.go).
+	forgotten uint64
 }
 
 // Connect creates or updates connection id. It is an idempotent upsert:
@@ -287,6 +290,7 @@ func (n *Node) settle(c *conn) {
 		n.agentEvent(c, e)
 	}
 	n.settlePrev(c)
+	n.pruneForgotten(c)
 	n.reindex(c)
 }
 

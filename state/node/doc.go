@@ -53,7 +53,8 @@
 // (ice.Config.MaxRemoteCandidates and MaxLocalCandidates:
 // ErrTooManyCandidates for signalled ones, DropCandidateLimit for
 // peer-reflexive ones), data buffered while connecting (PendingMax,
-// ErrPendingFull), routes per connection (one per possible pair), and on
+// ErrPendingFull), routes per connection (one per possible pair; those of
+// a peer-reflexive address the peer left go with it), and on
 // each relay permissions, channels and queued output (turn.Config). A
 // datagram nobody authenticated is dropped and counted and never answered:
 // only a check with the right USERNAME and MESSAGE-INTEGRITY gets an
