@@ -85,7 +85,8 @@ func (n *Node) RestartICE(now time.Time, id ConnID, remote Credentials) (Credent
 	}
 	n.addRelayCandidate(c)
 	for _, s := range n.gather.srflx {
-		n.emit(CandidateGathered{Conn: id, Candidate: s})
+		// As on Connect: the new agent ranks pairs by them as the peer does.
+		n.addSrflxTo(c, s)
 	}
 	n.settle(c)
 	return local, nil

@@ -171,3 +171,30 @@ func TestTheOldAgentRecoveringDuringARestartCarriesTheDataAgain(t *testing.T) {
 		t.Errorf("b received nothing from a for %v", g)
 	}
 }
+
+// An ICE restart gives the new agent the server-reflexive candidates as
+// Connect gives the first one, beside signalling them again: a check whose
+// answer names one ranks its pair as the peer ranks it, not as peer
+// reflexive.
+func TestARestartGivesTheNewAgentTheServerReflexiveCandidates(t *testing.T) {
+	cfg := Config{StunServers: []netip.AddrPort{roamStun}}
+	h := newRoamNetConfig(t, 6, [2][]netip.AddrPort{{roamA1}, {roamB1}}, true, cfg)
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(10 * time.Second)
+	srflx, _ := h.srflxEvents(1, 0)
+	if len(srflx) != 1 {
+		t.Fatalf("b gathered %v, want one server-reflexive candidate", srflx)
+	}
+	before := len(h.events[1])
+	h.restartICE(0)
+	if again, _ := h.srflxEvents(1, before); len(again) != 1 || again[0] != srflx[0] {
+		t.Fatalf("b signalled %v again on the restart, want %v", again, srflx)
+	}
+	if got := h.nodes[1].conns[connID].agent.Reflexive(); len(got) != 1 || got[0] != srflx[0] {
+		t.Fatalf("b's new agent knows %v, want %v", got, srflx)
+	}
+	h.runFor(10 * time.Second)
+	if f := h.failures(); len(f) != 0 {
+		t.Fatalf("failures %v", f)
+	}
+}
