@@ -116,6 +116,7 @@ func (n *Node) Close(now time.Time, id ConnID) error {
 
 // forget removes every trace of c from the Node's indexes.
 func (n *Node) forget(c *conn) {
+	n.forgotten++
 	n.retirePrev(c)
 	if c.restartLocal != (Credentials{}) {
 		delete(n.ufrags, c.restartLocal.Ufrag)
