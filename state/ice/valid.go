@@ -2,6 +2,7 @@ package ice
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/peerlink/peerlink/state/stunmsg"
 )
@@ -56,6 +57,10 @@ func (a *Agent) AddReflexiveCandidate(c stunmsg.Candidate) error {
 	a.reprioritise()
 	return nil
 }
+
+// Reflexive returns the server-reflexive candidates the owner signalled,
+// in the order it did. The slice is a copy.
+func (a *Agent) Reflexive() []stunmsg.Candidate { return slices.Clone(a.reflexive) }
 
 // learnMapped records where the peer saw p's successful check come from,
 // and ranks p by it.

@@ -119,6 +119,7 @@ func (n *Node) Close(now time.Time, id ConnID) error {
 
 // forget removes every trace of c from the Node's indexes.
 func (n *Node) forget(c *conn) {
+	n.forgotten++
 	n.retirePrev(c)
 	if c.restartLocal != (Credentials{}) {
 		delete(n.ufrags, c.restartLocal.Ufrag)
@@ -297,37 +298,11 @@ func (n *Node) settle(c *conn) {
 func (n *Node) agentEvent(c *conn, e ice.Event) {
 	switch e.Kind {
 	case ice.EventConnected, ice.EventPathChanged:
-		c.path = e.Path
-		n.addRoute(c, route{local: e.Path.Src(), remote: e.Path.Dst()})
-		n.bindChannel(c, e.Path)
 		// A restart's first path replaces the old agent's: a change of
 		// path, not a new connection.
 		restarted := e.Kind == ice.EventConnected && (n.retirePrev(c) || c.hadPath)
 		c.hadPath = true
-		if e.Kind == ice.EventPathChanged || restarted {
-			n.emit(PathChanged{Conn: c.id, Path: e.Path})
-		} else {
-			n.emit(Connected{Conn: c.id, Path: e.Path})
-		}
-		if c.connected {
-			return
-		}
-		// Connected, or a new path after a recovery: what Send buffered
-		// meanwhile goes out now, in order.
-		c.connected = true
-		limit := n.maxPayload(c)
-		for _, p := range c.pending {
-			if len(p) > limit {
-				// Send buffered against the least any path carries, so
-				// this happens only if a relay added since carries less.
-				n.stats.PendingDropped++
-				c.stats.pendingDropped++
-				continue
-			}
-			n.send(c, c.path.Src(), c.path.Dst(), p, gso.Data)
-			c.stats.sent(len(p))
-		}
-		c.pending = nil
+		n.takePath(c, e.Path, e.Kind == ice.EventPathChanged || restarted)
 	case ice.EventPathLost:
 		// The agent checks for a new path (ice recovery). Until it has
 		// one, Send buffers as while connecting: nothing can leave on a
@@ -347,6 +322,40 @@ func (n *Node) agentEvent(c *conn, e ice.Event) {
 	default:
 		panic("node: unknown agent event")
 	}
+}
+
+// takePath moves c's data onto path, announcing it as a change of path or
+// as the connection's first. Both agents of a restart come here (the old
+// one recovering from a lost path too), so that whichever gives the
+// connection a path also ends its buffering.
+func (n *Node) takePath(c *conn, path Path, changed bool) {
+	c.path = path
+	n.addRoute(c, route{local: path.Src(), remote: path.Dst()})
+	n.bindChannel(c, path)
+	if changed {
+		n.emit(PathChanged{Conn: c.id, Path: path})
+	} else {
+		n.emit(Connected{Conn: c.id, Path: path})
+	}
+	if c.connected {
+		return
+	}
+	// Connected, or a new path after a recovery: what Send buffered
+	// meanwhile goes out now, in order.
+	c.connected = true
+	limit := n.maxPayload(c)
+	for _, p := range c.pending {
+		if len(p) > limit {
+			// Send buffered against the least any path carries, so
+			// this happens only if a relay added since carries less.
+			n.stats.PendingDropped++
+			c.stats.pendingDropped++
+			continue
+		}
+		n.send(c, c.path.Src(), c.path.Dst(), p, gso.Data)
+		c.stats.sent(len(p))
+	}
+	c.pending = nil
 }
 
 // addRoute lets application data from r reach c. A connection keeps the

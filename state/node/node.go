@@ -30,6 +30,10 @@ type Node struct {
 	ufrags map[string]ConnID // local ufrag -> connection, to route checks
 	tags   map[uint32]ConnID // transaction tag -> connection, to route responses
 	routes map[route]ConnID  // (local, remote) -> connection, for app data
+	// forgotten counts connections removed, so that a loop holding a
+	// *conn across a callback (HandleSegments' deliver) can tell cheaply
+	// whether it may still use it.
+	forgotten uint64
 
 	locals []stunmsg.Candidate // host candidates, in registration order
 	// removed are addresses RemoveLocalAddress took away, newest last,

@@ -85,7 +85,8 @@ func (n *Node) RestartICE(now time.Time, id ConnID, remote Credentials) (Credent
 	}
 	n.addRelayCandidate(c)
 	for _, s := range n.gather.srflx {
-		n.emit(CandidateGathered{Conn: id, Candidate: s})
+		// As on Connect: the new agent ranks pairs by them as the peer does.
+		n.addSrflxTo(c, s)
 	}
 	n.settle(c)
 	return local, nil
@@ -151,8 +152,9 @@ func (n *Node) restartFailed(c *conn) bool {
 
 // settlePrev drains the old agent during a restart: its transmits (probes,
 // answers to the peer's) go out; its path changes move the data while the
-// new agent has none; its loss leaves the connection buffering until the
-// new agent selects (its failure is the new agent's to report).
+// new agent has none, as the agent's own do (a path it recovers after a
+// loss ends Send's buffering); its loss leaves the connection buffering
+// until either agent selects (its failure is the new agent's to report).
 func (n *Node) settlePrev(c *conn) {
 	p := c.prev
 	if p == nil {
@@ -171,11 +173,10 @@ func (n *Node) settlePrev(c *conn) {
 			break
 		}
 		switch e.Kind {
-		case ice.EventPathChanged:
-			c.path = e.Path
-			n.addRoute(c, route{local: e.Path.Src(), remote: e.Path.Dst()})
-			n.bindChannel(c, e.Path)
-			n.emit(PathChanged{Conn: c.id, Path: e.Path})
+		case ice.EventConnected, ice.EventPathChanged:
+			// The old agent recovered a lost path (or moved it): the
+			// data goes there, and what Send buffered since goes too.
+			n.takePath(c, e.Path, true)
 		case ice.EventPathLost, ice.EventFailed:
 			c.connected = false
 			if e.Kind == ice.EventFailed {

@@ -120,3 +120,81 @@ func TestARestartWhoseChecksFailLeavesTheConnectionAsItWas(t *testing.T) {
 		}
 	}
 }
+
+// The old agent that loses its path during a restart and recovers it
+// (here a's first address goes while the new agent's checks are all lost)
+// carries the data again: what Send buffered since goes out, and once the
+// restart is dropped the connection is the old agent's, connected, not
+// buffering for ever without a word.
+func TestTheOldAgentRecoveringDuringARestartCarriesTheDataAgain(t *testing.T) {
+	h := newRoamNet(t, 12, [2][]netip.AddrPort{{roamA1, roamA2}, {roamB1}}, false)
+	blockA2 := true // a's second address is unreachable until the restart
+	var fresh [2]Credentials
+	h.drop = func(p packet) bool {
+		if blockA2 && (p.src == roamA2 || p.dst == roamA2) {
+			return true
+		}
+		var m stun.Message
+		if stunmsg.Decode(p.b, &m) != nil || !stunmsg.IsBindingRequest(&m) {
+			return false
+		}
+		u, _ := stunmsg.Username(&m)
+		return fresh[0].Ufrag != "" && (strings.Contains(u, fresh[0].Ufrag) || strings.Contains(u, fresh[1].Ufrag))
+	}
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(40 * time.Second)
+	if p := h.path(0); p.Src() != roamA1 {
+		t.Fatalf("a's path %v, want it from %v", p, roamA1)
+	}
+	fresh = h.restartICE(0)
+	h.runFor(time.Second)
+	blockA2 = false
+	h.remove(0, roamA1)
+	h.runFor(90 * time.Second)
+	if f := h.failures(); len(f) != 0 {
+		t.Fatalf("failures %v", f)
+	}
+	n := h.nodes[0]
+	if s := n.Stats(); s.RestartsFailed != 1 {
+		t.Fatalf("a: %d restarts failed, want the restart dropped", s.RestartsFailed)
+	}
+	if p := h.path(0); p.Src() != roamA2 {
+		t.Fatalf("a's path %v, want the old agent's recovered one from %v", p, roamA2)
+	}
+	c := n.conns[connID]
+	if !c.connected || len(c.pending) != 0 {
+		t.Errorf("a has a path but connected=%v with %d payloads buffered", c.connected, len(c.pending))
+	}
+	since := h.now
+	h.runFor(5 * time.Second)
+	if g := h.gap(1, since); g > 3*h.tick+h.rtt() {
+		t.Errorf("b received nothing from a for %v", g)
+	}
+}
+
+// An ICE restart gives the new agent the server-reflexive candidates as
+// Connect gives the first one, beside signalling them again: a check whose
+// answer names one ranks its pair as the peer ranks it, not as peer
+// reflexive.
+func TestARestartGivesTheNewAgentTheServerReflexiveCandidates(t *testing.T) {
+	cfg := Config{StunServers: []netip.AddrPort{roamStun}}
+	h := newRoamNetConfig(t, 6, [2][]netip.AddrPort{{roamA1}, {roamB1}}, true, cfg)
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(10 * time.Second)
+	srflx, _ := h.srflxEvents(1, 0)
+	if len(srflx) != 1 {
+		t.Fatalf("b gathered %v, want one server-reflexive candidate", srflx)
+	}
+	before := len(h.events[1])
+	h.restartICE(0)
+	if again, _ := h.srflxEvents(1, before); len(again) != 1 || again[0] != srflx[0] {
+		t.Fatalf("b signalled %v again on the restart, want %v", again, srflx)
+	}
+	if got := h.nodes[1].conns[connID].agent.Reflexive(); len(got) != 1 || got[0] != srflx[0] {
+		t.Fatalf("b's new agent knows %v, want %v", got, srflx)
+	}
+	h.runFor(10 * time.Second)
+	if f := h.failures(); len(f) != 0 {
+		t.Fatalf("failures %v", f)
+	}
+}

@@ -18,7 +18,9 @@ import (
 // The datagrams of one message share their addresses, so the clock, the
 // relay check and the route's connection are looked at once, not once per
 // datagram, which is most of what HandleDatagram costs; the route is looked
-// up again after a STUN message in the run, which may have changed it.
+// up again after a STUN message in the run, which may have changed it,
+// and after a deliver that closed the connection (deliver may call the
+// Node; a connection it closes gets nothing more of the message).
 func (n *Node) HandleSegments(now time.Time, local, remote netip.AddrPort, b []byte, seg int, deliver func(ConnID, []byte)) int {
 	if seg <= 0 || seg > len(b) {
 		seg = len(b)
@@ -69,7 +71,13 @@ func (n *Node) HandleSegments(now time.Time, local, remote netip.AddrPort, b []b
 			run.c.stats.received(k)
 			run.delivered = true
 			if deliver != nil {
+				gen := n.forgotten
 				deliver(run.id, d)
+				if n.forgotten != gen && n.conns[run.id] != run.c {
+					// deliver closed it: the rest of the message is
+					// from a route nothing owns now.
+					run = appRun{}
+				}
 			}
 		}
 	}

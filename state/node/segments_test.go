@@ -115,3 +115,32 @@ func TestHandleSegmentsCountsOneDatagramWithoutASegmentSize(t *testing.T) {
 		t.Fatalf("HandleSegments with seg 0 = %d, delivered %d", n, len(got))
 	}
 }
+
+// A deliver that closes the connection gets nothing more of the message:
+// the rest of its datagrams are dropped as from an unknown path, as
+// HandleDatagram would drop each, and the closed connection is not
+// touched again.
+func TestHandleSegmentsStopsDeliveringToAConnectionDeliverCloses(t *testing.T) {
+	const seg = 100
+	h := newPairHarness(t, 45, ice.Config{})
+	h.quiet = true
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(3 * time.Second)
+	h.mustConnect()
+	n := h.nodes[1]
+	msg := bytes.Repeat([]byte{0x90}, 4*seg)
+	before := n.Stats()
+	delivered := 0
+	count := n.HandleSegments(h.now, h.addrs[1], h.addrs[0], msg, seg, func(id ConnID, _ []byte) {
+		delivered++
+		if err := n.Close(h.now, id); err != nil {
+			t.Fatalf("deliver's Close: %v", err)
+		}
+	})
+	if count != 4 || delivered != 1 {
+		t.Fatalf("HandleSegments = %d with %d delivered; want 4 with 1 (the connection closed at the first)", count, delivered)
+	}
+	if got := n.Stats().Drops(ice.DropUnknownPath) - before.Drops(ice.DropUnknownPath); got != 3 {
+		t.Fatalf("%d datagrams dropped as from an unknown path; want the 3 after the Close", got)
+	}
+}

@@ -18,7 +18,8 @@ import (
 // once, not once per payload, which is most of what Send costs beside the
 // queue's copy. The Transmit emit gets is valid only during the call, as
 // PollTransmit's is until the next call into the Node. Control transmits
-// the batch causes (a liveness probe) are left for PollTransmit. While the
+// the batch causes (a liveness probe, a relay's permission request) are
+// left for PollTransmit. While the
 // connection has no path the payloads are buffered as Send buffers them,
 // and emit is not called.
 func (n *Node) SendBatch(now time.Time, id ConnID, payloads [][]byte, emit func(Transmit) bool) (int, error) {
@@ -55,13 +56,16 @@ func (n *Node) SendBatch(now time.Time, id ConnID, payloads [][]byte, emit func(
 			}
 		} else {
 			// send wraps it for the relay and appends the transmit,
-			// which is taken back off the queue and handed over.
+			// which is taken back off the queue and handed over. Before
+			// it may come the relay's Control (the permission request
+			// when the peer's IP has none yet): it stays for
+			// PollTransmit, as a probe does.
 			at := len(n.out)
 			n.send(c, src, dst, p, gso.Data)
-			if len(n.out) > at {
-				t := n.out[at]
-				n.out[at] = Transmit{}
-				n.out = n.out[:at]
+			if k := len(n.out) - 1; k >= at && n.out[k].Class == gso.Data {
+				t := n.out[k]
+				n.out[k] = Transmit{}
+				n.out = n.out[:k]
 				if !emit(t) {
 					break
 				}

@@ -136,3 +136,61 @@ func TestSendBatchBuffersBeforeConnecting(t *testing.T) {
 		t.Fatalf("buffered payloads arrived as %x", got)
 	}
 }
+
+// On a relayed path whose permission toward the peer is not installed
+// (here the sender gave it and its channel back, as when the remote is
+// peer reflexive), Send asks the relay for it first: the request is
+// Control and stays for PollTransmit, and emit gets the Data transmit,
+// once, and only it. Nothing the batch sent is left behind to go out
+// again after a refusal the caller retries.
+func TestSendBatchOnARelayedPathWithoutItsPermission(t *testing.T) {
+	h := newRelayPair(t, 43)
+	h.quiet = true
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(3 * time.Second)
+	h.mustConnect()
+	from := -1
+	for i := range h.nodes {
+		if p, _ := h.nodes[i].Path(connID); p.Local.Type == stunmsg.Relay {
+			from = i
+		}
+	}
+	if from < 0 {
+		t.Fatal("neither side sends through its own relay")
+	}
+	n := h.nodes[from]
+	c := n.conns[connID]
+	for _, try := range []struct {
+		accept bool
+		want   int
+	}{{false, 0}, {true, 1}} {
+		n.releasePeers(c)
+		h.drain() // the relay's own transmits so far
+		var classes []gso.Class
+		emit := func(tx Transmit) bool {
+			classes = append(classes, tx.Class)
+			return try.accept
+		}
+		got, err := n.SendBatch(h.now, connID, [][]byte{[]byte("once")}, emit)
+		if got != try.want || err != nil {
+			t.Fatalf("emit accepting=%v: SendBatch = %d, %v; want %d, nil", try.accept, got, err, try.want)
+		}
+		if len(classes) != 1 || classes[0] != gso.Data {
+			t.Fatalf("emit accepting=%v got transmits of classes %v; want one Data", try.accept, classes)
+		}
+		control := 0
+		for {
+			tx, ok := n.PollTransmit()
+			if !ok {
+				break
+			}
+			if tx.Class == gso.Data {
+				t.Fatalf("emit accepting=%v: a Data transmit was left for PollTransmit", try.accept)
+			}
+			control++
+		}
+		if control == 0 {
+			t.Fatalf("emit accepting=%v: no permission request was left for PollTransmit", try.accept)
+		}
+	}
+}
