@@ -297,13 +297,3 @@ func (a *Agent) newTxID() stunmsg.TxID {
 
 // TxTag extracts the routing tag from a transaction ID (see Params.TxTag).
 func TxTag(id stunmsg.TxID) uint32 { return binary.BigEndian.Uint32(id[0:4]) }
-
-// sameLocal compares the address a packet arrived on with the one a request
-// left from. A driver without PKTINFO reports the wildcard address of the
-// socket; the port still identifies it.
-func sameLocal(got, want netip.AddrPort) bool {
-	if got == want {
-		return true
-	}
-	return got.Port() == want.Port() && (got.Addr().IsUnspecified() || !got.Addr().IsValid())
-}

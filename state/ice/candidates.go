@@ -151,7 +151,7 @@ func (a *Agent) remoteIndex(addr netip.AddrPort) int {
 
 func (a *Agent) localByBase(base netip.AddrPort) (stunmsg.Candidate, bool) {
 	for _, l := range a.locals {
-		if sameLocal(base, l.Base) {
+		if stunmsg.SameLocal(base, l.Base) {
 			return l, true
 		}
 	}
@@ -160,7 +160,7 @@ func (a *Agent) localByBase(base netip.AddrPort) (stunmsg.Candidate, bool) {
 
 func (a *Agent) findPair(local, remote netip.AddrPort) *pair {
 	for _, p := range a.pairs {
-		if p.remote.Addr == remote && sameLocal(local, p.local.Base) {
+		if p.remote.Addr == remote && stunmsg.SameLocal(local, p.local.Base) {
 			return p
 		}
 	}

@@ -224,13 +224,13 @@ func (a *Agent) HandleResponse(now time.Time, local, remote netip.AddrPort, m *s
 		return DropMalformed
 	}
 	if pr != nil {
-		if remote != pr.dst || !sameLocal(local, pr.src) {
+		if remote != pr.dst || !stunmsg.SameLocal(local, pr.src) {
 			return DropSourceMismatch
 		}
 		a.probeAnswered(now, pr, r.Success)
 		return DropNone
 	}
-	if remote != x.dst || !sameLocal(local, x.src) {
+	if remote != x.dst || !stunmsg.SameLocal(local, x.src) {
 		return DropSourceMismatch
 	}
 	if late {

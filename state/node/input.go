@@ -24,7 +24,7 @@ import (
 // counting what nobody wants. It never panics on what the network sends.
 func (n *Node) HandleDatagram(now time.Time, local, remote netip.AddrPort, b []byte) (id ConnID, payload []byte, ok bool) {
 	now = n.clock(now)
-	local, remote = unmap(local), unmap(remote)
+	local, remote = stunmsg.Unmap(local), stunmsg.Unmap(remote)
 	if n.wasRemoved(local) {
 		n.drop(ice.DropRemovedAddress)
 		return 0, nil, false

@@ -46,7 +46,7 @@ func (r *relay) allocated() bool { return r.cand.Addr.IsValid() }
 // Config.Relay, adjusted for this relay by opts (WithMaxPayload).
 func (n *Node) AddRelay(now time.Time, server, local netip.AddrPort, username, password string, opts ...RelayOption) error {
 	now = n.clock(now)
-	server, local = unmap(server), unmap(local)
+	server, local = stunmsg.Unmap(server), stunmsg.Unmap(local)
 	if !server.IsValid() || server.Port() == 0 || !local.IsValid() || local.Port() == 0 {
 		return ErrInvalidAddr
 	}
@@ -91,7 +91,7 @@ func (n *Node) AddRelay(now time.Time, server, local netip.AddrPort, username, p
 // the relay is lost, but no RelayLost event is emitted.
 func (n *Node) RemoveRelay(now time.Time, server netip.AddrPort) error {
 	now = n.clock(now)
-	r := n.relayByServer(unmap(server))
+	r := n.relayByServer(stunmsg.Unmap(server))
 	if r == nil {
 		return ErrUnknownRelay
 	}
@@ -140,17 +140,11 @@ func (n *Node) relayByID(id uint64) *relay {
 // local, if any. Relays are few (Config.MaxRelays), so a scan is cheapest.
 func (n *Node) relayFor(local, remote netip.AddrPort) *relay {
 	for _, r := range n.relays {
-		if r.server == remote && sameLocal(local, r.local) {
+		if r.server == remote && stunmsg.SameLocal(local, r.local) {
 			return r
 		}
 	}
 	return nil
-}
-
-// sameLocal: a driver without PKTINFO reports the socket's wildcard
-// address; the port still identifies the socket.
-func sameLocal(got, want netip.AddrPort) bool {
-	return got == want || got.Port() == want.Port() && (!got.Addr().IsValid() || got.Addr().IsUnspecified())
 }
 
 // drainRelay moves a relay client's output into the Node's after an input:
@@ -346,5 +340,3 @@ func (n *Node) releaseConns(r *relay) {
 		return true
 	})
 }
-
-func unmap(a netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(a.Addr().Unmap(), a.Port()) }

@@ -152,11 +152,11 @@ func (n *Node) handleRelayed(now time.Time, r *relay, remote netip.AddrPort, b [
 	if payload != nil && r.allocated() {
 		relayed := r.cand.Base
 		if stunmsg.IsSTUN(payload) {
-			n.handleSTUN(now, relayed, unmap(peer), payload)
+			n.handleSTUN(now, relayed, stunmsg.Unmap(peer), payload)
 		} else {
 			// Unwrapped, it came from the peer: first byte 64-79 is the
 			// application's here, not ChannelData.
-			id, payload, ok = n.appData(now, relayed, unmap(peer), payload)
+			id, payload, ok = n.appData(now, relayed, stunmsg.Unmap(peer), payload)
 		}
 	}
 	n.drainRelay(r)

@@ -32,7 +32,7 @@ import (
 // nothing, as adding one twice does.
 func (n *Node) RemoveLocalAddress(now time.Time, addr netip.AddrPort) error {
 	now = n.clock(now)
-	addr = unmap(addr)
+	addr = stunmsg.Unmap(addr)
 	if !addr.IsValid() || addr.Port() == 0 || addr.Addr().IsUnspecified() {
 		return ErrInvalidAddr
 	}
@@ -147,7 +147,7 @@ func (n *Node) dropRoutesFrom(c *conn, addr netip.AddrPort) {
 // that lose their path to from have its pairs to check.
 func (n *Node) MoveLocalAddress(now time.Time, from, to netip.AddrPort) error {
 	now = n.clock(now)
-	from, to = unmap(from), unmap(to)
+	from, to = stunmsg.Unmap(from), stunmsg.Unmap(to)
 	if !from.IsValid() || from.Port() == 0 || from.Addr().IsUnspecified() {
 		return ErrInvalidAddr
 	}

@@ -26,7 +26,7 @@ func (n *Node) HandleSegments(now time.Time, local, remote netip.AddrPort, b []b
 		seg = len(b)
 	}
 	now = n.clock(now)
-	local, remote = unmap(local), unmap(remote)
+	local, remote = stunmsg.Unmap(local), stunmsg.Unmap(remote)
 	count := 0
 	if n.wasRemoved(local) {
 		for ; len(b) > 0; count++ {

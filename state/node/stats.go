@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/stunmsg"
 	"github.com/peerlink/peerlink/state/turn"
 )
 
@@ -101,7 +102,7 @@ func (n *Node) ConnStats(id ConnID) (ConnStats, bool) {
 
 // RelayStats returns a snapshot of the relay on server.
 func (n *Node) RelayStats(server netip.AddrPort) (RelayStats, bool) {
-	r := n.relayByServer(unmap(server))
+	r := n.relayByServer(stunmsg.Unmap(server))
 	if r == nil {
 		return RelayStats{}, false
 	}

@@ -80,7 +80,7 @@ type Client struct {
 // request is queued at once. cfg gets its defaults filled in.
 func New(now time.Time, cfg Config) (*Client, error) {
 	cfg = cfg.WithDefaults()
-	cfg.Server = unmapped(cfg.Server)
+	cfg.Server = stunmsg.Unmap(cfg.Server)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

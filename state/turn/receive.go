@@ -17,7 +17,7 @@ import (
 // consumed: a response advances the client, and malformed or foreign input
 // is dropped and counted (Stats.Drops).
 func (c *Client) HandleDatagram(now time.Time, from netip.AddrPort, b []byte) (handled bool, peer netip.AddrPort, payload []byte) {
-	if unmapped(from) != c.cfg.Server {
+	if stunmsg.Unmap(from) != c.cfg.Server {
 		return false, netip.AddrPort{}, nil
 	}
 	c.advance(now)
@@ -34,10 +34,6 @@ func (c *Client) HandleDatagram(now time.Time, from netip.AddrPort, b []byte) (h
 		c.drop(DropNotTURN)
 	}
 	return true, peer, payload
-}
-
-func unmapped(a netip.AddrPort) netip.AddrPort {
-	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 }
 
 func (c *Client) drop(r DropReason) { c.stats.Drops[r]++ }

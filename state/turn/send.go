@@ -32,7 +32,7 @@ func (c *Client) AppendSend(dst []byte, now time.Time, peer netip.AddrPort, payl
 		// The server would drop it silently.
 		return Transmit{}, ErrPayloadTooLarge
 	}
-	peer = unmapped(peer)
+	peer = stunmsg.Unmap(peer)
 	t := Transmit{Src: c.cfg.Local, Dst: c.cfg.Server, Class: class}
 	if ch := c.peers.byPeer[peer]; ch != nil && ch.bound {
 		b, err := stunmsg.AppendChannelData(dst, ch.number, payload)
@@ -56,7 +56,7 @@ func (c *Client) MaxPayload() int { return c.cfg.MaxPayload }
 
 // HasChannel reports whether Send to peer produces ChannelData now.
 func (c *Client) HasChannel(peer netip.AddrPort) bool {
-	ch := c.peers.byPeer[unmapped(peer)]
+	ch := c.peers.byPeer[stunmsg.Unmap(peer)]
 	return ch != nil && ch.bound && c.state == StateAllocated
 }
 
