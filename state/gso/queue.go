@@ -374,8 +374,9 @@ func (q *Queue) HandleTimeout(now time.Time) {
 	q.bufs.expire(q.lastNow, q.cfg.IdleBufferTTL)
 }
 
-// PollTimeout returns when HandleTimeout next has buffers to release.
-func (q *Queue) PollTimeout() (time.Time, bool) {
+// PollTimeout returns when HandleTimeout next has buffers to release, and
+// why (the reason label, as every sub-machine's PollTimeout gives one).
+func (q *Queue) PollTimeout() (time.Time, string, bool) {
 	var next time.Time
 	ok := false
 	for c := range q.bufs.free {
@@ -392,5 +393,5 @@ func (q *Queue) PollTimeout() (time.Time, bool) {
 			next, ok = at, true
 		}
 	}
-	return next, ok
+	return next, "gso-idle-buffers", ok
 }

@@ -248,11 +248,14 @@ func TestIdleBuffersAreReleasedAfterTheirTTL(t *testing.T) {
 	mustEnqueue(t, q, dstA, 1200, Data)
 	q.Peek(make([]*Batch, 0, 1))
 	q.Advance(1)
-	if _, ok := q.PollTimeout(); !ok || q.Stats().PooledBuffers != 1 {
+	if _, _, ok := q.PollTimeout(); !ok || q.Stats().PooledBuffers != 1 {
 		t.Fatal("a freed buffer should be pooled with a release deadline")
 	}
 	q.HandleTimeout(t0.Add(10 * time.Second)) // stamps the buffer as free since now
-	at, _ := q.PollTimeout()
+	at, reason, _ := q.PollTimeout()
+	if reason != "gso-idle-buffers" {
+		t.Fatalf("reason %q", reason)
+	}
 	if want := t0.Add(70 * time.Second); !at.Equal(want) {
 		t.Fatalf("release at %v, want %v", at, want)
 	}
@@ -264,7 +267,7 @@ func TestIdleBuffersAreReleasedAfterTheirTTL(t *testing.T) {
 	if q.Stats().PooledBuffers != 0 {
 		t.Fatal("kept after its TTL")
 	}
-	if _, ok := q.PollTimeout(); ok {
+	if _, _, ok := q.PollTimeout(); ok {
 		t.Fatal("deadline with nothing pooled")
 	}
 }

@@ -417,8 +417,8 @@ func (p *Pump) WantsWritable() bool { return p.blocked && !p.queue.Empty() }
 // why: the Node's timers, the queue's buffer release, or held Data.
 func (p *Pump) PollTimeout() (time.Time, string, bool) {
 	at, reason, ok := p.node.PollTimeout()
-	if q, qok := p.queue.PollTimeout(); qok && (!ok || q.Before(at)) {
-		at, reason, ok = q, "queue-buffers", true
+	if q, qreason, qok := p.queue.PollTimeout(); qok && (!ok || q.Before(at)) {
+		at, reason, ok = q, qreason, true
 	}
 	if p.held && (!ok || p.heldAt.Before(at)) {
 		at, reason, ok = p.heldAt, "kernel-budget", true
