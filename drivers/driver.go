@@ -27,11 +27,6 @@ const (
 	// yieldPayloads is a full GSO batch: the loop waits for more payloads
 	// from a Send loop (see serveWaiting) only until it has one.
 	yieldPayloads = 64
-	// DefaultRecvMessages is how many buffers one Recv may fill: one
-	// recvmmsg call's worth.
-	DefaultRecvMessages = 64
-	// DefaultRecvBufferSize fits the largest datagram or GRO super-datagram.
-	DefaultRecvBufferSize = 1 << 16
 	// DefaultKernelDataBudget is pump.DefaultKernelDataBudget.
 	DefaultKernelDataBudget = pump.DefaultKernelDataBudget
 )
@@ -63,7 +58,8 @@ type Config struct {
 	OnData func(id node.ConnID, payload []byte)
 	// Logger gets structured logs; nil means JSON lines on stderr at Info.
 	Logger *slog.Logger
-	// RecvMessages and RecvBufferSize size the receive buffers.
+	// RecvMessages and RecvBufferSize size the receive buffers; 0 means
+	// pump.DefaultRecvMessages and pump.DefaultRecvBufferSize.
 	RecvMessages   int
 	RecvBufferSize int
 }
@@ -113,10 +109,10 @@ func New(c pump.Conn, cfg Config) (*Driver, error) {
 		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	if cfg.RecvMessages <= 0 {
-		cfg.RecvMessages = DefaultRecvMessages
+		cfg.RecvMessages = pump.DefaultRecvMessages
 	}
 	if cfg.RecvBufferSize <= 0 {
-		cfg.RecvBufferSize = DefaultRecvBufferSize
+		cfg.RecvBufferSize = pump.DefaultRecvBufferSize
 	}
 	n, err := node.New(cfg.Node)
 	if err != nil {

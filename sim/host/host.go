@@ -16,11 +16,6 @@ import (
 
 // Defaults, and why.
 const (
-	// DefaultRecvMessages is how many datagrams one Recv may return, as
-	// the real driver's recvmmsg batch.
-	DefaultRecvMessages = 64
-	// DefaultRecvBufferSize fits the largest UDP datagram.
-	DefaultRecvBufferSize = 1 << 16
 	// maxRecvRounds bounds the Recv calls of one Readable wake. Nothing
 	// can arrive while the loop runs (arrivals are world events), so the
 	// socket's own queue bound ends the loop long before this; reaching it
@@ -43,7 +38,8 @@ type Config struct {
 	// Pump configures the queue policy and the kernel budget.
 	Pump   pump.Config
 	Socket netmodel.SocketConfig
-	// RecvMessages and RecvBufferSize size the receive buffers.
+	// RecvMessages and RecvBufferSize size the receive buffers; 0 means
+	// pump.DefaultRecvMessages and pump.DefaultRecvBufferSize.
 	RecvMessages   int
 	RecvBufferSize int
 
@@ -104,10 +100,10 @@ func New(w *world.World, nh *netmodel.Host, cfg Config) (*Host, error) {
 	}
 	cfg.Node.Rand = rand.New(rand.NewPCG(w.Rand().Uint64(), w.Rand().Uint64()))
 	if cfg.RecvMessages <= 0 {
-		cfg.RecvMessages = DefaultRecvMessages
+		cfg.RecvMessages = pump.DefaultRecvMessages
 	}
 	if cfg.RecvBufferSize <= 0 {
-		cfg.RecvBufferSize = DefaultRecvBufferSize
+		cfg.RecvBufferSize = pump.DefaultRecvBufferSize
 	}
 	n, err := node.New(cfg.Node)
 	if err != nil {

@@ -31,6 +31,17 @@ type Conn interface {
 	Close() error
 }
 
+// Receive sizes a loop gives Recv by default; the real-time driver and the
+// simulator's host both use these.
+const (
+	// DefaultRecvMessages is how many buffers one Recv may fill: one
+	// recvmmsg call's worth.
+	DefaultRecvMessages = 64
+	// DefaultRecvBufferSize fits the largest datagram or GRO
+	// super-datagram.
+	DefaultRecvBufferSize = 1 << 16
+)
+
 // Message is one received buffer.
 type Message struct {
 	// Buf is the caller's buffer; N bytes of it were filled.
