@@ -62,7 +62,7 @@ func TestADeadDirectPathMovesToTheRelayedPairWithinSwitchAfterInsteadOfFailing(t
 	l.busy(t, t0.Add(20*time.Second))
 	for i, ag := range []*Agent{l.a, l.b} {
 		p, ok := ag.Selected()
-		if !ok || p.Relayed() || (i == 0 && p.Src() != addrA) {
+		if !ok || p.ThroughOurRelay() || (i == 0 && p.Src() != addrA) {
 			t.Fatalf("agent %d: selected %v (%v), want the direct pair", i, p, ok)
 		}
 	}
@@ -147,7 +147,7 @@ func TestAStaleNominationOfALowerPairDoesNotMoveTheControlledSideBack(t *testing
 	l := pairWithRelay(t)
 	l.busy(t, t0.Add(5*time.Second))
 	p, ok := l.b.Selected()
-	if !ok || p.Relayed() || p.Dst() != addrA {
+	if !ok || p.ThroughOurRelay() || p.Dst() != addrA {
 		t.Fatalf("b selected %v (%v), want the direct pair", p, ok)
 	}
 	relayed := l.a.findPair(relayA, addrB)
@@ -306,7 +306,7 @@ func TestAfterAFailoverTheConnectionMovesBackOnceTheBetterPathHeals(t *testing.T
 	healed := l.now
 	l.busy(t, healed.Add(l.a.cfg.RecheckInterval+10*time.Second))
 	for i, ag := range []*Agent{l.a, l.b} {
-		if p, _ := ag.Selected(); p.Relayed() || (i == 0 && p.Src() != addrA) || (i == 1 && p.Dst() != addrA) {
+		if p, _ := ag.Selected(); p.ThroughOurRelay() || (i == 0 && p.Src() != addrA) || (i == 1 && p.Dst() != addrA) {
 			t.Fatalf("agent %d is on %v %v after the direct path healed, want the direct pair; events %v",
 				i, p, l.now.Sub(healed), l.events[i])
 		}

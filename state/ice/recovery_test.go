@@ -253,7 +253,7 @@ func TestARecoveryChecksAgainAfterAnOutageLongerThanOneCheckSchedule(t *testing.
 func TestALostPathIsNotReplacedByAPairThatLastAnsweredBeforeTheSilence(t *testing.T) {
 	l := pairWithRelay(t)
 	l.busy(t, t0.Add(20*time.Second))
-	if p, _ := l.a.Selected(); p.Relayed() {
+	if p, _ := l.a.Selected(); p.ThroughOurRelay() {
 		t.Fatalf("a is on %v, want the direct pair", p)
 	}
 	l.deliver = false
@@ -285,7 +285,7 @@ func TestASilentPathThatGoesAwayIsReplacedByAWorkingBackupAtOnce(t *testing.T) {
 	for _, role := range []Role{Controlling, Controlled} {
 		l := agentsWithRelay(t, role, rand.New(rand.NewPCG(7, 7)))
 		l.busy(t, t0.Add(20*time.Second))
-		if p, _ := l.a.Selected(); p.Relayed() {
+		if p, _ := l.a.Selected(); p.ThroughOurRelay() {
 			t.Fatalf("%v: a is on %v, want the direct pair", role, p)
 		}
 		// The direct path falls silent; the relayed backup keeps working.
@@ -324,7 +324,7 @@ func TestARecoveryChecksAgainThePairsThatFailedBeforeIt(t *testing.T) {
 		t.Fatal("no relay candidate")
 	}
 	l.busy(t, l.now.Add(5*time.Second))
-	if p, ok := l.a.Selected(); !ok || p.Relayed() || l.a.Recovering() || l.a.Failure() != 0 {
+	if p, ok := l.a.Selected(); !ok || p.ThroughOurRelay() || l.a.Recovering() || l.a.Failure() != 0 {
 		t.Fatalf("a is on %v (%v), recovering %v, failure %v; want the direct pair", p, ok, l.a.Recovering(), l.a.Failure())
 	}
 }

@@ -85,8 +85,11 @@ func (p Path) Src() netip.AddrPort { return p.Local.Base }
 // Dst is where packets of the path go.
 func (p Path) Dst() netip.AddrPort { return p.Remote.Addr }
 
-// Relayed reports whether the path goes through our TURN allocation.
-func (p Path) Relayed() bool { return p.Local.Type == stunmsg.Relay }
+// ThroughOurRelay reports whether the path leaves from our TURN allocation
+// (its local candidate is our relayed address). A path to the peer's
+// relayed address from one of our own addresses is relayed too, by the
+// peer's server, but not through ours: this is false for it.
+func (p Path) ThroughOurRelay() bool { return p.Local.Type == stunmsg.Relay }
 
 func (p Path) String() string {
 	return p.Local.Type.String() + " " + p.Src().String() + " -> " + p.Remote.Type.String() + " " + p.Dst().String()

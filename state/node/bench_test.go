@@ -88,7 +88,7 @@ func BenchmarkSendOnARelayedPath(b *testing.B) {
 	h.connect([2]Role{Controlling, Controlled})
 	h.runFor(3 * time.Second)
 	n := h.nodes[1]
-	if p, _ := n.Path(connID); !p.Relayed() || !n.relays[0].client.HasChannel(p.Dst()) {
+	if p, _ := n.Path(connID); !p.ThroughOurRelay() || !n.relays[0].client.HasChannel(p.Dst()) {
 		b.Fatalf("path %v is not through b's relay with a channel", p)
 	}
 	payload := make([]byte, 1200)

@@ -18,7 +18,7 @@ func (h *pairHarness) sendBatchThrough(from int, payloads [][]byte, refuseAt int
 	calls := 0
 	p, _ := h.nodes[from].Path(connID)
 	emit := func(tx Transmit) bool {
-		if p.Relayed() && tx.Dst != relayAddr {
+		if p.ThroughOurRelay() && tx.Dst != relayAddr {
 			// The harness's network would deliver it from the relayed
 			// address anyway; a real one would not.
 			h.t.Errorf("on a relayed path a transmit went to %v, not the relay", tx.Dst)

@@ -92,7 +92,7 @@ func refreshesWithoutGap(t *testing.T, srv *realturn.Server, stale bool) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !cs.Connected || !cs.Path.Relayed() && cs.Path.Remote.Type != stunmsg.Relay {
+		if !cs.Connected || !cs.Path.ThroughOurRelay() && cs.Path.Remote.Type != stunmsg.Relay {
 			t.Errorf("%s %s: connection on %v", srv.Name, p.name, cs.Path)
 		}
 		if c.Refreshes < 3 || c.PermissionRefreshes < 3 {
@@ -100,7 +100,7 @@ func refreshesWithoutGap(t *testing.T, srv *realturn.Server, stale bool) {
 		}
 		// Only the side whose path leaves from its own relay binds a
 		// channel; the other sends to the peer's relayed address directly.
-		if cs.Path.Relayed() && (c.ChannelRefreshes < 3 || c.ChannelDataSent == 0) {
+		if cs.Path.ThroughOurRelay() && (c.ChannelRefreshes < 3 || c.ChannelDataSent == 0) {
 			t.Errorf("%s %s: the channel was not refreshed three times: %+v", srv.Name, p.name, c)
 		}
 		if stale && c.StaleNonces == 0 {
