@@ -256,8 +256,8 @@ type Stats struct {
 	// Node: drops by reason, clock corrections, refused connections.
 	Node node.Stats
 	// Conn: the OS driver's system calls, offload messages and GSO
-	// fallbacks, when the Conn counts them (pump.ConnStatser).
-	Conn pump.ConnStats
+	// fallbacks, when the Conn counts them (pump.SocketStatser).
+	Conn pump.SocketStats
 }
 
 // Stats returns a snapshot of the pump's, the queue's, the node's and the
@@ -268,8 +268,8 @@ func (d *Driver) Stats(ctx context.Context) (Stats, error) {
 	var s Stats
 	err := d.Do(ctx, func(time.Time, *pump.Pump) error {
 		s = Stats{Pump: d.pump.Stats(), Queue: d.pump.Queue().Stats(), Node: d.pump.Node().Stats()}
-		if c, ok := d.conn.(pump.ConnStatser); ok {
-			s.Conn = c.ConnStats()
+		if c, ok := d.conn.(pump.SocketStatser); ok {
+			s.Conn = c.SocketStats()
 		}
 		return nil
 	})

@@ -132,9 +132,9 @@ func (c *Conn) Stats() Stats { return c.cnt.snapshot() }
 func (c *Conn) Close() error { return c.uc.Close() }
 
 // ConnStats returns the counters in the shape every driver shares.
-func (c *Conn) ConnStats() pump.ConnStats {
+func (c *Conn) SocketStats() pump.SocketStats {
 	s := c.Stats()
-	return pump.ConnStats{
+	return pump.SocketStats{
 		SendCalls: s.SendCalls, SentDatagrams: s.SentDatagrams,
 		OffloadMessages: s.GSOMessages, OffloadFallbacks: s.GSOFallbacks,
 		RecvCalls: s.RecvCalls, RecvDatagrams: s.RecvDatagrams, CoalescedMessages: s.GROMessages,

@@ -234,9 +234,9 @@ func (c *Conn) Stats() Stats {
 func (c *Conn) Close() error { return c.uc.Close() }
 
 // ConnStats returns the counters in the shape every driver shares.
-func (c *Conn) ConnStats() pump.ConnStats {
+func (c *Conn) SocketStats() pump.SocketStats {
 	s := c.Stats()
-	return pump.ConnStats{
+	return pump.SocketStats{
 		SendCalls: s.SentDatagrams, SentDatagrams: s.SentDatagrams, RecvCalls: s.RecvDatagrams,
 		RecvDatagrams: s.RecvDatagrams, TooLarge: s.TooLarge, Unreachable: s.Unreachable,
 		SkippedDatagrams: s.SkippedDatagrams, OtherErrors: s.OtherErrors,

@@ -117,9 +117,9 @@ func (c *Conn) WaitWritable() error { return nil }
 func (c *Conn) Close() error { return c.uc.Close() }
 
 // ConnStats returns the counters in the shape every driver shares.
-func (c *Conn) ConnStats() pump.ConnStats {
+func (c *Conn) SocketStats() pump.SocketStats {
 	s := c.Stats()
-	return pump.ConnStats{
+	return pump.SocketStats{
 		SendCalls: s.SendCalls, SentDatagrams: s.SentDatagrams,
 		OffloadMessages: s.USOMessages, OffloadFallbacks: s.USOFallbacks,
 		RecvCalls: s.RecvCalls, RecvDatagrams: s.RecvDatagrams, CoalescedMessages: s.UROMessages,

@@ -31,9 +31,10 @@ type Stats struct {
 	KernelDataLimit int
 }
 
-// ConnStats are an OS driver's counters in the shape every driver shares,
-// so that an application reads them without knowing the OS.
-type ConnStats struct {
+// SocketStats are an OS driver's counters of its socket, in the shape every
+// driver shares, so that an application reads them without knowing the OS
+// (node.ConnStats, by contrast, counts one peer connection).
+type SocketStats struct {
 	// SendCalls counts send system calls; SentDatagrams the datagrams
 	// (segments) the kernel took.
 	SendCalls, SentDatagrams uint64
@@ -50,8 +51,8 @@ type ConnStats struct {
 	Truncated, TooLarge, Unreachable, SkippedDatagrams, OtherErrors uint64
 }
 
-// ConnStatser is implemented by Conns that count what they do; the
+// SocketStatser is implemented by Conns that count what they do; the
 // drivers' Stats include it.
-type ConnStatser interface {
-	ConnStats() ConnStats
+type SocketStatser interface {
+	SocketStats() SocketStats
 }
