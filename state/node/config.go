@@ -68,7 +68,7 @@ type Config struct {
 	MaxLateness time.Duration
 	// Relay holds the timers and bounds of every relay's TURN client (see
 	// turn.Config for each default and its reason). Server, Local,
-	// credentials and RNG are ignored here: AddRelay sets them.
+	// credentials and Rand are ignored here: AddRelay sets them.
 	Relay turn.Config
 	// MaxRelays bounds AddRelay. Default 4: each connection uses one relay,
 	// so more relays only spread connections and survive a relay's loss;

@@ -299,7 +299,7 @@ func TestAConnectionMovedOffAReallocatingRelayGivesBackWhatItAskedThere(t *testi
 	n.withdrawRelay(old)
 	other := netip.MustParseAddrPort("10.0.0.10:3478")
 	client, err := turn.New(h.now, turn.Config{Server: other, Local: h.addrs[0], Username: relayUser,
-		Password: relayPassword, RNG: rand.New(rand.NewPCG(3, 3))})
+		Password: relayPassword, Rand: rand.New(rand.NewPCG(3, 3))})
 	if err != nil {
 		t.Fatal(err)
 	}

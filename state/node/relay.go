@@ -61,7 +61,7 @@ func (n *Node) AddRelay(now time.Time, server, local netip.AddrPort, username, p
 		return ErrTooManyRelays
 	}
 	cfg := n.cfg.Relay
-	cfg.Server, cfg.Local, cfg.Username, cfg.Password, cfg.RNG = server, local, username, password, n.cfg.Rand
+	cfg.Server, cfg.Local, cfg.Username, cfg.Password, cfg.Rand = server, local, username, password, n.cfg.Rand
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -185,9 +185,9 @@ func (n *Node) moveRelays(now time.Time, from, to netip.AddrPort) error {
 			return true
 		})
 		keep := func(c *turn.Config) {
-			server, local, user, pass, rng := c.Server, c.Local, c.Username, c.Password, c.RNG
+			server, local, user, pass, rng := c.Server, c.Local, c.Username, c.Password, c.Rand
 			*c = old
-			c.Server, c.Local, c.Username, c.Password, c.RNG = server, local, user, pass, rng
+			c.Server, c.Local, c.Username, c.Password, c.Rand = server, local, user, pass, rng
 		}
 		if err := n.AddRelay(now, old.Server, to, old.Username, old.Password, keep); err != nil {
 			return err

@@ -126,7 +126,7 @@ func TestConfigDefaultsAreValidAndNonsenseIsRefused(t *testing.T) {
 	}
 	base := h.c.Config()
 	for name, tweak := range map[string]func(*Config){
-		"no rng":                  func(c *Config) { c.RNG = nil },
+		"no rng":                  func(c *Config) { c.Rand = nil },
 		"no server":               func(c *Config) { c.Server = netip.AddrPort{} },
 		"refresh after lifetime":  func(c *Config) { c.PermissionRefreshAfter = c.PermissionLifetime },
 		"rto max below rto":       func(c *Config) { c.RequestRTOMax = c.RequestRTO / 2 },

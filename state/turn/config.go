@@ -17,9 +17,9 @@ type Config struct {
 	Local netip.AddrPort
 	// Username and Password are the long-term credentials (RFC 8489 9.2).
 	Username, Password string
-	// RNG draws every transaction ID. Drivers seed it from crypto/rand, the
+	// Rand draws every transaction ID. Drivers seed it from crypto/rand, the
 	// simulator from its seed. Required: the client never makes its own.
-	RNG *rand.Rand
+	Rand *rand.Rand
 
 	// Lifetime is the allocation LIFETIME requested. Default 600 s, RFC
 	// 8656's default; the server may grant less, and the client follows
@@ -121,7 +121,7 @@ const DefaultMaxPayload = 1500
 const MaxMaxPayload = 0xFFFF
 
 // DefaultConfig returns the defaults documented on Config (without server,
-// credentials or RNG).
+// credentials or Rand).
 func DefaultConfig() Config {
 	return Config{
 		Lifetime:               600 * time.Second,
@@ -178,8 +178,8 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	bad := func(why string) error { return fmt.Errorf("%w: %s", ErrConfig, why) }
 	switch {
-	case c.RNG == nil:
-		return bad("RNG is required")
+	case c.Rand == nil:
+		return bad("Rand is required")
 	case !c.Server.IsValid() || c.Server.Port() == 0:
 		return bad("Server is not a valid address")
 	case !c.Local.IsValid():

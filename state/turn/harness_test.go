@@ -54,7 +54,7 @@ func newHarnessWith(t *testing.T, server func(*fakeServer), tweak func(*Config))
 	}
 	h.now = h.start
 	h.s.clock = &h.now
-	cfg := Config{Server: h.s.addr, Local: local, Username: "u", Password: "p", RNG: rand.New(rand.NewPCG(1, 2))}
+	cfg := Config{Server: h.s.addr, Local: local, Username: "u", Password: "p", Rand: rand.New(rand.NewPCG(1, 2))}
 	if tweak != nil {
 		tweak(&cfg)
 	}

@@ -88,7 +88,7 @@ func startRunnerOn(t *testing.T, cfg turn.Config, conn *net.UDPConn) *runner {
 	r := &runner{t: t, conn: conn, addr: conn.LocalAddr().(*net.UDPAddr).AddrPort(),
 		events: make(chan turn.Event, 1024), data: make(chan inbound, 8192), done: make(chan struct{})}
 	cfg.Local = r.addr
-	cfg.RNG = newSeededRand()
+	cfg.Rand = newSeededRand()
 	if r.c, err = turn.New(time.Now(), cfg); err != nil {
 		t.Fatal(err)
 	}
