@@ -84,16 +84,22 @@ func (n *Node) Connect(now time.Time, id ConnID, role Role, local, remote Creden
 	n.order.ReplaceOrInsert(id)
 	n.ufrags[local.Ufrag] = id
 	n.tags[c.tag] = id
+	c.relay = n.pickRelay()
+	n.gatherInto(now, c)
+	n.settle(c)
+	return local, nil
+}
+
+// gatherInto gives c's agent every candidate the Node has: host, relayed
+// and server-reflexive (which the agent also ranks pairs by).
+func (n *Node) gatherInto(now time.Time, c *conn) {
 	for _, l := range n.locals {
 		n.addLocalTo(now, c, l)
 	}
-	c.relay = n.pickRelay()
 	n.addRelayCandidate(c)
 	for _, s := range n.gather.srflx {
 		n.addSrflxTo(c, s)
 	}
-	n.settle(c)
-	return local, nil
 }
 
 func (n *Node) newTag() uint32 {

@@ -80,14 +80,7 @@ func (n *Node) RestartICE(now time.Time, id ConnID, remote Credentials) (Credent
 		Role: c.role, Local: local, Remote: remote,
 		TieBreaker: n.cfg.Rand.Uint64(), TxTag: c.tag, Rand: n.cfg.Rand,
 	})
-	for _, l := range n.locals {
-		n.addLocalTo(now, c, l)
-	}
-	n.addRelayCandidate(c)
-	for _, s := range n.gather.srflx {
-		// As on Connect: the new agent ranks pairs by them as the peer does.
-		n.addSrflxTo(c, s)
-	}
+	n.gatherInto(now, c) // as on Connect, so it ranks pairs as the peer does
 	n.settle(c)
 	return local, nil
 }
