@@ -36,56 +36,79 @@ func (c *heldConn) Send(b []*gso.Batch) (int, error) {
 func (c *heldConn) Recv([]pump.Message) (int, error) { <-c.closed; return 0, io.EOF }
 func (c *heldConn) Close() error                     { c.once.Do(func() { close(c.closed) }); return nil }
 
+// held is a running Driver over a heldConn with one local address, src.
+type held struct {
+	d      *Driver
+	c      *heldConn
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan error
+	src    netip.AddrPort
+}
+
+func startHeld(t *testing.T) *held {
+	t.Helper()
+	h := &held{c: &heldConn{inSend: make(chan struct{}, 16), release: make(chan struct{}), closed: make(chan struct{})},
+		done: make(chan error, 1), src: netip.MustParseAddrPort("192.0.2.1:1000")}
+	var err error
+	if h.d, err = New(h.c, Config{Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	go func() { h.done <- h.d.Run(h.ctx) }()
+	if err := h.d.AddLocalAddress(h.ctx, h.src); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// enqueue queues n Data datagrams from src.
+func (h *held) enqueue(t *testing.T, n int) {
+	t.Helper()
+	dst := netip.MustParseAddrPort("198.51.100.1:2000")
+	err := h.d.Do(h.ctx, func(_ time.Time, p *pump.Pump) error {
+		for range n {
+			if err := p.Queue().Enqueue(h.src, dst, []byte("x"), gso.Data, gso.NotECT); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stop ends Run and checks it ended cleanly.
+func (h *held) stop(t *testing.T) {
+	t.Helper()
+	h.cancel()
+	if err := <-h.done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
 // The loop serves commands while a round is with the sending goroutine, so
 // an address can go away then: what is in flight stays for its round, the
 // rest from that address is dropped, and nothing panics (it did: the
 // queue refused a drop between a Peek and its Advance).
 func TestAnAddressRemovedWhileARoundIsInFlight(t *testing.T) {
-	c := &heldConn{inSend: make(chan struct{}, 16), release: make(chan struct{}), closed: make(chan struct{})}
-	d, err := New(c, Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	src := netip.MustParseAddrPort("192.0.2.1:1000")
-	dst := netip.MustParseAddrPort("198.51.100.1:2000")
-	if err := d.AddLocalAddress(ctx, src); err != nil {
-		t.Fatal(err)
-	}
-	enqueue := func(n int) {
-		t.Helper()
-		err := d.Do(ctx, func(_ time.Time, p *pump.Pump) error {
-			for range n {
-				if err := p.Queue().Enqueue(src, dst, []byte("x"), gso.Data, gso.NotECT); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	enqueue(1)
-	<-c.inSend // a round is in flight: the queue is peeked
-	enqueue(2) // queued behind it
-	if err := d.RemoveLocalAddress(ctx, src); err != nil {
+	h := startHeld(t)
+	h.enqueue(t, 1)
+	<-h.c.inSend    // a round is in flight: the queue is peeked
+	h.enqueue(t, 2) // queued behind it
+	if err := h.d.RemoveLocalAddress(h.ctx, h.src); err != nil {
 		t.Fatalf("RemoveLocalAddress: %v", err)
 	}
-	close(c.release)
-	s, err := d.Stats(ctx)
+	close(h.c.release)
+	s, err := h.d.Stats(h.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Pump.DataSendDropped != 2 {
 		t.Fatalf("%d datagrams queued behind the round dropped, want 2: %+v", s.Pump.DataSendDropped, s.Pump)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	h.stop(t)
 }
 
 // countConn takes every datagram at once and counts them.
@@ -110,50 +133,21 @@ func (c *countConn) Close() error                     { c.once.Do(func() { close
 // A socket rebound to the address it had (wireguard-go reopening on its
 // port) keeps what is queued: it leaves on the new socket.
 func TestARebindToTheSameAddressKeepsWhatIsQueued(t *testing.T) {
-	c := &heldConn{inSend: make(chan struct{}, 16), release: make(chan struct{}), closed: make(chan struct{})}
-	d, err := New(c, Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	src := netip.MustParseAddrPort("192.0.2.1:1000")
-	dst := netip.MustParseAddrPort("198.51.100.1:2000")
-	if err := d.AddLocalAddress(ctx, src); err != nil {
-		t.Fatal(err)
-	}
-	enqueue := func(n int) {
-		t.Helper()
-		err := d.Do(ctx, func(_ time.Time, p *pump.Pump) error {
-			for range n {
-				if err := p.Queue().Enqueue(src, dst, []byte("x"), gso.Data, gso.NotECT); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	enqueue(1)
-	<-c.inSend
-	enqueue(2)
+	h := startHeld(t)
+	h.enqueue(t, 1)
+	<-h.c.inSend
+	h.enqueue(t, 2)
 	next := &countConn{closed: make(chan struct{})}
-	if err := d.Rebind(ctx, next, AddressMove{From: src, To: src}); err != nil {
+	if err := h.d.Rebind(h.ctx, next, AddressMove{From: h.src, To: h.src}); err != nil {
 		t.Fatalf("Rebind: %v", err)
 	}
-	close(c.release)
+	close(h.c.release)
 	for end := time.Now().Add(5 * time.Second); next.sent.Load() < 2 && time.Now().Before(end); {
 		time.Sleep(time.Millisecond)
 	}
 	if got := next.sent.Load(); got != 2 {
-		s, _ := d.Stats(ctx)
+		s, _ := h.d.Stats(h.ctx)
 		t.Fatalf("the new socket sent %d of the 2 datagrams queued at the rebind (pump %+v)", got, s.Pump)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	h.stop(t)
 }
