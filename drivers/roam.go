@@ -18,7 +18,7 @@ import (
 // RemoveLocalAddress unregisters an address the socket no longer has (the
 // interface went down, the Wi-Fi is gone). Its host and server-reflexive
 // candidates are withdrawn (CandidateWithdrawn: signal each to the peer),
-// a relay allocated from it is lost (RelayLostEvent), and connections on
+// a relay allocated from it is lost (RelayFailed), and connections on
 // it move to another path (PathChanged) or check for one. See
 // node.Node.RemoveLocalAddress.
 func (d *Driver) RemoveLocalAddress(ctx context.Context, addr netip.AddrPort) error {

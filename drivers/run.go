@@ -245,7 +245,7 @@ func (d *Driver) logEvent(e node.Event) {
 			level = slog.LevelError // a bug in peerlink, never the network
 		}
 		attrs = append(attrs, KeyConn, uint64(e.Conn), KeyReason, e.Reason.String())
-	case node.RelayLostEvent:
+	case node.RelayFailed:
 		// A lost relay is the application's to act on (AddRelay again);
 		// the connections on it moved or failed, each logged on its own.
 		level = slog.LevelWarn
@@ -276,7 +276,7 @@ func eventName(e node.Event) string {
 		return "failed"
 	case node.Closed:
 		return "closed"
-	case node.RelayLostEvent:
+	case node.RelayFailed:
 		return "relay-lost"
 	}
 	return "unknown"

@@ -107,8 +107,9 @@ const (
 	ProbeTimeout
 	// RelayLost: the relay under the selected path was lost (TURN work).
 	RelayLost
-	// Closed: the application closed the connection.
-	Closed
+	// ClosedByApp: the application closed the connection (node's Closed
+	// event carries it).
+	ClosedByApp
 	// Internal: peerlink found its own state inconsistent (a bug: a
 	// timer that did not move past the time it ran at) and ended the
 	// connection rather than spin or crash. The Node counts it
@@ -118,7 +119,7 @@ const (
 )
 
 var reasonNames = [...]string{CandidateTimeout: "CandidateTimeout", ChecksFailed: "ChecksFailed",
-	ProbeTimeout: "ProbeTimeout", RelayLost: "RelayLost", Closed: "Closed", Internal: "Internal"}
+	ProbeTimeout: "ProbeTimeout", RelayLost: "RelayLost", ClosedByApp: "ClosedByApp", Internal: "Internal"}
 
 func (r FailReason) String() string {
 	if r > 0 && int(r) < len(reasonNames) {

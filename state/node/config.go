@@ -74,7 +74,7 @@ type Config struct {
 	// so more relays only spread connections and survive a relay's loss;
 	// every relay costs an allocation, refreshes and a keepalive every 25 s.
 	MaxRelays int
-	// RelayRetry is how long after a relay is lost (RelayLostEvent) the
+	// RelayRetry is how long after a relay is lost (RelayFailed) the
 	// Node starts it again with a fresh allocation, doubled after each
 	// loss in a row up to RelayRetryMax and reset once an allocation is
 	// granted. Every loss is retried, whatever its reason (refused

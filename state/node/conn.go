@@ -119,7 +119,7 @@ func (n *Node) Close(now time.Time, id ConnID) error {
 		return ErrUnknownConn
 	}
 	n.forget(c)
-	n.emit(Closed{Conn: id, Reason: ice.Closed})
+	n.emit(Closed{Conn: id, Reason: ClosedByApp})
 	return nil
 }
 

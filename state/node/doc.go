@@ -31,7 +31,7 @@
 //
 //	PollTransmit() (Transmit, bool)          // datagrams to send, tagged Control or Data
 //	PollEvent() (Event, bool)                // CandidateGathered, CandidateWithdrawn, Connected, PathChanged,
-//	                                         // Failed, Closed, RoleChanged, RelayLostEvent
+//	                                         // Failed, Closed, RoleChanged, RelayFailed
 //	PollTimeout() (time.Time, string, bool)  // next deadline and why
 //
 // Time never goes backwards inside: a now earlier than one seen before is
@@ -92,7 +92,7 @@
 //				case node.Connected:         // ready; e.Path
 //				case node.PathChanged:       // moved to e.Path
 //				case node.Failed:            // e.Reason: CandidateTimeout, ChecksFailed, ProbeTimeout, RelayLost, Internal
-//				case node.RelayLostEvent:    // e.Server lost (e.Reason); tried again after e.RetryIn
+//				case node.RelayFailed:    // e.Server lost (e.Reason); tried again after e.RetryIn
 //				case node.Closed:
 //				}
 //			}
@@ -177,7 +177,7 @@
 //     (PathChanged). With none, it goes back to checking (ice recovery);
 //     a peer that loses the relay candidate its path pointed at does the
 //     same. A relay that stops answering or refuses our credentials also
-//     raises RelayLostEvent; its connections get another relay if there
+//     raises RelayFailed; its connections get another relay if there
 //     is one, and the Node starts the relay again with a fresh client
 //     after Config.RelayRetry (1 s, doubling to RelayRetryMax, 60 s; each
 //     loss reported again; negative: the relay is forgotten). Once granted,
@@ -228,7 +228,7 @@
 //     no later than without the relay's loss — with Failed{RelayLost}:
 //     the path went away under it and nothing replaced it. It fails with
 //     RelayLost at once, as before, when its own relay is lost
-//     (RelayLostEvent, or RemoveRelay) and no other relay took over: the
+//     (RelayFailed, or RemoveRelay) and no other relay took over: the
 //     peer's relay path withdrawn next to ours most likely went in the
 //     same outage, and failing fast lets the application reconnect.
 //     AddRelay, or the lost relay granted again on a retry, makes waiting
@@ -252,7 +252,7 @@
 //   - RemoveLocalAddress: the address is gone. Its host candidate and the
 //     server-reflexive one learned through it are withdrawn from every
 //     connection (CandidateWithdrawn), its pairs fail at once, a relay
-//     allocated from it ends (RelayLostEvent, turn.LostLocalAddress), and a
+//     allocated from it ends (RelayFailed, turn.LostLocalAddress), and a
 //     connection whose path used it moves to another working pair
 //     (PathChanged) or checks the pairs it has and gets (ice recovery)
 //     until the lost path's probe timeout.

@@ -141,7 +141,7 @@ func (n *Node) unstick(it timerItem) {
 	n.stats.StuckTimers++
 	if it.relay {
 		r := n.relayByID(it.id)
-		n.emit(RelayLostEvent{Server: r.server, Reason: turn.LostInternal})
+		n.emit(RelayFailed{Server: r.server, Reason: turn.LostInternal})
 		n.removeRelay(r)
 		return
 	}

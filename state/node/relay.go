@@ -88,7 +88,7 @@ func (n *Node) AddRelay(now time.Time, server, local netip.AddrPort, username, p
 // RemoveRelay releases the allocation on server (a Refresh with LIFETIME 0)
 // and forgets the relay once the server answers or the release times out.
 // Connections on it move to another path or fail with RelayLost, as when
-// the relay is lost, but no RelayLost event is emitted.
+// the relay is lost, but no RelayFailed is emitted.
 func (n *Node) RemoveRelay(now time.Time, server netip.AddrPort) error {
 	now = n.clock(now)
 	r := n.relayByServer(stunmsg.Unmap(server))

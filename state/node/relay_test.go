@@ -111,7 +111,7 @@ func TestALostRelayFailsTheConnectionsOnItWithRelayLost(t *testing.T) {
 		lost, failed := time.Duration(-1), ice.FailReason(0)
 		for _, e := range h.events[i] {
 			switch e := e.(type) {
-			case RelayLostEvent:
+			case RelayFailed:
 				if lost < 0 {
 					lost = 0
 				}

@@ -14,7 +14,7 @@ import (
 // allocation is deleted. So the Node keeps the relay and, after
 // Config.RelayRetry (doubled after each loss in a row, up to
 // RelayRetryMax), starts a fresh client on the same server, socket and
-// credentials. Each loss is still reported (RelayLostEvent, with RetryIn),
+// credentials. Each loss is still reported (RelayFailed, with RetryIn),
 // and while the relay waits it carries nothing: its connections moved to
 // another relay, or, with none, fail with RelayLost once their path is
 // lost. When the fresh client is granted an allocation, connections
@@ -23,7 +23,7 @@ import (
 // relayLost handles EventLost from r's client.
 func (n *Node) relayLost(r *relay, e turn.Event) {
 	wait := n.retryWait(r)
-	n.emit(RelayLostEvent{Server: r.server, Reason: e.Reason, Code: e.Code, RetryIn: wait})
+	n.emit(RelayFailed{Server: r.server, Reason: e.Reason, Code: e.Code, RetryIn: wait})
 	if wait == 0 {
 		n.removeRelay(r)
 		return

@@ -10,11 +10,11 @@ import (
 	"github.com/peerlink/peerlink/state/turn"
 )
 
-// relayLosses returns the RetryIn of every RelayLostEvent node i raised.
+// relayLosses returns the RetryIn of every RelayFailed node i raised.
 func (h *pairHarness) relayLosses(i int) []time.Duration {
 	var out []time.Duration
 	for _, e := range h.events[i] {
-		if l, ok := e.(RelayLostEvent); ok {
+		if l, ok := e.(RelayFailed); ok {
 			out = append(out, l.RetryIn)
 		}
 	}
@@ -140,7 +140,7 @@ func TestARelayLostToRefusedCredentialsIsRetriedUntilTheyWork(t *testing.T) {
 	h.runFor(20 * time.Second)
 	var reasons []turn.LostReason
 	for _, e := range h.events[0] {
-		if l, ok := e.(RelayLostEvent); ok {
+		if l, ok := e.(RelayFailed); ok {
 			reasons = append(reasons, l.Reason)
 			if l.RetryIn == 0 {
 				t.Fatalf("a loss to %v not retried: %+v", l.Reason, l)

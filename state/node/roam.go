@@ -22,7 +22,7 @@ import (
 //     that works (PathChanged), or checks the pairs it has and will get
 //     (ice recovery) until the lost path's probe timeout: a new address
 //     registered with AddLocalAddress brings new pairs within a round trip;
-//   - a relay allocated from it is lost (RelayLostEvent with
+//   - a relay allocated from it is lost (RelayFailed with
 //     turn.LostLocalAddress) and its connections move to another relay;
 //   - the STUN server requests from it stop, and one of the addresses left
 //     asks for the server-reflexive mapping the removed one provided.
@@ -102,7 +102,7 @@ func (n *Node) forgetGatheredFrom(addr netip.AddrPort) []Candidate {
 func (n *Node) loseRelaysFrom(addr netip.AddrPort) {
 	for _, r := range slices.Clone(n.relays) {
 		if r.local == addr && !r.removed {
-			n.emit(RelayLostEvent{Server: r.server, Reason: turn.LostLocalAddress})
+			n.emit(RelayFailed{Server: r.server, Reason: turn.LostLocalAddress})
 			n.removeRelay(r)
 		}
 	}

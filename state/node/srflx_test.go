@@ -112,7 +112,7 @@ func TestRemovingTheAddressOfARelayLosesTheRelay(t *testing.T) {
 	lost, relayWithdrawn := false, false
 	for _, e := range h.events[0][before:] {
 		switch e := e.(type) {
-		case RelayLostEvent:
+		case RelayFailed:
 			lost = e.Reason == turn.LostLocalAddress
 		case CandidateWithdrawn:
 			relayWithdrawn = relayWithdrawn || e.Candidate.Type == stunmsg.Relay
@@ -142,7 +142,7 @@ func TestMovingTheAddressOfARelayAllocatesItAgain(t *testing.T) {
 	var lost, withdrawn, gathered int
 	for _, e := range h.events[0][before:] {
 		switch e := e.(type) {
-		case RelayLostEvent, Failed:
+		case RelayFailed, Failed:
 			lost++
 		case CandidateWithdrawn:
 			if e.Candidate.Type == stunmsg.Relay {

@@ -73,17 +73,17 @@ func TestARelayWhoseDeadlineDoesNotAdvanceIsRemovedWithLostInternal(t *testing.T
 	if len(n.Relays()) != 0 {
 		t.Fatal("the relay with the stuck timer is still there")
 	}
-	var lost *RelayLostEvent
+	var lost *RelayFailed
 	for {
 		e, ok := n.PollEvent()
 		if !ok {
 			break
 		}
-		if l, isLost := e.(RelayLostEvent); isLost {
+		if l, isLost := e.(RelayFailed); isLost {
 			lost = &l
 		}
 	}
 	if lost == nil || lost.Reason != turn.LostInternal {
-		t.Fatalf("want RelayLostEvent{LostInternal}, got %v", lost)
+		t.Fatalf("want RelayFailed{LostInternal}, got %v", lost)
 	}
 }

@@ -34,8 +34,8 @@ const (
 	ChecksFailed     = ice.ChecksFailed
 	ProbeTimeout     = ice.ProbeTimeout
 	RelayLost        = ice.RelayLost
+	ClosedByApp      = ice.ClosedByApp
 	Internal         = ice.Internal
-	// The reason Closed is ice.Closed; the Closed event carries it.
 )
 
 // Transmit is one datagram to send. The driver queues it in the gso queue
@@ -91,7 +91,7 @@ type Failed struct {
 }
 
 // Closed: the application closed the connection. Reason is always
-// ice.Closed; it is there so that "why did this connection end" has one
+// ClosedByApp; it is there so that "why did this connection end" has one
 // typed answer across Failed and Closed.
 type Closed struct {
 	Conn   ConnID
@@ -106,16 +106,17 @@ type CandidateWithdrawn struct {
 	Candidate Candidate
 }
 
-// RelayLostEvent: the relay at Server failed (it stopped answering, or
+// RelayFailed: the relay at Server failed (it stopped answering, or
 // refused our credentials or the allocation). Its candidates were withdrawn
-// and the connections on it moved or failed with RelayLost just before.
-// It is about a relay, not a connection: ConnID returns 0. Unless
-// Config.RelayRetry is negative the Node tries the relay again after
-// RetryIn with a fresh allocation (and reports each loss again); with
-// RetryIn 0 the relay is gone and the application may AddRelay again.
-// (The name RelayLost is the FailReason that connections on the relay
-// fail with.)
-type RelayLostEvent struct {
+// and the connections on it moved or failed with the reason RelayLost just
+// before. It is about a relay, as Failed is about a connection: ConnID
+// returns 0. Unless Config.RelayRetry is negative the Node tries the relay
+// again after RetryIn with a fresh allocation (and reports each failure
+// again); with RetryIn 0 the relay is gone and the application may
+// AddRelay again. Its String and a driver's log name it relay-lost, the
+// name they had before the type was renamed, so that traces and log
+// filters stay as they were.
+type RelayFailed struct {
 	Server netip.AddrPort
 	Reason turn.LostReason
 	// Code is the STUN error code behind it, 0 if none.
@@ -126,7 +127,7 @@ type RelayLostEvent struct {
 
 func (e CandidateGathered) ConnID() ConnID  { return e.Conn }
 func (e CandidateWithdrawn) ConnID() ConnID { return e.Conn }
-func (e RelayLostEvent) ConnID() ConnID     { return 0 }
+func (e RelayFailed) ConnID() ConnID        { return 0 }
 func (e Connected) ConnID() ConnID          { return e.Conn }
 func (e PathChanged) ConnID() ConnID        { return e.Conn }
 func (e RoleChanged) ConnID() ConnID        { return e.Conn }
@@ -139,7 +140,7 @@ func (e CandidateGathered) String() string {
 func (e CandidateWithdrawn) String() string {
 	return fmt.Sprintf("conn %d candidate-withdrawn %s", e.Conn, e.Candidate.Marshal())
 }
-func (e RelayLostEvent) String() string {
+func (e RelayFailed) String() string {
 	if e.RetryIn > 0 {
 		return fmt.Sprintf("relay-lost %s %s code=%d retry-in=%v", e.Server, e.Reason, e.Code, e.RetryIn)
 	}

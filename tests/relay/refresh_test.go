@@ -160,7 +160,7 @@ func TestAWrongPasswordForCoturnIsAnAuthErrorAfterOneAuthenticatedAttempt(t *tes
 	wrongPassword(t, realturn.Coturn(t, realturn.CoturnConfig{}))
 }
 
-// wrongPassword adds srv with a wrong password and expects RelayLostEvent
+// wrongPassword adds srv with a wrong password and expects RelayFailed
 // with reason auth quickly: one 401 challenge, one authenticated attempt,
 // its refusal, and no further tries before the relay's retry wait.
 func wrongPassword(t *testing.T, srv *realturn.Server) {
@@ -183,8 +183,8 @@ func wrongPassword(t *testing.T, srv *realturn.Server) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	e := p.await(t, 5*time.Second, "relay-lost", func(e node.Event) bool { _, ok := e.(node.RelayLostEvent); return ok })
-	lost := e.(node.RelayLostEvent)
+	e := p.await(t, 5*time.Second, "relay-lost", func(e node.Event) bool { _, ok := e.(node.RelayFailed); return ok })
+	lost := e.(node.RelayFailed)
 	t.Logf("%s: %v after %v", srv.Name, lost, time.Since(start).Round(time.Millisecond))
 	if lost.Reason != turn.LostAuth || lost.Server != srv.Addr {
 		t.Fatalf("%s: %v, want reason auth", srv.Name, lost)

@@ -21,7 +21,7 @@ func TestTwoNodesConnectThroughCoturnAndMoveAThousandDatagramsEachWay(t *testing
 	throughRelay(t, realturn.Coturn(t, realturn.CoturnConfig{}), false)
 }
 
-func TestKillingCoturnRaisesRelayLostWithinTheBoundAndFailsTheConnection(t *testing.T) {
+func TestKillingCoturnRaisesRelayFailedWithinTheBoundAndFailsTheConnection(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for the relay to be declared lost; skipped with -short")
 	}
@@ -31,7 +31,7 @@ func TestKillingCoturnRaisesRelayLostWithinTheBoundAndFailsTheConnection(t *test
 
 // throughRelay connects two nodes through srv, checks that their path is
 // relayed, moves datagrams both ways, and with kill stops the server and
-// waits for RelayLost and the connection's Failed{RelayLost}.
+// waits for RelayFailed and the connection's Failed{RelayLost}.
 func throughRelay(t *testing.T, srv *realturn.Server, kill bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -76,17 +76,17 @@ func throughRelay(t *testing.T, srv *realturn.Server, kill bool) {
 	killed := time.Now()
 	bound := relayTimers.WithDefaults().LostWithin()
 	for _, p := range []*peer{a, b} {
-		var lost node.RelayLostEvent
+		var lost node.RelayFailed
 		var failed node.Failed
 		for lost.Server != srv.Addr || failed.Reason == 0 {
 			switch e := p.await(t, bound+2*time.Second, "failed", func(e node.Event) bool {
 				switch e.(type) {
-				case node.RelayLostEvent, node.Failed:
+				case node.RelayFailed, node.Failed:
 					return true
 				}
 				return false
 			}).(type) {
-			case node.RelayLostEvent:
+			case node.RelayFailed:
 				lost = e
 				after := time.Since(killed)
 				t.Logf("%s %s: %v after %v (bound %v)", srv.Name, p.name, e, after.Round(time.Millisecond), bound)
