@@ -1,15 +1,15 @@
 package ice
 
-// DropReason says why an inbound packet was dropped. The core counts drops
-// by reason instead of failing: the network may send anything.
+// DropReason says why an agent refused an inbound STUN message
+// (HandleRequest, HandleResponse). The node counts it under its own reason
+// of the same name (node.DropReason, which adds the drops only the node's
+// routing finds).
 type DropReason uint8
 
 const (
 	DropNone DropReason = iota
 	// DropMalformed: not a well-formed STUN message of the expected kind.
 	DropMalformed
-	// DropUnknownUfrag: a check for credentials no connection has.
-	DropUnknownUfrag
 	// DropUsername: USERNAME does not match the connection's ufrags.
 	DropUsername
 	// DropIntegrity: MESSAGE-INTEGRITY missing or wrong.
@@ -21,31 +21,16 @@ const (
 	DropSourceMismatch
 	// DropFailed: the connection already failed.
 	DropFailed
-	// DropUnknownPath: application data from a path no connection owns.
-	DropUnknownPath
-	// DropChannelData is no longer raised: first byte 64-79 is ChannelData
-	// only from a relay's server (whose client counts its own drops), and
-	// the application's from anyone else. Kept so that the reasons' numbers
-	// and names stay stable.
-	DropChannelData
-	// DropUnexpectedSTUN: a STUN message of a method or class we never
-	// expect (indications, other methods).
-	DropUnexpectedSTUN
 	// DropCandidateLimit: a peer-reflexive candidate beyond the bound.
 	DropCandidateLimit
-	// DropRemovedAddress: a datagram that arrived on a local address the
-	// program removed (node.RemoveLocalAddress), still in the socket's
-	// queue or a driver's buffers.
-	DropRemovedAddress
 	numDropReasons
 )
 
 // NumDropReasons sizes arrays indexed by DropReason.
 const NumDropReasons = int(numDropReasons)
 
-var dropNames = [...]string{"none", "malformed", "unknown-ufrag", "username", "integrity",
-	"unknown-transaction", "source-mismatch", "failed", "unknown-path", "channeldata",
-	"unexpected-stun", "candidate-limit", "removed-address"}
+var dropNames = [...]string{"none", "malformed", "username", "integrity",
+	"unknown-transaction", "source-mismatch", "failed", "candidate-limit"}
 
 func (d DropReason) String() string {
 	if int(d) < len(dropNames) {

@@ -8,7 +8,6 @@ import (
 	"github.com/pion/stun/v2"
 
 	"github.com/peerlink/peerlink/state/gso"
-	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
@@ -133,16 +132,16 @@ func (n *Node) gatherResponse(local, remote netip.AddrPort, m *stun.Message) {
 		}
 	}
 	if r == nil {
-		n.drop(ice.DropUnknownTransaction)
+		n.drop(DropUnknownTransaction)
 		return
 	}
 	if remote != r.server || (local != r.local && !(local.Port() == r.local.Port() && local.Addr().IsUnspecified())) {
-		n.drop(ice.DropSourceMismatch)
+		n.drop(DropSourceMismatch)
 		return
 	}
 	resp, err := stunmsg.ParseResponse(m)
 	if err != nil || !resp.Success {
-		n.drop(ice.DropMalformed)
+		n.drop(DropMalformed)
 		return
 	}
 	r.done, r.refreshAt = true, n.now.Add(n.cfg.StunRefresh)

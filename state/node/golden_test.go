@@ -201,7 +201,7 @@ func (h *pairHarness) exec(t *testing.T, cmd string) {
 			st := n.Stats()
 			for r, v := range st.Dropped {
 				if v > 0 {
-					line += fmt.Sprintf(" drop-%s=%d", ice.DropReason(r), v)
+					line += fmt.Sprintf(" drop-%s=%d", DropReason(r), v)
 				}
 			}
 			h.log = append(h.log, line)

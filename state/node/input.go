@@ -26,7 +26,7 @@ func (n *Node) HandleDatagram(now time.Time, local, remote netip.AddrPort, b []b
 	now = n.clock(now)
 	local, remote = stunmsg.Unmap(local), stunmsg.Unmap(remote)
 	if n.wasRemoved(local) {
-		n.drop(ice.DropRemovedAddress)
+		n.drop(DropRemovedAddress)
 		return 0, nil, false
 	}
 	if r := n.relayFor(local, remote); r != nil {
@@ -46,12 +46,12 @@ func (n *Node) HandleDatagram(now time.Time, local, remote netip.AddrPort, b []b
 func (n *Node) appData(now time.Time, local, remote netip.AddrPort, b []byte) (ConnID, []byte, bool) {
 	id, found := n.routes[route{local: local, remote: remote}]
 	if !found {
-		n.drop(ice.DropUnknownPath)
+		n.drop(DropUnknownPath)
 		return 0, nil, false
 	}
 	c := n.conns[id]
 	if c.failed != 0 {
-		n.dropFor(c, ice.DropFailed)
+		n.dropFor(c, DropFailed)
 		return 0, nil, false
 	}
 	c.stats.received(len(b))
@@ -64,29 +64,29 @@ func (n *Node) appData(now time.Time, local, remote netip.AddrPort, b []byte) (C
 func (n *Node) handleSTUN(now time.Time, local, remote netip.AddrPort, b []byte) {
 	m := &n.msg
 	if err := stunmsg.Decode(b, m); err != nil {
-		n.drop(ice.DropMalformed)
+		n.drop(DropMalformed)
 		return
 	}
 	switch {
 	case stunmsg.IsBindingRequest(m):
 		u, err := stunmsg.Username(m)
 		if err != nil {
-			n.drop(ice.DropMalformed)
+			n.drop(DropMalformed)
 			return
 		}
 		recv, _, ok := stunmsg.SplitUsername(u)
 		if !ok {
-			n.drop(ice.DropUsername)
+			n.drop(DropUsername)
 			return
 		}
 		id, ok := n.ufrags[recv]
 		if !ok {
-			n.drop(ice.DropUnknownUfrag)
+			n.drop(DropUnknownUfrag)
 			return
 		}
 		c := n.conns[id]
 		if r := c.agentForUfrag(recv).HandleRequest(now, local, remote, m); r != ice.DropNone {
-			n.dropFor(c, r)
+			n.dropFor(c, dropReason(r))
 		} else {
 			// The peer authenticated on this path, so it may send data on
 			// it as soon as it sees our answer.
@@ -101,16 +101,16 @@ func (n *Node) handleSTUN(now time.Time, local, remote netip.AddrPort, b []byte)
 		}
 		id, ok := n.tags[tag]
 		if !ok {
-			n.drop(ice.DropUnknownTransaction)
+			n.drop(DropUnknownTransaction)
 			return
 		}
 		c := n.conns[id]
 		if r := c.agentForTag(tag).HandleResponse(now, local, remote, m); r != ice.DropNone {
-			n.dropFor(c, r)
+			n.dropFor(c, dropReason(r))
 		}
 		n.settle(c)
 	default:
-		n.drop(ice.DropUnexpectedSTUN)
+		n.drop(DropUnexpectedSTUN)
 	}
 }
 

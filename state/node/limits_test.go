@@ -7,8 +7,6 @@ import (
 	"net/netip"
 	"testing"
 	"time"
-
-	"github.com/peerlink/peerlink/state/ice"
 )
 
 func TestConnectBeyondMaxConnsIsRefusedWithASentinelAndCounted(t *testing.T) {
@@ -80,7 +78,7 @@ func TestAPeerCheckingFromEndlessFreshPortsCannotGrowOurState(t *testing.T) {
 			if got := len(c.routes); got > n.maxRoutes() {
 				t.Fatalf("%d routes, bound %d", got, n.maxRoutes())
 			}
-			if !conflict && n.Stats().Drops(ice.DropCandidateLimit) == 0 {
+			if !conflict && n.Stats().Drops(DropCandidateLimit) == 0 {
 				t.Fatal("no peer-reflexive candidate was refused and counted")
 			}
 			checkInvariants(t, n)

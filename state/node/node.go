@@ -232,4 +232,4 @@ func (n *Node) transmit(src, dst netip.AddrPort, b []byte, class gso.Class) {
 
 func (n *Node) emit(e Event) { n.events = append(n.events, e) }
 
-func (n *Node) drop(r ice.DropReason) { n.stats.Dropped[r]++ }
+func (n *Node) drop(r DropReason) { n.stats.Dropped[r]++ }

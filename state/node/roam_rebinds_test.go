@@ -4,8 +4,6 @@ import (
 	"net/netip"
 	"testing"
 	"time"
-
-	"github.com/peerlink/peerlink/state/ice"
 )
 
 // rebindsFollowed is more NAT rebinds of the peer than the default
@@ -50,11 +48,11 @@ func TestRepeatedRebindsOfThePeerAreFollowedWithBoundedState(t *testing.T) {
 		if st.ICE.RemotesForgotten == 0 {
 			t.Errorf("%v: no remote candidate counted forgotten", roles)
 		}
-		drops := a.Stats().Drops(ice.DropUnknownPath)
+		drops := a.Stats().Drops(DropUnknownPath)
 		if _, _, ok := a.HandleDatagram(h.now, roamA1, first, []byte("stale")); ok {
 			t.Errorf("%v: data from %v, which the peer left, was delivered", roles, first)
 		}
-		if a.Stats().Drops(ice.DropUnknownPath) != drops+1 {
+		if a.Stats().Drops(DropUnknownPath) != drops+1 {
 			t.Errorf("%v: data from %v, which the peer left, was not counted as an unknown path", roles, first)
 		}
 	}

@@ -258,14 +258,14 @@ func TestDatagramsOnARemovedAddressAreDropped(t *testing.T) {
 	for _, p := range late {
 		h.nodes[0].HandleDatagram(h.now, p.dst, p.src, p.b)
 	}
-	if got := h.nodes[0].Stats().Drops(ice.DropRemovedAddress); got != uint64(len(late)) {
+	if got := h.nodes[0].Stats().Drops(DropRemovedAddress); got != uint64(len(late)) {
 		t.Fatalf("%d drops for the removed address, want %d", got, len(late))
 	}
 	// The batch form too: three coalesced datagrams, three drops.
 	if n := h.nodes[0].HandleSegments(h.now, roamA1, roamB1, make([]byte, 300), 100, nil); n != 3 {
 		t.Fatalf("HandleSegments took %d datagrams, want 3", n)
 	}
-	if got := h.nodes[0].Stats().Drops(ice.DropRemovedAddress); got != uint64(len(late))+3 {
+	if got := h.nodes[0].Stats().Drops(DropRemovedAddress); got != uint64(len(late))+3 {
 		t.Fatalf("%d drops for the removed address after a coalesced message, want %d", got, len(late)+3)
 	}
 	for {

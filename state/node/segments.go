@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
@@ -31,7 +30,7 @@ func (n *Node) HandleSegments(now time.Time, local, remote netip.AddrPort, b []b
 	if n.wasRemoved(local) {
 		for ; len(b) > 0; count++ {
 			b = b[min(seg, len(b)):]
-			n.drop(ice.DropRemovedAddress)
+			n.drop(DropRemovedAddress)
 		}
 		return count
 	}
@@ -64,9 +63,9 @@ func (n *Node) HandleSegments(now time.Time, local, remote netip.AddrPort, b []b
 		}
 		switch {
 		case run.c == nil:
-			n.drop(ice.DropUnknownPath)
+			n.drop(DropUnknownPath)
 		case run.c.failed != 0:
-			n.dropFor(run.c, ice.DropFailed)
+			n.dropFor(run.c, DropFailed)
 		default:
 			run.c.stats.received(k)
 			run.delivered = true

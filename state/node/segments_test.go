@@ -140,7 +140,7 @@ func TestHandleSegmentsStopsDeliveringToAConnectionDeliverCloses(t *testing.T) {
 	if count != 4 || delivered != 1 {
 		t.Fatalf("HandleSegments = %d with %d delivered; want 4 with 1 (the connection closed at the first)", count, delivered)
 	}
-	if got := n.Stats().Drops(ice.DropUnknownPath) - before.Drops(ice.DropUnknownPath); got != 3 {
+	if got := n.Stats().Drops(DropUnknownPath) - before.Drops(DropUnknownPath); got != 3 {
 		t.Fatalf("%d datagrams dropped as from an unknown path; want the 3 after the Close", got)
 	}
 }

@@ -79,13 +79,13 @@ func TestForgedBindingResponsesNeverChangeStateAndAreCountedByReason(t *testing.
 		{"a transaction ID we never used", func(id stunmsg.TxID, c Transmit) (netip.AddrPort, []byte) {
 			binary.BigEndian.PutUint64(id[4:], 12345) // keeps the routing tag
 			return c.Dst, stunmsg.SuccessResponse(id, mapped, peerPwd)
-		}, ice.DropUnknownTransaction},
+		}, DropUnknownTransaction},
 		{"a source other than the check's destination", func(id stunmsg.TxID, c Transmit) (netip.AddrPort, []byte) {
 			return netip.AddrPortFrom(c.Dst.Addr(), c.Dst.Port()+1), stunmsg.SuccessResponse(id, mapped, peerPwd)
-		}, ice.DropSourceMismatch},
+		}, DropSourceMismatch},
 		{"integrity under the wrong password", func(id stunmsg.TxID, c Transmit) (netip.AddrPort, []byte) {
 			return c.Dst, stunmsg.SuccessResponse(id, mapped, "wrongwrongwrongwrongwrong")
-		}, ice.DropIntegrity},
+		}, DropIntegrity},
 		{"no integrity at all", func(id stunmsg.TxID, c Transmit) (netip.AddrPort, []byte) {
 			m, err := stun.Build(stun.NewTransactionIDSetter(id), stun.BindingSuccess,
 				&stun.XORMappedAddress{IP: mapped.Addr().AsSlice(), Port: int(mapped.Port())}, stun.Fingerprint)
@@ -93,12 +93,12 @@ func TestForgedBindingResponsesNeverChangeStateAndAreCountedByReason(t *testing.
 				panic(err)
 			}
 			return c.Dst, m.Raw
-		}, ice.DropIntegrity},
+		}, DropIntegrity},
 		{"a broken fingerprint", func(id stunmsg.TxID, c Transmit) (netip.AddrPort, []byte) {
 			b := stunmsg.SuccessResponse(id, mapped, peerPwd)
 			b[len(b)-1] ^= 1
 			return c.Dst, b
-		}, ice.DropMalformed},
+		}, DropMalformed},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -134,20 +134,20 @@ func TestChecksWithBadCredentialsGetNoAnswerAtAll(t *testing.T) {
 	}{
 		{"wrong password", func(l Credentials) []byte {
 			return stunmsg.BindingRequest{Username: l.Ufrag + ":" + peerCreds.Ufrag, Priority: 1}.Marshal("wrongwrongwrongwrongwrong")
-		}, ice.DropIntegrity},
+		}, DropIntegrity},
 		{"wrong sender ufrag", func(l Credentials) []byte {
 			return stunmsg.BindingRequest{Username: l.Ufrag + ":someone", Priority: 1}.Marshal(l.Pwd)
-		}, ice.DropUsername},
+		}, DropUsername},
 		{"unknown ufrag", func(l Credentials) []byte {
 			return stunmsg.BindingRequest{Username: "nobody00:" + peerCreds.Ufrag, Priority: 1}.Marshal(l.Pwd)
-		}, ice.DropUnknownUfrag},
+		}, DropUnknownUfrag},
 		{"no USERNAME", func(l Credentials) []byte {
 			return stunmsg.PlainBindingRequest(stunmsg.TxID{1, 2, 3})
-		}, ice.DropMalformed},
+		}, DropMalformed},
 		{"a role conflict under the wrong password", func(l Credentials) []byte {
 			return stunmsg.BindingRequest{Username: l.Ufrag + ":" + peerCreds.Ufrag, Priority: 1,
 				Controlling: true, TieBreaker: ^uint64(0)}.Marshal("wrongwrongwrongwrongwrong")
-		}, ice.DropIntegrity},
+		}, DropIntegrity},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

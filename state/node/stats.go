@@ -31,7 +31,7 @@ type ConnStats struct {
 	// dropped, by DropReason (bad integrity, wrong USERNAME, a response from
 	// the wrong source, data after failure...). Drops that name no
 	// connection are only in Stats.Dropped.
-	Dropped [ice.NumDropReasons]uint64
+	Dropped [NumDropReasons]uint64
 	// Relay is the server of the relay the connection uses, if any.
 	Relay netip.AddrPort
 }
@@ -66,7 +66,7 @@ type connCounters struct {
 	datagramsSent, bytesSent         uint64
 	datagramsReceived, bytesReceived uint64
 	pendingDropped                   uint64
-	dropped                          [ice.NumDropReasons]uint64
+	dropped                          [NumDropReasons]uint64
 }
 
 func (s *connCounters) sent(n int) {
@@ -122,7 +122,7 @@ func (n *Node) RelayStats(server netip.AddrPort) (RelayStats, bool) {
 }
 
 // dropFor counts a drop of a datagram that was routed to c.
-func (n *Node) dropFor(c *conn, r ice.DropReason) {
+func (n *Node) dropFor(c *conn, r DropReason) {
 	n.drop(r)
 	c.stats.dropped[r]++
 }

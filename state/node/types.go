@@ -22,7 +22,6 @@ type (
 	Credentials = ice.Credentials
 	Path        = ice.Path
 	FailReason  = ice.FailReason
-	DropReason  = ice.DropReason
 	Candidate   = stunmsg.Candidate
 )
 
@@ -163,7 +162,7 @@ type Stats struct {
 	// ConnsRefused counts Connects refused at Config.MaxConns.
 	ConnsRefused uint64
 	// Dropped counts inbound datagrams dropped, indexed by DropReason.
-	Dropped [ice.NumDropReasons]uint64
+	Dropped [NumDropReasons]uint64
 	// PendingDropped counts Sends dropped because the pre-connect buffer
 	// of the connection was full.
 	PendingDropped uint64
