@@ -67,8 +67,8 @@ type Config struct {
 	// not mistaken for network silence.
 	MaxLateness time.Duration
 	// Relay holds the timers and bounds of every relay's TURN client (see
-	// turn.Config for each default and its reason). Server, Local,
-	// credentials and Rand are ignored here: AddRelay sets them.
+	// turn.Config for each default and its reason); AddRelay gives each
+	// client its identity (server, local address, credentials, Rand).
 	Relay turn.Config
 	// MaxRelays bounds AddRelay. Default 4: each connection uses one relay,
 	// so more relays only spread connections and survive a relay's loss;

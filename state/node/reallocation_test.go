@@ -298,8 +298,8 @@ func TestAConnectionMovedOffAReallocatingRelayGivesBackWhatItAskedThere(t *testi
 	// allocate again; another relay is granted meanwhile.
 	n.withdrawRelay(old)
 	other := netip.MustParseAddrPort("10.0.0.10:3478")
-	client, err := turn.New(h.now, turn.Config{Server: other, Local: h.addrs[0], Username: relayUser,
-		Password: relayPassword, Rand: rand.New(rand.NewPCG(3, 3))})
+	client, err := turn.New(h.now, turn.Identity{Server: other, Local: h.addrs[0], Username: relayUser,
+		Password: relayPassword, Rand: rand.New(rand.NewPCG(3, 3))}, turn.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,11 +61,11 @@ func (n *Node) AddRelay(now time.Time, server, local netip.AddrPort, username, p
 		return ErrTooManyRelays
 	}
 	cfg := n.cfg.Relay
-	cfg.Server, cfg.Local, cfg.Username, cfg.Password, cfg.Rand = server, local, username, password, n.cfg.Rand
 	for _, o := range opts {
 		o(&cfg)
 	}
-	client, err := turn.New(now, cfg)
+	id := turn.Identity{Server: server, Local: local, Username: username, Password: password, Rand: n.cfg.Rand}
+	client, err := turn.New(now, id, cfg)
 	if err != nil {
 		return err
 	}

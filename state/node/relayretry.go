@@ -60,7 +60,7 @@ func (n *Node) retryRelay(r *relay) bool {
 	if r.retryAt.After(n.now) {
 		return true
 	}
-	client, err := turn.New(n.now, r.client.Config())
+	client, err := turn.New(n.now, r.client.Identity(), r.client.Config())
 	if err != nil {
 		panic("node: a relay's own configuration refused: " + err.Error())
 	}

@@ -173,7 +173,7 @@ func (n *Node) moveRelays(now time.Time, from, to netip.AddrPort) error {
 		if r.local != from || r.removed {
 			continue
 		}
-		old := r.client.Config()
+		id, old := r.client.Identity(), r.client.Config()
 		n.withdrawRelay(r)
 		r.removed = true
 		n.clearTimer(&r.timer)
@@ -184,12 +184,8 @@ func (n *Node) moveRelays(now time.Time, from, to netip.AddrPort) error {
 			}
 			return true
 		})
-		keep := func(c *turn.Config) {
-			server, local, user, pass, rng := c.Server, c.Local, c.Username, c.Password, c.Rand
-			*c = old
-			c.Server, c.Local, c.Username, c.Password, c.Rand = server, local, user, pass, rng
-		}
-		if err := n.AddRelay(now, old.Server, to, old.Username, old.Password, keep); err != nil {
+		keep := func(c *turn.Config) { *c = old }
+		if err := n.AddRelay(now, id.Server, to, id.Username, id.Password, keep); err != nil {
 			return err
 		}
 	}

@@ -56,7 +56,7 @@ func TestStaleNoncesBeyondTheRetryBoundLoseTheRelay(t *testing.T) {
 }
 
 func TestUnauthorizedAfterCredentialsIsAnAuthFailureAfterExactlyOneSignedAttempt(t *testing.T) {
-	h := newHarnessWith(t, nil, func(c *Config) { c.Password = "wrong" })
+	h := newHarnessWith(t, func(s *fakeServer) { s.password = "other" }, nil)
 	wantStrings(t, "sends", h.whats(), []string{"Binding", "Allocate", "Allocate+auth"})
 	if e := h.lastEvent(); e.Kind != EventLost || e.Reason != LostAuth || e.Code != CodeUnauthorized {
 		t.Fatalf("last event %+v", e)
@@ -71,7 +71,7 @@ func TestUnauthorizedAfterCredentialsIsAnAuthFailureAfterExactlyOneSignedAttempt
 }
 
 func TestPionsUnsignedBadRequestToASignedAllocateIsAnAuthFailure(t *testing.T) {
-	h := newHarnessWith(t, func(s *fakeServer) { s.badAuthIs400 = true }, func(c *Config) { c.Password = "wrong" })
+	h := newHarnessWith(t, func(s *fakeServer) { s.badAuthIs400, s.password = true, "other" }, nil)
 	wantStrings(t, "sends", h.whats(), []string{"Binding", "Allocate", "Allocate+auth"})
 	if e := h.lastEvent(); e.Kind != EventLost || e.Reason != LostAuth || e.Code != CodeBadRequest {
 		t.Fatalf("last event %+v", e)
@@ -126,8 +126,6 @@ func TestConfigDefaultsAreValidAndNonsenseIsRefused(t *testing.T) {
 	}
 	base := h.c.Config()
 	for name, tweak := range map[string]func(*Config){
-		"no rng":                  func(c *Config) { c.Rand = nil },
-		"no server":               func(c *Config) { c.Server = netip.AddrPort{} },
 		"refresh after lifetime":  func(c *Config) { c.PermissionRefreshAfter = c.PermissionLifetime },
 		"rto max below rto":       func(c *Config) { c.RequestRTOMax = c.RequestRTO / 2 },
 		"too many channels":       func(c *Config) { c.MaxChannels = 5000 },
@@ -137,6 +135,20 @@ func TestConfigDefaultsAreValidAndNonsenseIsRefused(t *testing.T) {
 		tweak(&c)
 		if err := c.Validate(); !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: Validate() = %v", name, err)
+		}
+		if _, err := New(h.now, h.identity(), c); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: New() = %v", name, err)
+		}
+	}
+	for name, tweak := range map[string]func(*Identity){
+		"no rng":    func(id *Identity) { id.Rand = nil },
+		"no server": func(id *Identity) { id.Server = netip.AddrPort{} },
+		"no local":  func(id *Identity) { id.Local = netip.AddrPort{} },
+	} {
+		id := h.identity()
+		tweak(&id)
+		if _, err := New(h.now, id, base); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: New() = %v", name, err)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 // directions. It is a pure state machine: it never reads a clock, never
 // touches a socket and is not safe for concurrent use.
 type Client struct {
+	id    Identity
 	cfg   Config
 	state State
 	// now is the latest time seen; time never moves backwards inside.
@@ -76,16 +77,19 @@ type Client struct {
 	stats     Stats
 }
 
-// New returns a client for cfg.Server and starts it: the first Binding
-// request is queued at once. cfg gets its defaults filled in.
-func New(now time.Time, cfg Config) (*Client, error) {
+// New returns a client for the relay id names and starts it: the first
+// Binding request is queued at once. cfg gets its defaults filled in.
+func New(now time.Time, id Identity, cfg Config) (*Client, error) {
 	cfg = cfg.WithDefaults()
-	cfg.Server = stunmsg.Unmap(cfg.Server)
+	id.Server = stunmsg.Unmap(id.Server)
+	if err := id.Validate(); err != nil {
+		return nil, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, now: now, lastHeard: now, state: StateBinding}
-	c.cred.username = cfg.Username
+	c := &Client{id: id, cfg: cfg, now: now, lastHeard: now, state: StateBinding}
+	c.cred.username = id.Username
 	c.peers.init(&c.cfg)
 	c.startTx(request{kind: txBinding}, 0)
 	return c, nil
@@ -93,15 +97,19 @@ func New(now time.Time, cfg Config) (*Client, error) {
 
 // Getters. None of them changes state.
 
+// Identity returns the identity the client was made with (its Server
+// unmapped from IPv4-mapped IPv6).
+func (c *Client) Identity() Identity { return c.id }
+
 // Config returns the configuration in use, defaults filled in.
 func (c *Client) Config() Config { return c.cfg }
 
 // Server returns the relay server's address: the node hands this client
 // every datagram from it.
-func (c *Client) Server() netip.AddrPort { return c.cfg.Server }
+func (c *Client) Server() netip.AddrPort { return c.id.Server }
 
 // Local returns the local socket address the client sends from.
-func (c *Client) Local() netip.AddrPort { return c.cfg.Local }
+func (c *Client) Local() netip.AddrPort { return c.id.Local }
 
 // State returns where the client is in its life.
 func (c *Client) State() State { return c.state }
@@ -263,7 +271,7 @@ func (c *Client) queueTransmit(b []byte) {
 		c.transmits = c.transmits[1:]
 		c.stats.TransmitsDropped++
 	}
-	c.transmits = append(c.transmits, Transmit{Src: c.cfg.Local, Dst: c.cfg.Server, Payload: b, Class: gso.Control})
+	c.transmits = append(c.transmits, Transmit{Src: c.id.Local, Dst: c.id.Server, Payload: b, Class: gso.Control})
 }
 
 func (c *Client) emit(e Event) {

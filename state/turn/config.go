@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// Config describes one relay and every timer and bound of its client. A
-// zero duration or count means "use the default"; DefaultConfig shows the
-// defaults, and each field says why it has its value.
-type Config struct {
+// Identity says which relay a client talks to, from where, as whom, and
+// with which random source: what differs from one relay to the next, while
+// Config holds the timers and bounds that one program gives all of them.
+type Identity struct {
 	// Server is the TURN server's UDP address.
 	Server netip.AddrPort
 	// Local is the local socket address transmits leave from (Transmit.Src).
@@ -20,7 +20,25 @@ type Config struct {
 	// Rand draws every transaction ID. Drivers seed it from crypto/rand, the
 	// simulator from its seed. Required: the client never makes its own.
 	Rand *rand.Rand
+}
 
+// Validate reports an identity a client cannot work with.
+func (id Identity) Validate() error {
+	switch {
+	case id.Rand == nil:
+		return fmt.Errorf("%w: Rand is required", ErrConfig)
+	case !id.Server.IsValid() || id.Server.Port() == 0:
+		return fmt.Errorf("%w: Server is not a valid address", ErrConfig)
+	case !id.Local.IsValid():
+		return fmt.Errorf("%w: Local is not a valid address", ErrConfig)
+	}
+	return nil
+}
+
+// Config holds every timer and bound of a client. A zero duration or count
+// means "use the default"; DefaultConfig shows the defaults, and each field
+// says why it has its value.
+type Config struct {
 	// Lifetime is the allocation LIFETIME requested. Default 600 s, RFC
 	// 8656's default; the server may grant less, and the client follows
 	// what it grants.
@@ -120,8 +138,7 @@ const DefaultMaxPayload = 1500
 // length field's range.
 const MaxMaxPayload = 0xFFFF
 
-// DefaultConfig returns the defaults documented on Config (without server,
-// credentials or Rand).
+// DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{
 		Lifetime:               600 * time.Second,
@@ -178,12 +195,6 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	bad := func(why string) error { return fmt.Errorf("%w: %s", ErrConfig, why) }
 	switch {
-	case c.Rand == nil:
-		return bad("Rand is required")
-	case !c.Server.IsValid() || c.Server.Port() == 0:
-		return bad("Server is not a valid address")
-	case !c.Local.IsValid():
-		return bad("Local is not a valid address")
 	case c.Lifetime < time.Second || c.Lifetime > 0xFFFFFFFF*time.Second:
 		return bad("Lifetime must be between 1 s and 2^32-1 s")
 	case c.RefreshAfter <= 0 || c.PermissionRefreshAfter <= 0 || c.ChannelRefreshAfter <= 0 || c.KeepaliveInterval <= 0 ||

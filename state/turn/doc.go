@@ -3,7 +3,7 @@
 // like the rest of state/: it is given time, datagrams and commands and
 // hands back datagrams to send, events and its next deadline. It never
 // reads a clock, owns no socket, starts no goroutine and draws every
-// transaction ID from the seeded source in its Config.
+// transaction ID from the seeded source in its Identity.
 //
 // # Life of a client
 //
@@ -59,7 +59,7 @@
 // deadline from PollTimeout passes, and after every input or command
 // drains the outputs:
 //
-//	c, err := turn.New(now, cfg)
+//	c, err := turn.New(now, id, cfg) // id: server, local address, credentials, Rand
 //	for {
 //		for t, ok := c.PollTransmit(); ok; t, ok = c.PollTransmit() {
 //			queue.Enqueue(t) // Control class: TURN signalling

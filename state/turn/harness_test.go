@@ -54,17 +54,22 @@ func newHarnessWith(t *testing.T, server func(*fakeServer), tweak func(*Config))
 	}
 	h.now = h.start
 	h.s.clock = &h.now
-	cfg := Config{Server: h.s.addr, Local: local, Username: "u", Password: "p", Rand: rand.New(rand.NewPCG(1, 2))}
+	var cfg Config
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	c, err := New(h.now, cfg)
+	c, err := New(h.now, h.identity(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.c = c
 	h.pump()
 	return h
+}
+
+// identity is the client's identity toward the fake server.
+func (h *harness) identity() Identity {
+	return Identity{Server: h.s.addr, Local: local, Username: "u", Password: "p", Rand: rand.New(rand.NewPCG(1, 2))}
 }
 
 // pump delivers everything the client queued and every answer, until quiet.

@@ -17,7 +17,7 @@ import (
 // consumed: a response advances the client, and malformed or foreign input
 // is dropped and counted (Stats.Drops).
 func (c *Client) HandleDatagram(now time.Time, from netip.AddrPort, b []byte) (handled bool, peer netip.AddrPort, payload []byte) {
-	if stunmsg.Unmap(from) != c.cfg.Server {
+	if stunmsg.Unmap(from) != c.id.Server {
 		return false, netip.AddrPort{}, nil
 	}
 	c.advance(now)

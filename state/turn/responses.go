@@ -116,7 +116,7 @@ func (c *Client) onUnauthorized(tx *transaction, m *stun.Message) DropReason {
 	}
 	c.removeTx(tx)
 	c.cred.realm, c.cred.nonce = realm, nonce
-	c.cred.key = stun.NewLongTermIntegrity(c.cfg.Username, realm, c.cfg.Password)
+	c.cred.key = stun.NewLongTermIntegrity(c.id.Username, realm, c.id.Password)
 	c.startTx(tx.req, 0)
 	return dropNone
 }
@@ -133,7 +133,7 @@ func (c *Client) onStaleNonce(tx *transaction, m *stun.Message) DropReason {
 	c.cred.nonce = nonce
 	if realm, ok := text(m, stun.AttrRealm); ok && realm != c.cred.realm {
 		c.cred.realm = realm
-		c.cred.key = stun.NewLongTermIntegrity(c.cfg.Username, realm, c.cfg.Password)
+		c.cred.key = stun.NewLongTermIntegrity(c.id.Username, realm, c.id.Password)
 	}
 	if tx.staleRetries+1 > c.cfg.MaxRetries {
 		switch tx.req.kind {

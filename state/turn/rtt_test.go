@@ -12,7 +12,7 @@ import (
 func TestRTTIsMeasuredFromAnswersToRequestsSentOnce(t *testing.T) {
 	s := newFakeServer()
 	start := time.Unix(1_700_000_000, 0)
-	c, err := New(start, Config{Server: s.addr, Local: local, Username: "u", Password: "p", Rand: rand.New(rand.NewPCG(1, 2))})
+	c, err := New(start, Identity{Server: s.addr, Local: local, Username: "u", Password: "p", Rand: rand.New(rand.NewPCG(1, 2))}, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,8 +71,8 @@ type transaction struct {
 // newTxID draws a transaction ID from the configured source.
 func (c *Client) newTxID() stunmsg.TxID {
 	var id stunmsg.TxID
-	binary.BigEndian.PutUint64(id[0:8], c.cfg.Rand.Uint64())
-	binary.BigEndian.PutUint32(id[8:12], c.cfg.Rand.Uint32())
+	binary.BigEndian.PutUint64(id[0:8], c.id.Rand.Uint64())
+	binary.BigEndian.PutUint32(id[8:12], c.id.Rand.Uint32())
 	return id
 }
 

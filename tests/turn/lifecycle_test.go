@@ -93,7 +93,7 @@ func serverKilled(t *testing.T, srv *realturn.Server) {
 	r.waitEvent(turn.EventAllocated, 5*time.Second)
 	killed := time.Now()
 	srv.Kill()
-	bound := cfg.WithDefaults().LostWithin()
+	bound := cfg.cfg.WithDefaults().LostWithin()
 	e := r.waitEventOrLost(bound + 2*time.Second)
 	took := time.Since(killed)
 	if e.Kind != turn.EventLost || e.Reason != turn.LostTimeout {

@@ -53,7 +53,7 @@ func refreshAnswersLost(t *testing.T, ns string, srv *realturn.Server, lifetime 
 		t.Fatal(err)
 	}
 	cfg := testConfig(srv.Addr, realturn.User, realturn.Password)
-	cfg.Lifetime = lifetime
+	cfg.cfg.Lifetime = lifetime
 	r := startRunnerOn(t, cfg, conn)
 	first := r.waitEvent(turn.EventAllocated, 5*time.Second)
 	time.Sleep(25 * time.Second)

@@ -34,7 +34,7 @@ const probeWait = 100 * time.Millisecond
 
 func measureMaxPayload(t *testing.T, srv *realturn.Server) {
 	cfg := testConfig(srv.Addr, realturn.User, realturn.Password)
-	cfg.MaxPayload = turn.MaxMaxPayload // measure beyond our own limit
+	cfg.cfg.MaxPayload = turn.MaxMaxPayload // measure beyond our own limit
 	r := startRunner(t, cfg)
 	relayed := r.waitEvent(turn.EventAllocated, 5*time.Second).Relayed
 	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})

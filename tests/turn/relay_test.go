@@ -71,7 +71,7 @@ func allocatePair(t *testing.T, srv *realturn.Server, tweak func(*turn.Config)) 
 	t.Helper()
 	cfg := testConfig(srv.Addr, realturn.User, realturn.Password)
 	if tweak != nil {
-		tweak(&cfg)
+		tweak(&cfg.cfg)
 	}
 	start := time.Now()
 	p := &pair{a: startRunner(t, cfg), b: startRunner(t, cfg)}

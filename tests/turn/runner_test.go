@@ -44,14 +44,23 @@ type inbound struct {
 	at      time.Time
 }
 
+// clientSetup is what a runner's client is made from: the relay and
+// credentials (the runner adds its local address and Rand) and the timers.
+type clientSetup struct {
+	id  turn.Identity
+	cfg turn.Config
+}
+
 // testConfig has short schedules so that failures show within seconds.
-func testConfig(server netip.AddrPort, user, password string) turn.Config {
-	return turn.Config{
-		Server: server, Username: user, Password: password,
-		KeepaliveInterval: time.Second,
-		RequestRTO:        100 * time.Millisecond,
-		RequestRTOMax:     400 * time.Millisecond,
-		RequestTransmits:  5,
+func testConfig(server netip.AddrPort, user, password string) clientSetup {
+	return clientSetup{
+		id: turn.Identity{Server: server, Username: user, Password: password},
+		cfg: turn.Config{
+			KeepaliveInterval: time.Second,
+			RequestRTO:        100 * time.Millisecond,
+			RequestRTOMax:     400 * time.Millisecond,
+			RequestTransmits:  5,
+		},
 	}
 }
 
@@ -63,13 +72,13 @@ func newSeededRand() *rand.Rand {
 	return rand.New(rand.NewChaCha8(seed))
 }
 
-func startRunner(t *testing.T, cfg turn.Config) *runner {
+func startRunner(t *testing.T, cfg clientSetup) *runner {
 	t.Helper()
 	return startRunnerAt(t, cfg, netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 0))
 }
 
 // startRunnerAt is startRunner on the local address at (port 0: any).
-func startRunnerAt(t *testing.T, cfg turn.Config, at netip.AddrPort) *runner {
+func startRunnerAt(t *testing.T, cfg clientSetup, at netip.AddrPort) *runner {
 	t.Helper()
 	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(at))
 	if err != nil {
@@ -79,7 +88,7 @@ func startRunnerAt(t *testing.T, cfg turn.Config, at netip.AddrPort) *runner {
 }
 
 // startRunnerOn is startRunner on a socket the test opened.
-func startRunnerOn(t *testing.T, cfg turn.Config, conn *net.UDPConn) *runner {
+func startRunnerOn(t *testing.T, cfg clientSetup, conn *net.UDPConn) *runner {
 	t.Helper()
 	var err error
 	if err := conn.SetReadBuffer(4 << 20); err != nil {
@@ -87,9 +96,9 @@ func startRunnerOn(t *testing.T, cfg turn.Config, conn *net.UDPConn) *runner {
 	}
 	r := &runner{t: t, conn: conn, addr: conn.LocalAddr().(*net.UDPAddr).AddrPort(),
 		events: make(chan turn.Event, 1024), data: make(chan inbound, 8192), done: make(chan struct{})}
-	cfg.Local = r.addr
-	cfg.Rand = newSeededRand()
-	if r.c, err = turn.New(time.Now(), cfg); err != nil {
+	cfg.id.Local = r.addr
+	cfg.id.Rand = newSeededRand()
+	if r.c, err = turn.New(time.Now(), cfg.id, cfg.cfg); err != nil {
 		t.Fatal(err)
 	}
 	r.mu.Lock()
