@@ -34,51 +34,57 @@ func (p Policy) String() string {
 	return "invalid"
 }
 
-// Defaults, and why.
-const (
-	// DefaultMaxSegments matches Linux's UDP_MAX_SEGMENTS before 6.10.
-	DefaultMaxSegments = 64
-	// DefaultDataByteLimit is the memory queued Data batches may hold: 32
-	// full 64 KiB batches, about ten times the default Linux socket send
-	// buffer, so the queue rides out a burst while the socket drains but
-	// pushes back before it hides seconds of latency on a slow link.
-	DefaultDataByteLimit = 2 << 20
-	// DefaultControlByteLimit only guards against a runaway producer:
-	// Control traffic is small and paced, so reaching it means a bug.
-	DefaultControlByteLimit = 8 << 20
-	// DefaultIdleBufferTTL is how long a pooled buffer may sit unused before
-	// HandleTimeout lets it go, so a burst does not pin its peak memory.
-	DefaultIdleBufferTTL = 60 * time.Second
-)
-
-// Config of a Queue. The zero value of every field means its default.
+// Config of a Queue. The zero value of every field (zero or negative)
+// means its default; DefaultConfig shows the defaults and each field says
+// why it has its value.
 type Config struct {
-	// Caps come from the driver.
+	// Caps come from the driver. Default MaxSegments 64: Linux's
+	// UDP_MAX_SEGMENTS before 6.10, which every kernel with UDP GSO takes.
 	Caps Caps
 	// Policy orders the batches; ControlFirst unless comparing.
 	Policy Policy
 	// DataByteLimit bounds the buffer memory held by queued Data batches;
-	// beyond it Enqueue refuses Data with ErrQueueFull.
+	// beyond it Enqueue refuses Data with ErrQueueFull. Default 2 MiB: 32
+	// full 64 KiB batches, about ten times the default Linux socket send
+	// buffer, so the queue rides out a burst while the socket drains but
+	// pushes back before it hides seconds of latency on a slow link.
 	DataByteLimit int
 	// ControlByteLimit bounds the buffer memory held by queued Control
-	// batches. Control is never refused because of Data.
+	// batches. Control is never refused because of Data. Default 8 MiB,
+	// only a guard against a runaway producer: Control traffic is small
+	// and paced, so reaching it means a bug.
 	ControlByteLimit int
-	// IdleBufferTTL: pooled buffers unused for this long are released.
+	// IdleBufferTTL: pooled buffers unused for this long are released (by
+	// HandleTimeout), so a burst does not pin its peak memory. Default
+	// 60 s: long enough that steady traffic reuses its buffers, short
+	// enough that the memory of a burst goes within a minute.
 	IdleBufferTTL time.Duration
 }
 
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
+		Caps:             Caps{MaxSegments: 64},
+		Policy:           ControlFirst,
+		DataByteLimit:    2 << 20,
+		ControlByteLimit: 8 << 20,
+		IdleBufferTTL:    60 * time.Second,
+	}
+}
+
 func (c Config) withDefaults() Config {
+	d := DefaultConfig()
 	if c.Caps.MaxSegments <= 0 {
-		c.Caps.MaxSegments = DefaultMaxSegments
+		c.Caps.MaxSegments = d.Caps.MaxSegments
 	}
 	if c.DataByteLimit <= 0 {
-		c.DataByteLimit = DefaultDataByteLimit
+		c.DataByteLimit = d.DataByteLimit
 	}
 	if c.ControlByteLimit <= 0 {
-		c.ControlByteLimit = DefaultControlByteLimit
+		c.ControlByteLimit = d.ControlByteLimit
 	}
 	if c.IdleBufferTTL <= 0 {
-		c.IdleBufferTTL = DefaultIdleBufferTTL
+		c.IdleBufferTTL = d.IdleBufferTTL
 	}
 	return c
 }

@@ -13,7 +13,7 @@ func FuzzQueueOperations(f *testing.F) {
 	f.Add([]byte("enqueue enqueue drain partial drain"))
 	f.Fuzz(func(t *testing.T, prog []byte) {
 		caps := []int{1, 2, 5, 64}[int(at(prog, 0))%4]
-		limit := []int{1 << 10, 4 << 10, 64 << 10, DefaultDataByteLimit}[int(at(prog, 1))%4]
+		limit := []int{1 << 10, 4 << 10, 64 << 10, DefaultConfig().DataByteLimit}[int(at(prog, 1))%4]
 		q := New(Config{Caps: Caps{MaxSegments: caps}, DataByteLimit: limit, ControlByteLimit: 2 * limit})
 		queued := [numClasses]int{}
 		payload := make([]byte, MaxBytesIPv6+1)

@@ -220,8 +220,8 @@ func checkQueue(policy Policy, f fault, only string) func(*rapid.T) {
 		cfg := Config{
 			Caps:             Caps{MaxSegments: rapid.SampledFrom([]int{1, 2, 5, 64, 128}).Draw(t, "maxSegments")},
 			Policy:           policy,
-			DataByteLimit:    rapid.SampledFrom([]int{4 << 10, 64 << 10, 256 << 10, DefaultDataByteLimit}).Draw(t, "dataLimit"),
-			ControlByteLimit: rapid.SampledFrom([]int{128 << 10, DefaultControlByteLimit}).Draw(t, "controlLimit"),
+			DataByteLimit:    rapid.SampledFrom([]int{4 << 10, 64 << 10, 256 << 10, DefaultConfig().DataByteLimit}).Draw(t, "dataLimit"),
+			ControlByteLimit: rapid.SampledFrom([]int{128 << 10, DefaultConfig().ControlByteLimit}).Draw(t, "controlLimit"),
 		}
 		q := New(cfg)
 		q.fault = f
