@@ -27,8 +27,6 @@ const (
 	// yieldPayloads is a full GSO batch: the loop waits for more payloads
 	// from a Send loop (see serveWaiting) only until it has one.
 	yieldPayloads = 64
-	// DefaultKernelDataBudget is pump.DefaultKernelDataBudget.
-	DefaultKernelDataBudget = pump.DefaultKernelDataBudget
 )
 
 // ErrStopped is returned by commands given to a driver that is not running.
@@ -45,7 +43,7 @@ type Config struct {
 	// Node configures the core. A nil Node.Rand is seeded from crypto/rand.
 	Node node.Config
 	// Pump configures the queue, the kernel budget and the queue's delay
-	// bound. A zero KernelDataBudget means DefaultKernelDataBudget;
+	// bound. A zero KernelDataBudget means pump.DefaultConfig's;
 	// negative disables the budget. Pump.Overflow chooses back-pressure
 	// (the default: Send refuses, WaitWritable waits) or head-drop past
 	// the delay bound.
@@ -101,7 +99,7 @@ func New(c pump.Conn, cfg Config) (*Driver, error) {
 		cfg.Node.Rand = rand.New(rand.NewChaCha8(seed))
 	}
 	if cfg.Pump.KernelDataBudget == 0 {
-		cfg.Pump.KernelDataBudget = DefaultKernelDataBudget
+		cfg.Pump.KernelDataBudget = pump.DefaultConfig().KernelDataBudget
 	} else if cfg.Pump.KernelDataBudget < 0 {
 		cfg.Pump.KernelDataBudget = 0
 	}

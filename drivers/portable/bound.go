@@ -2,23 +2,32 @@ package portable
 
 import "github.com/peerlink/peerlink/state/pump"
 
-// DefaultSendBufferBytes is the send buffer (SO_SNDBUF) New asks for on an
-// OS that cannot count a socket's unsent bytes. There the send buffer is
-// the only bound on the kernel queue a probe waits behind, so it is sized
-// like the pump's kernel budget plus four full-MTU datagrams: kernels
-// charge each datagram's bookkeeping against the buffer too, and a buffer
-// barely the budget's size would stall a sender that still has room
-// under the budget.
-const DefaultSendBufferBytes = pump.DefaultKernelDataBudget + 4*1500
-
 // Config adjusts a Conn. The zero value is what New uses.
 type Config struct {
 	// SendBufferBytes sizes the socket's send buffer (SO_SNDBUF). Zero
-	// means DefaultSendBufferBytes where the OS cannot count unsent bytes
-	// (UnsentCounter reports ""), and the OS default where it can: there
-	// the pump's kernel budget bounds the queue and a larger buffer costs
-	// nothing. Negative leaves the OS default everywhere.
+	// means the default, negative leaves the OS default everywhere. The
+	// default depends on the OS. Where it cannot count unsent bytes
+	// (UnsentCounter reports "") the send buffer is the only bound on the
+	// kernel queue a probe waits behind, so it is sized like the pump's
+	// kernel budget (pump.Config.KernelDataBudget) plus four full-MTU
+	// datagrams: kernels charge each datagram's bookkeeping against the
+	// buffer too, and a buffer barely the budget's size would stall a
+	// sender that still has room under the budget. Where it can, the OS
+	// default (0 here): the pump's kernel budget bounds the queue and a
+	// larger buffer costs nothing.
 	SendBufferBytes int
+}
+
+// DefaultConfig returns the defaults documented on Config, for this OS.
+func DefaultConfig() Config { return defaultConfig(unsentCounter != "") }
+
+// defaultConfig is DefaultConfig on an OS that can count unsent bytes
+// (counter) or cannot.
+func defaultConfig(counter bool) Config {
+	if counter {
+		return Config{}
+	}
+	return Config{SendBufferBytes: pump.DefaultConfig().KernelDataBudget + 4*1500}
 }
 
 // Bound says what bounds the kernel queue of a Conn's socket.
@@ -48,8 +57,8 @@ func sendBufferRequest(cfg Config, counter bool) int {
 	switch {
 	case cfg.SendBufferBytes > 0:
 		return cfg.SendBufferBytes
-	case cfg.SendBufferBytes < 0 || counter:
+	case cfg.SendBufferBytes < 0:
 		return 0
 	}
-	return DefaultSendBufferBytes
+	return defaultConfig(counter).SendBufferBytes
 }

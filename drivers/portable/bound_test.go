@@ -13,7 +13,7 @@ func TestTheSendBufferIsSizedOnlyWhereNothingCountsUnsentBytes(t *testing.T) {
 		counter bool
 		want    int
 	}{
-		{"no counter, default", Config{}, false, DefaultSendBufferBytes},
+		{"no counter, default", Config{}, false, defaultConfig(false).SendBufferBytes},
 		{"counter, default", Config{}, true, 0},
 		{"no counter, explicit", Config{SendBufferBytes: 9000}, false, 9000},
 		{"counter, explicit", Config{SendBufferBytes: 9000}, true, 9000},
@@ -23,8 +23,8 @@ func TestTheSendBufferIsSizedOnlyWhereNothingCountsUnsentBytes(t *testing.T) {
 			t.Errorf("%s: request %d, want %d", c.name, got, c.want)
 		}
 	}
-	if DefaultSendBufferBytes <= pump.DefaultKernelDataBudget {
-		t.Errorf("default send buffer %d leaves no room beside the %d byte budget", DefaultSendBufferBytes, pump.DefaultKernelDataBudget)
+	if defaultConfig(false).SendBufferBytes <= pump.DefaultConfig().KernelDataBudget {
+		t.Errorf("default send buffer %d leaves no room beside the %d byte budget", defaultConfig(false).SendBufferBytes, pump.DefaultConfig().KernelDataBudget)
 	}
 }
 
@@ -35,7 +35,7 @@ func TestAConnCountsUnsentBytesExactlyWhereItSaysSo(t *testing.T) {
 		t.Fatalf("UnsentCounter %q, Bound %+v, implements pump.UnsentCounter: %v", UnsentCounter(), c.Bound(), ok)
 	}
 	if !ok {
-		if c.Bound().SendBufferRequested != DefaultSendBufferBytes {
+		if c.Bound().SendBufferRequested != defaultConfig(false).SendBufferBytes {
 			t.Fatalf("no counter and no send buffer bound: %+v", c.Bound())
 		}
 		return

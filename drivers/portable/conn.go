@@ -19,7 +19,7 @@
 //	FreeBSD          ioctl FIONWRITE
 //
 // Elsewhere (Windows, OpenBSD, NetBSD, DragonFly, illumos, Solaris, AIX)
-// New sizes the socket's send buffer (SO_SNDBUF) to DefaultSendBufferBytes
+// New sizes the socket's send buffer (SO_SNDBUF) to its default (see Config)
 // instead, so the kernel holds no more and a write waits for room;
 // Config.SendBufferBytes changes it, and Conn.Bound reports what the kernel
 // granted. Plan 9 has no SO_SNDBUF: its queue stays unbounded, and Bound

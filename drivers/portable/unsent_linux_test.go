@@ -136,7 +136,7 @@ func TestASmallSendBufferBoundsTheKernelQueue(t *testing.T) {
 	if err := rxSock.SetReadBuffer(1 << 20); err != nil {
 		t.Fatal(err)
 	}
-	tx, err := NewWithConfig(txSock, Config{SendBufferBytes: DefaultSendBufferBytes})
+	tx, err := NewWithConfig(txSock, Config{SendBufferBytes: defaultConfig(false).SendBufferBytes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,11 +165,11 @@ func TestASmallSendBufferBoundsTheKernelQueue(t *testing.T) {
 	// Linux grants twice the request and charges each datagram's overhead
 	// against it; a datagram is taken while the buffer is not yet full, so
 	// the last one may cross it by its own size and overhead.
-	if limit := 2*DefaultSendBufferBytes + 2*1200; most == 0 || most > limit {
+	if limit := 2*defaultConfig(false).SendBufferBytes + 2*1200; most == 0 || most > limit {
 		t.Fatalf("kernel queue peaked at %d bytes with SO_SNDBUF %d granted; want at most %d", most, granted, limit)
 	}
 	t.Logf("SO_SNDBUF requested %d, granted %d; kernel queue peaked at %d bytes while sending %d KB",
-		DefaultSendBufferBytes, granted, most, count*1200/1000)
+		defaultConfig(false).SendBufferBytes, granted, most, count*1200/1000)
 	rxSock.SetReadDeadline(time.Now().Add(10 * time.Second))
 	buf := make([]byte, 2000)
 	for i := range count {

@@ -25,7 +25,7 @@ import (
 // beyond the full mark; plus the datagram's own serialization.
 //
 // With the pump's kernel budget (Spec.KernelDataBudget, its floor; the
-// budget grows to what drains within pump.DefaultKernelTargetDelay at the
+// budget grows to what drains within pump.Config.KernelTargetDelay at the
 // measured rate) the Data ahead is tighter: the pump offers Data only while
 // the socket holds less than the budget unsent, and the last segment offered may cross it by less than
 // one datagram, so at most the budget plus one largest datagram (if that
@@ -66,7 +66,7 @@ func ControlDelayBound(s *Spec, i int) time.Duration {
 		// The budget is its floor or what drains within the target delay
 		// at the rate the pump measures, which can run ahead of the link
 		// by one datagram per sample (2 ms or more): three in 5 ms.
-		byRate := int(int64(pump.DefaultKernelTargetDelay)*(rate/8)/int64(time.Second)) + 3*largest
+		byRate := int(int64(pump.DefaultConfig().KernelTargetDelay)*(rate/8)/int64(time.Second)) + 3*largest
 		ahead = min(ahead, max(b, byRate)+largest)
 	}
 	data := int64(ahead) + netmodel.HeaderBytesIPv4*int64(ahead/m+1)

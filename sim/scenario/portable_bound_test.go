@@ -8,10 +8,10 @@ import (
 	"github.com/peerlink/peerlink/state/pump"
 )
 
-// portableSendBuffer mirrors drivers/portable.DefaultSendBufferBytes, the
-// SO_SNDBUF the portable driver asks for where the OS cannot count unsent
-// bytes (the simulator may not import a driver).
-const portableSendBuffer = pump.DefaultKernelDataBudget + 4*1500
+// portableSendBuffer mirrors the SO_SNDBUF the portable driver asks for
+// where the OS cannot count unsent bytes (portable.DefaultConfig there; the
+// simulator may not import a driver).
+var portableSendBuffer = pump.DefaultConfig().KernelDataBudget + 4*1500
 
 // portableKernelBound is how the portable driver bounds its kernel queue
 // on some OS.
@@ -48,7 +48,7 @@ func slowUplinkPortable(seed uint64, rate int64, b portableKernelBound) Spec {
 	}
 	switch b {
 	case unsentCounter:
-		s.KernelDataBudget = pump.DefaultKernelDataBudget
+		s.KernelDataBudget = pump.DefaultConfig().KernelDataBudget
 	case smallSndbuf:
 		s.Peers[0].Socket.SendBufferBytes = portableSendBuffer
 	}

@@ -122,7 +122,7 @@ func saturatedCut(seed uint64) Spec {
 			{Kind: Saturating, From: 0, Size: 40, Start: 2 * time.Second},
 		},
 		// As the real drivers run by default.
-		KernelDataBudget: pump.DefaultKernelDataBudget,
+		KernelDataBudget: pump.DefaultConfig().KernelDataBudget,
 		CutAt:            10 * time.Minute,
 		// After the cut, long enough for the idle timeout (60 s) too.
 		End:     10*time.Minute + 90*time.Second,
@@ -135,7 +135,7 @@ func idleHour(seed uint64) Spec {
 		Seed:             seed,
 		Peers:            twoPeers(eiNAT),
 		Relay:            true,
-		KernelDataBudget: pump.DefaultKernelDataBudget,
+		KernelDataBudget: pump.DefaultConfig().KernelDataBudget,
 		End:              time.Hour,
 		Restart:          time.Second,
 		Bucket:           time.Minute,
@@ -162,7 +162,7 @@ func relayOnly(seed uint64) Spec {
 		Peers:            twoPeers(symmetricNAT),
 		Relay:            true,
 		Loads:            []LoadSpec{{Kind: Constant, From: 0, Size: 200, Interval: 20 * time.Millisecond, Start: time.Second}},
-		KernelDataBudget: pump.DefaultKernelDataBudget,
+		KernelDataBudget: pump.DefaultConfig().KernelDataBudget,
 		End:              2 * time.Minute,
 	}
 }

@@ -204,7 +204,7 @@ func roam(seed uint64) Spec {
 		Peers:            twoPeers(eiNAT),
 		Relay:            true,
 		Loads:            []LoadSpec{load(0), load(1)},
-		KernelDataBudget: pump.DefaultKernelDataBudget,
+		KernelDataBudget: pump.DefaultConfig().KernelDataBudget,
 		Changes: []NetChange{
 			{At: 30 * time.Second, Peer: 1, Kind: NATRebind},
 			{At: 60 * time.Second, Peer: 0, Kind: UplinkFailover},

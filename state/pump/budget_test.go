@@ -92,7 +92,7 @@ func TestTheBudgetFollowsTheDrainRateWithinTheTargetDelay(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &drainingConn{fakeConn: fakeConn{room: 1 << 30}, rate: tc.rate}
-			p := newTestPump(t, &c.fakeConn, DefaultKernelDataBudget)
+			p := newTestPump(t, &c.fakeConn, DefaultConfig().KernelDataBudget)
 			p.conn = c
 			p.fl.measure = true
 			const d = 2 * time.Second
@@ -101,7 +101,7 @@ func TestTheBudgetFollowsTheDrainRateWithinTheTargetDelay(t *testing.T) {
 			if float64(took) < 0.9*want {
 				t.Errorf("the kernel took %d bytes in the measured window, the link drains %.0f: the budget left it idle", took, want)
 			}
-			limit := max(DefaultKernelDataBudget, int(tc.rate*DefaultKernelTargetDelay.Seconds()))
+			limit := max(DefaultConfig().KernelDataBudget, int(tc.rate*DefaultConfig().KernelTargetDelay.Seconds()))
 			// The estimate may run one datagram's worth per sample ahead,
 			// and a round's last segment crosses the limit.
 			if allowed := float64(limit) + 2*1000 + tc.rate*minSample.Seconds(); c.maxQueue > allowed*1.25 {
@@ -118,7 +118,7 @@ func TestTheBudgetFollowsTheDrainRateWithinTheTargetDelay(t *testing.T) {
 // empty after every round: the flush goes on without waiting for a timer.
 func TestAnEmptyKernelQueueIsRefilledAtOnce(t *testing.T) {
 	c := &fakeConn{room: 1 << 20}
-	p := newTestPump(t, c, DefaultKernelDataBudget)
+	p := newTestPump(t, c, DefaultConfig().KernelDataBudget)
 	enqueue(t, p, gso.Data, 200) // 200 kB, many times the budget
 	res, err := p.Flush(t0)
 	if err != nil || res.DataHeld || res.Datagrams != 200 || !p.Queue().Empty() {
@@ -165,7 +165,7 @@ func measuredPump(t *testing.T, rate float64, cfg Config) (*Pump, *drainingConn,
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.KernelDataBudget = DefaultKernelDataBudget
+	cfg.KernelDataBudget = DefaultConfig().KernelDataBudget
 	p := New(n, c, cfg)
 	p.fl.budget.observe(t0, 0)
 	p.fl.budget.handedOff(int(rate / 100))

@@ -72,7 +72,7 @@ func TestControlLeavesWhileTheKernelBudgetHoldsData(t *testing.T) {
 		t.Fatalf("flush over budget: %+v %v, sent %v", res, err, c.sent)
 	}
 	at, reason, ok := p.PollTimeout()
-	if !ok || reason != "kernel-budget" || !at.Equal(t0.Add(DefaultBudgetRecheck)) {
+	if !ok || reason != "kernel-budget" || !at.Equal(t0.Add(DefaultConfig().BudgetRecheck)) {
 		t.Fatalf("recheck at %v (%s, %v)", at, reason, ok)
 	}
 	c.unsent = 0
@@ -139,8 +139,8 @@ func TestTheBudgetOffersOnlyTheDataThatFitsBesideTheKernelQueue(t *testing.T) {
 		t.Fatalf("flush with 2500 bytes of room: %+v %v", res, err)
 	}
 	c.unsent = 0
-	p.HandleTimeout(t0.Add(DefaultBudgetRecheck))
-	if res, _ := p.Flush(t0.Add(DefaultBudgetRecheck)); res.DataHeld || res.Datagrams != 2 {
+	p.HandleTimeout(t0.Add(DefaultConfig().BudgetRecheck))
+	if res, _ := p.Flush(t0.Add(DefaultConfig().BudgetRecheck)); res.DataHeld || res.Datagrams != 2 {
 		t.Fatalf("flush with room: %+v", res)
 	}
 }

@@ -16,7 +16,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/peerlink/peerlink/drivers"
 	"github.com/peerlink/peerlink/drivers/linux"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
@@ -54,14 +53,14 @@ func TestTheKernelBudgetKeepsProbesFromWaitingBehindBulkData(t *testing.T) {
 	// Each run gets its own namespaces, so the backlog one leaves in the
 	// qdisc cannot delay the other's first probes.
 	off := measureProbes(t, 0)
-	on := measureProbes(t, drivers.DefaultKernelDataBudget)
+	on := measureProbes(t, pump.DefaultConfig().KernelDataBudget)
 	t.Log(off.line("budget off"))
-	t.Logf("%s (budget %d bytes)", on.line("budget on"), drivers.DefaultKernelDataBudget)
+	t.Logf("%s (budget %d bytes)", on.line("budget on"), pump.DefaultConfig().KernelDataBudget)
 
 	// Without the budget the kernel must have held far more than the
 	// budget, or the qdisc backlog was not counted by SIOCOUTQ and the
 	// comparison below would measure nothing.
-	if off.maxUnsent < 4*drivers.DefaultKernelDataBudget {
+	if off.maxUnsent < 4*pump.DefaultConfig().KernelDataBudget {
 		t.Fatalf("without a budget the kernel never held more than %d unsent bytes; "+
 			"the qdisc backlog is not charged to the socket, so the budget cannot see it", off.maxUnsent)
 	}
@@ -82,7 +81,7 @@ func TestTheKernelBudgetKeepsProbesFromWaitingBehindBulkData(t *testing.T) {
 	if on.p99() >= off.p99()/3 {
 		t.Errorf("p99 probe delay with the budget %.1f ms, without %.1f ms: want less than a third "+
 			"(the kernel held up to %d KiB unsent with a budget of %d KiB)",
-			ms(on.p99()), ms(off.p99()), on.maxUnsent>>10, drivers.DefaultKernelDataBudget>>10)
+			ms(on.p99()), ms(off.p99()), on.maxUnsent>>10, pump.DefaultConfig().KernelDataBudget>>10)
 	}
 	if on.mbit() < 0.7*off.mbit() {
 		t.Errorf("Data throughput with the budget %.2f Mbit/s, without %.2f: want at least 70%%", on.mbit(), off.mbit())
@@ -94,7 +93,7 @@ func TestTheKernelBudgetKeepsProbesFromWaitingBehindBulkData(t *testing.T) {
 	var fastOn, fastOff float64
 	for range 3 {
 		fastOff = max(fastOff, measureThroughput(t, 0))
-		fastOn = max(fastOn, measureThroughput(t, drivers.DefaultKernelDataBudget))
+		fastOn = max(fastOn, measureThroughput(t, pump.DefaultConfig().KernelDataBudget))
 	}
 	// The line the issue asked for: Data Mbit/s the sender's kernel took
 	// on an unlimited veth with the budget on and off, and the p99 probe

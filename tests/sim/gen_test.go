@@ -73,7 +73,7 @@ func genSpec(t *rapid.T, o genOptions) scenario.Spec {
 		// half without, as a driver that cannot read the unsent bytes.
 		// The seed's bit rather than a draw of its own keeps the stored
 		// failing cases replaying the worlds they were found in.
-		s.KernelDataBudget = pump.DefaultKernelDataBudget
+		s.KernelDataBudget = pump.DefaultConfig().KernelDataBudget
 	}
 	if s.Seed&2 == 2 {
 		// Half the worlds, by the seed's next bit for the same reason,
