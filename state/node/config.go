@@ -10,7 +10,8 @@ import (
 	"github.com/peerlink/peerlink/state/turn"
 )
 
-// Config configures a Node. Zero fields take the documented defaults.
+// Config configures a Node. Zero fields take the defaults DefaultConfig
+// shows; each field says why it has its value.
 type Config struct {
 	// Rand is the only source of randomness: credentials, tie-breakers,
 	// transaction IDs. Required. Drivers seed it from crypto/rand, the
@@ -47,7 +48,10 @@ type Config struct {
 	// stale by the time the path exists. Beyond it, Sends are dropped,
 	// refused with ErrPendingFull and counted in Stats.PendingDropped.
 	PendingMax int
-	// MaxLocalAddresses bounds AddLocalAddress. Default 16.
+	// MaxLocalAddresses bounds AddLocalAddress. Default 16: every
+	// interface of a host in both families, with room to spare; each
+	// address costs a host candidate per connection and a STUN request per
+	// StunRefresh.
 	MaxLocalAddresses int
 	// MaxConns bounds the connections a Node holds at once (failed ones
 	// count until Close); Connect for a new ID beyond it returns
@@ -86,42 +90,56 @@ type Config struct {
 	// application may AddRelay again.
 	RelayRetry time.Duration
 	// RelayRetryMax caps the wait between attempts, the first one
-	// included: a RelayRetry above it waits RelayRetryMax. Default 60 s.
+	// included: a RelayRetry above it waits RelayRetryMax. Default 60 s: a
+	// dead server costs one Binding schedule a minute, and one back from a
+	// long outage is in use again within a minute.
 	RelayRetryMax time.Duration
 }
 
+// DefaultConfig returns the defaults documented on Config, those of ice
+// and turn included. Rand stays nil: the caller must seed one.
+func DefaultConfig() Config {
+	return Config{
+		ICE:               ice.DefaultConfig(),
+		StunRTO:           500 * time.Millisecond,
+		StunTransmits:     7,
+		StunRefresh:       25 * time.Second,
+		PendingMax:        16,
+		MaxLocalAddresses: 16,
+		MaxConns:          4096,
+		MaxLateness:       200 * time.Millisecond,
+		Relay:             turn.DefaultConfig(),
+		MaxRelays:         4,
+		RelayRetry:        time.Second,
+		RelayRetryMax:     60 * time.Second,
+	}
+}
+
+// withDefaults returns c with every zero field set to its default (the
+// relay's timers are set by turn.New).
 func (c Config) withDefaults() Config {
+	d := DefaultConfig()
 	c.ICE = c.ICE.WithDefaults()
-	if c.StunRTO == 0 {
-		c.StunRTO = 500 * time.Millisecond
+	setDur := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
 	}
-	if c.StunTransmits == 0 {
-		c.StunTransmits = 7
+	setInt := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
 	}
-	if c.StunRefresh == 0 {
-		c.StunRefresh = 25 * time.Second
-	}
-	if c.PendingMax == 0 {
-		c.PendingMax = 16
-	}
-	if c.MaxLocalAddresses == 0 {
-		c.MaxLocalAddresses = 16
-	}
-	if c.MaxRelays == 0 {
-		c.MaxRelays = 4
-	}
-	if c.MaxConns == 0 {
-		c.MaxConns = 4096
-	}
-	if c.MaxLateness == 0 {
-		c.MaxLateness = 200 * time.Millisecond
-	}
-	if c.RelayRetry == 0 {
-		c.RelayRetry = time.Second
-	}
-	if c.RelayRetryMax == 0 {
-		c.RelayRetryMax = 60 * time.Second
-	}
+	setDur(&c.StunRTO, d.StunRTO)
+	setInt(&c.StunTransmits, d.StunTransmits)
+	setDur(&c.StunRefresh, d.StunRefresh)
+	setInt(&c.PendingMax, d.PendingMax)
+	setInt(&c.MaxLocalAddresses, d.MaxLocalAddresses)
+	setInt(&c.MaxRelays, d.MaxRelays)
+	setInt(&c.MaxConns, d.MaxConns)
+	setDur(&c.MaxLateness, d.MaxLateness)
+	setDur(&c.RelayRetry, d.RelayRetry)
+	setDur(&c.RelayRetryMax, d.RelayRetryMax)
 	return c
 }
 
