@@ -51,9 +51,9 @@ type Config struct {
 	// the next probe leaves and the count costs no extra wakeup. A late
 	// answer still proves the path. On idle timing a lost probe is followed
 	// up at once and then every ProbeInterval until one is answered: without
-	// it, two idle probes lost 25 s apart failed a working path (the
-	// simulator's lossy idle hours, 5% loss per link, gave 146 false
-	// ProbeTimeouts in 20 hours).
+	// it, two idle probes lost an IdleProbeInterval apart failed a working
+	// path (the simulator's lossy idle hours, 5% loss per link, gave 146
+	// false ProbeTimeouts in 20 hours).
 	ProbeLossAfter time.Duration
 	// SwitchAfter moves the connection to the backup pair (the best other
 	// pair whose checks succeeded, see BackupProbeInterval) once the
@@ -67,9 +67,10 @@ type Config struct {
 	// it waits behind data in the socket's send buffer: every pair crosses
 	// the same socket, so a switch made while answers are merely slow
 	// helps nothing and moves the connection from pair to pair. The
-	// drivers' kernel budget keeps that wait short (12 KiB is 0.4 s at
-	// 256 kbit/s). Without it (a driver that cannot read the unsent
-	// bytes) a full 208 KiB buffer holds a probe for 6.6 s at 256 kbit/s,
+	// drivers' kernel budget keeps that wait short (its default floor,
+	// pump.Config.KernelDataBudget, drains in 0.4 s at 256 kbit/s). Without
+	// it (a driver that cannot read the unsent bytes) a full 208 KiB buffer
+	// holds a probe for 6.6 s at 256 kbit/s,
 	// close to the default; on slower uplinks raise SwitchAfter (and
 	// ProbeTimeout) accordingly. The agent cannot measure this itself.
 	SwitchAfter time.Duration
@@ -83,7 +84,7 @@ type Config struct {
 	IdleAfter time.Duration
 	// IdleProbeInterval is the probe period while idle. Default 25 s: below
 	// the 30 s that the shortest common NAT UDP mapping timeouts allow, so
-	// the mapping stays open without waking radios every 1.5 s.
+	// the mapping stays open without waking radios every ProbeInterval.
 	IdleProbeInterval time.Duration
 	// IdleProbeTimeout is ProbeTimeout while idle. Default 60 s: an idle
 	// probe left unanswered is followed up every ProbeInterval (see
@@ -117,7 +118,7 @@ type Config struct {
 	// that fell back to a relay because the direct path was blocked at
 	// first (a firewall rule, a NAT mapping not yet open) moves to that
 	// direct path within about this long once it opens; each round costs
-	// one check schedule per such pair, a few hundred bytes every 30 s.
+	// one check schedule per such pair, a few hundred bytes per round.
 	RecheckInterval time.Duration
 }
 

@@ -8,7 +8,8 @@ import (
 )
 
 // This file holds what the agent does when a path's round trip outgrows
-// the check schedule (13.75 s of retransmissions by default). That is not
+// the check schedule (Config.CheckTransmits sends from Config.CheckRTO,
+// capped at Config.CheckRTOMax). That is not
 // exotic: an answer queued behind a saturating load in a kernel send
 // buffer that knows nothing of peerlink's Control lane waits as long as
 // the buffer takes to drain, many seconds on a slow uplink. The

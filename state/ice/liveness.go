@@ -10,10 +10,10 @@ import "time"
 //
 // On idle timing a probe that goes unanswered for ProbeLossAfter is followed
 // up by another, and then one every ProbeInterval, until one is answered:
-// two lost idle probes 25 s apart would otherwise fail a working lossy path
-// within IdleProbeTimeout. Once an answer comes the next probe is again
-// IdleProbeInterval after the last one. A dead path still fails exactly
-// IdleProbeTimeout after its last answer.
+// two lost idle probes an IdleProbeInterval apart would otherwise fail a
+// working lossy path within IdleProbeTimeout. Once an answer comes the next
+// probe is again IdleProbeInterval after the last one. A dead path still
+// fails exactly IdleProbeTimeout after its last answer.
 type liveness struct {
 	on   bool
 	idle bool
@@ -107,7 +107,8 @@ func (a *Agent) handleLiveness(now time.Time) {
 	}
 	if !l.idle && !now.Before(l.lastApp.Add(a.cfg.IdleAfter)) {
 		// Going idle: the next probe is an idle interval after the last
-		// one (next), so the NAT mapping sees traffic at least every 25 s.
+		// one (next), so the NAT mapping sees traffic at least every
+		// IdleProbeInterval.
 		l.idle = true
 	}
 	if now.Before(l.next(&a.cfg)) {
@@ -163,8 +164,8 @@ func (a *Agent) NotifyAppTraffic(now time.Time) bool {
 		return false
 	}
 	// Back to active timing. The last answer was heard under idle rules,
-	// possibly 25 s ago; the active timeout counts from now, and a probe
-	// goes out at once to confirm the path quickly.
+	// possibly an IdleProbeInterval ago; the active timeout counts from
+	// now, and a probe goes out at once to confirm the path quickly.
 	l.idle = false
 	l.heardAt = maxTime(l.heardAt, now)
 	l.nextProbe = now

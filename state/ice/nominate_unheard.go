@@ -6,7 +6,8 @@ package ice
 //
 // A slow uplink saturated by the peer's own load holds everything the
 // peer sends (answers to our checks and probes alike) in its kernel send
-// buffer for longer than a check lives (13.75 s). The peer, controlled,
+// buffer for longer than a check lives (Config.CheckTransmits sends on the
+// capped RTO schedule). The peer, controlled,
 // followed our nomination at once: the pair had succeeded for it too. Had
 // the nomination failed here, the probes of our selected pair would carry
 // USE-CANDIDATE again, and the peer, its new pair silent for

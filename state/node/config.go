@@ -56,7 +56,8 @@ type Config struct {
 	// MaxConns bounds the connections a Node holds at once (failed ones
 	// count until Close); Connect for a new ID beyond it returns
 	// ErrTooManyConns. Default 4096: every connection costs an agent (a few
-	// KB with its pairs) and a probe every 1.5 s while active, so a
+	// KB with its pairs) and a probe every ice.Config.ProbeInterval while
+	// active, so a
 	// runaway caller is stopped long before it exhausts memory or the
 	// socket, while a large gateway still fits.
 	MaxConns int
@@ -76,7 +77,8 @@ type Config struct {
 	Relay turn.Config
 	// MaxRelays bounds AddRelay. Default 4: each connection uses one relay,
 	// so more relays only spread connections and survive a relay's loss;
-	// every relay costs an allocation, refreshes and a keepalive every 25 s.
+	// every relay costs an allocation, refreshes and a keepalive every
+	// turn.Config.KeepaliveInterval.
 	MaxRelays int
 	// RelayRetry is how long after a relay is lost (RelayFailed) the
 	// Node starts it again with a fresh allocation, doubled after each

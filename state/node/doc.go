@@ -179,7 +179,7 @@
 //     same. A relay that stops answering or refuses our credentials also
 //     raises RelayFailed; its connections get another relay if there
 //     is one, and the Node starts the relay again with a fresh client
-//     after Config.RelayRetry (1 s, doubling to RelayRetryMax, 60 s; each
+//     after Config.RelayRetry (doubling up to Config.RelayRetryMax; each
 //     loss reported again; negative: the relay is forgotten). Once granted,
 //     connections without a relay take it (relayretry.go).
 //   - A re-allocation (after a 437, or a probe Allocate granted because
@@ -198,14 +198,15 @@
 //     marks the gap.
 //   - A server that restarts (a deploy, a crash) forgets every allocation
 //     without a word: its Binding answers look as before, and the next
-//     Refresh, which would meet the 437, is up to 5 minutes away, while
+//     Refresh, which would meet the 437, is up to turn.Config.RefreshAfter
+//     away, while
 //     everything relayed is dropped. So once a probe on a path through a
 //     relay (ours, or the peer's relayed address: each side may send to
 //     the other's, so that our allocation carries the peer's path) counts
-//     as lost (ice.Config.ProbeLossAfter, 1.5 s), the node asks the
+//     as lost (ice.Config.ProbeLossAfter), the node asks the
 //     relay's client to verify our allocation at once (turn.Client.Verify,
 //     a Refresh and a probe Allocate; at most one per
-//     turn.Config.VerifyInterval, 5 s, longer while the allocation keeps
+//     turn.Config.VerifyInterval, longer while the allocation keeps
 //     answering, per relay, counted in RelayStats). A 437 to the Refresh
 //     starts the re-allocation above, a grant to the probe is it; silence
 //     alone, which loss explains, never is. A path that leaves from our

@@ -9,16 +9,16 @@ import (
 // This file holds the fast check of a relay under a silent path.
 //
 // A TURN server that restarts forgets every allocation and says nothing:
-// its Binding answers look as before, and the client hears of the loss
-// only from the 437 to its next Refresh, up to turn.Config.RefreshAfter
-// (5 min) away. Everything relayed meanwhile is dropped, so a connection
-// whose path leaves from our relayed address would fail with ProbeTimeout
-// after 15 s, although a re-allocation carries it over in a round trip or
-// two (see the package documentation, Relays).
+// its Binding answers look as before, and the client hears of the loss only
+// from the 437 to its next Refresh, up to turn.Config.RefreshAfter away.
+// Everything relayed meanwhile is dropped, so a connection whose path
+// leaves from our relayed address would fail with ProbeTimeout after
+// ice.Config.ProbeTimeout, although a re-allocation carries it over in a
+// round trip or two (see the package documentation, Relays).
 //
 // The connection hears it first: its probes go unanswered. So once a
 // probe on a path through a relay counts as lost (ice.Config.
-// ProbeLossAfter, 1.5 s, after it left), the Node asks the relay's client
+// ProbeLossAfter after it left), the Node asks the relay's client
 // to verify the allocation at once (turn.Client.Verify: a Refresh and a
 // probe). A 437, or a grant to the probe, starts or is the re-allocation,
 // and the connection moves to the new allocation; when the path leaves
@@ -26,7 +26,7 @@ import (
 // and channel toward its far end (turn.Client.Reinstall), which a server
 // configured with lifetimes shorter than RFC 8656's may have dropped. The
 // client sends at most one verification per turn.Config.VerifyInterval
-// (5 s, longer while verifications find the allocation alive), so a lossy
+// (longer while verifications find the allocation alive), so a lossy
 // path costs the server little; RelayStats counts them
 // (Client.Verifications, Client.VerificationsLimited).
 //
@@ -41,7 +41,7 @@ import (
 // the new relayed address from the signalled candidate (CandidateGathered
 // there, AddRemoteCandidate here). The application may not signal the
 // withdrawal of the old one, or it may come late; waiting for it, or for
-// ice.Config.SwitchAfter (7.5 s), would leave this side on the dead path
+// ice.Config.SwitchAfter, would leave this side on the dead path
 // for seconds. A Node keeps one allocation per relay server, so a new relay
 // candidate from the server of the path's remote relay candidate (the same
 // foundation: type, relayed IP and server) means the old one is gone. When

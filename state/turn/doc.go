@@ -19,9 +19,11 @@
 // computed.
 //
 // While allocated the client refreshes the allocation after half its
-// granted LIFETIME, each permission (300 s on the server) every 240 s and
-// each channel (600 s) every 300 s, and sends a Binding every 25 s so the
-// NAT mapping toward the relay stays open. A 437 (allocation gone) makes
+// granted LIFETIME (at most Config.RefreshAfter), each permission every
+// Config.PermissionRefreshAfter and each channel every
+// Config.ChannelRefreshAfter, within the lifetimes the server keeps them,
+// and sends a Binding every Config.KeepaliveInterval so the NAT mapping
+// toward the relay stays open. A 437 (allocation gone) makes
 // it allocate afresh: EventWithdrawn, then EventAllocated with the new
 // relayed address, and every permission and channel is asked for again.
 // Silence alone never does: a Refresh the server leaves unanswered while
@@ -33,7 +35,7 @@
 // A server that restarted forgets every allocation but still answers
 // Binding, so the keepalives miss it; the owner that sees a path through
 // the allocation go silent calls Verify, which sends a Refresh and a probe
-// at once (at most one per Config.VerifyInterval, 5 s, longer while the
+// at once (at most one per Config.VerifyInterval, longer while the
 // allocation keeps answering; Stats.Verifications), so that the 437 or
 // the grant comes within a round trip or two instead of at the next
 // scheduled Refresh, minutes away (verify.go). The same owner calls
@@ -49,7 +51,7 @@
 // Every answer to a request sent once is a round-trip sample; Client.RTT
 // gives the smoothed value, by which the node prefers near relays.
 // A relay that answers nothing for a whole request schedule
-// (Config.RequestTimeout, 19.5 s by default) is lost: EventWithdrawn,
+// (Config.RequestTimeout) is lost: EventWithdrawn,
 // EventLost{LostTimeout}. Close sends LIFETIME 0 and ends with EventClosed.
 //
 // # The event loop

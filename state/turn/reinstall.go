@@ -8,7 +8,8 @@ import (
 // Servers do not announce how long a permission or a channel lasts, and
 // operators shorten both (coturn's --permission-lifetime and
 // --channel-lifetime; 60 s and 90 s are seen in deployments). The client
-// refreshes at RFC 8656's fixed 300 s and 600 s, so on such a server a
+// refreshes within RFC 8656's fixed lifetimes (Config.PermissionLifetime,
+// Config.ChannelLifetime), so on such a server a
 // permission expires while the client still counts it installed: the
 // server drops everything the peer sends, and a connection through it
 // goes silent while the allocation itself is fine. The owner that sees a

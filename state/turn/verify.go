@@ -18,23 +18,23 @@ import "time"
 // seconds, so verifications are rate-limited per allocation: at most one
 // every Config.VerifyInterval.
 //
-// Some servers (pion/turn) never answer a Refresh for an allocation they
-// no longer hold, and loss can take every answer to a Refresh too; the
-// two look alike. So a verification sends, beside its Refresh, a probe: an
-// Allocate, which every server answers either way (realloc.go): 437 if
-// the allocation is held, a grant of the new one if it was gone. Both go
-// on a short schedule, verifyTransmits sends with the RTO capped at
-// verifyRTOMax (at 0, 0.5, 1.5, 2.5 and 3.5 s with the default first RTO,
-// giving up at 4.5 s), and a Binding on the full schedule goes beside
-// them, so that a server dead with the path is found within
-// RequestTimeout. A verification is concluded "gone" only on evidence (a
-// 437 or the probe's grant), "alive" on a Refresh answer or the probe's
-// 437; one that hears nothing is dropped (Stats.VerificationsInconclusive)
-// and the keepalive's full schedule decides whether the relay is lost.
+// Some servers (pion/turn) never answer a Refresh for an allocation they no
+// longer hold, and loss can take every answer to a Refresh too; the two
+// look alike. So a verification sends, beside its Refresh, a probe: an
+// Allocate, which every server answers either way (realloc.go): 437 if the
+// allocation is held, a grant of the new one if it was gone. Both go on a
+// short schedule, verifyTransmits sends from Config.RequestRTO with the RTO
+// capped at verifyRTOMax (a few seconds in all with the default RTO), and a
+// Binding on the full schedule goes beside them, so that a server dead with
+// the path is found within RequestTimeout. A verification is concluded
+// "gone" only on evidence (a 437 or the probe's grant), "alive" on a
+// Refresh answer or the probe's 437; one that hears nothing is dropped
+// (Stats.VerificationsInconclusive) and the keepalive's full schedule
+// decides whether the relay is lost.
 //
 // A lossy connection asks often, so each verification that finds the
 // allocation alive doubles the wait before the next one (up to
-// maxVerifyWait, 80 s); one that finds it gone starts over at
+// maxVerifyWait); one that finds it gone starts over at
 // VerifyInterval. A persistently lossy path then asks about once a minute.
 
 // Verify sends a Refresh now, to learn whether the server still holds the
