@@ -38,15 +38,17 @@ type Writable interface {
 	WaitWritable() error
 }
 
-// Config of a Driver.
+// Config of a Driver. Zero fields take the defaults DefaultConfig shows.
 type Config struct {
-	// Node configures the core. A nil Node.Rand is seeded from crypto/rand.
+	// Node configures the core (node.DefaultConfig). A nil Node.Rand is
+	// seeded from crypto/rand.
 	Node node.Config
 	// Pump configures the queue, the kernel budget and the queue's delay
-	// bound. A zero KernelDataBudget means pump.DefaultConfig's;
-	// negative disables the budget. Pump.Overflow chooses back-pressure
-	// (the default: Send refuses, WaitWritable waits) or head-drop past
-	// the delay bound.
+	// bound (pump.DefaultConfig). Unlike a Pump built by hand, a driver
+	// takes a zero KernelDataBudget to mean the default: every probe
+	// should wait behind as little as the link allows; negative disables
+	// the budget. Pump.Overflow chooses back-pressure (the default: Send
+	// refuses, WaitWritable waits) or head-drop past the delay bound.
 	Pump pump.Config
 	// OnEvent receives every Node event, on the driver's goroutine. It must
 	// not block and must not call the Driver's commands.
@@ -56,10 +58,23 @@ type Config struct {
 	OnData func(id node.ConnID, payload []byte)
 	// Logger gets structured logs; nil means JSON lines on stderr at Info.
 	Logger *slog.Logger
-	// RecvMessages and RecvBufferSize size the receive buffers; 0 means
-	// pump.DefaultRecvMessages and pump.DefaultRecvBufferSize.
+	// RecvMessages and RecvBufferSize size the receive buffers. Defaults
+	// pump.DefaultRecvMessages (one recvmmsg call's worth) and
+	// pump.DefaultRecvBufferSize (the largest datagram or GRO
+	// super-datagram).
 	RecvMessages   int
 	RecvBufferSize int
+}
+
+// DefaultConfig returns the defaults documented on Config (Node.Rand,
+// Logger and the callbacks left nil).
+func DefaultConfig() Config {
+	return Config{
+		Node:           node.DefaultConfig(),
+		Pump:           pump.DefaultConfig(),
+		RecvMessages:   pump.DefaultRecvMessages,
+		RecvBufferSize: pump.DefaultRecvBufferSize,
+	}
 }
 
 // Driver runs one Node over one Conn in real time.
@@ -98,8 +113,9 @@ func New(c pump.Conn, cfg Config) (*Driver, error) {
 		}
 		cfg.Node.Rand = rand.New(rand.NewChaCha8(seed))
 	}
+	d := DefaultConfig()
 	if cfg.Pump.KernelDataBudget == 0 {
-		cfg.Pump.KernelDataBudget = pump.DefaultConfig().KernelDataBudget
+		cfg.Pump.KernelDataBudget = d.Pump.KernelDataBudget
 	} else if cfg.Pump.KernelDataBudget < 0 {
 		cfg.Pump.KernelDataBudget = 0
 	}
@@ -107,10 +123,10 @@ func New(c pump.Conn, cfg Config) (*Driver, error) {
 		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	if cfg.RecvMessages <= 0 {
-		cfg.RecvMessages = pump.DefaultRecvMessages
+		cfg.RecvMessages = d.RecvMessages
 	}
 	if cfg.RecvBufferSize <= 0 {
-		cfg.RecvBufferSize = pump.DefaultRecvBufferSize
+		cfg.RecvBufferSize = d.RecvBufferSize
 	}
 	n, err := node.New(cfg.Node)
 	if err != nil {
