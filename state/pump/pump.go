@@ -6,6 +6,7 @@ import (
 
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/timer"
 )
 
 // Defaults, and why.
@@ -416,12 +417,9 @@ func (p *Pump) WantsWritable() bool { return p.blocked && !p.queue.Empty() }
 // PollTimeout returns when HandleTimeout (and then Flush) must next run and
 // why: the Node's timers, the queue's buffer release, or held Data.
 func (p *Pump) PollTimeout() (time.Time, string, bool) {
-	at, reason, ok := p.node.PollTimeout()
-	if q, qreason, qok := p.queue.PollTimeout(); qok && (!ok || q.Before(at)) {
-		at, reason, ok = q, qreason, true
-	}
-	if p.held && (!ok || p.heldAt.Before(at)) {
-		at, reason, ok = p.heldAt, "kernel-budget", true
-	}
-	return at, reason, ok
+	var next timer.Next
+	next.OfferIf(p.node.PollTimeout())
+	next.OfferIf(p.queue.PollTimeout())
+	next.OfferIf(p.heldAt, "pump: kernel-budget", p.held)
+	return next.Poll()
 }
