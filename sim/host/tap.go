@@ -39,8 +39,8 @@ type inFlight struct {
 // Linux socket reports through SIOCOUTQ, so a configured kernel budget
 // works in the simulator as it does on Linux.
 type tapConn struct {
-	h        *Host
-	sock     *netmodel.Socket
+	h    *Host
+	sock *netmodel.Socket
 	// dropOwed counts Control datagrams dropped from the queue before the
 	// step that queued them reported them.
 	dropOwed uint64

@@ -140,7 +140,7 @@ type Pump struct {
 	fl    flusher
 	stats Stats
 
-	blocked bool      // the last flush found the socket full
+	blocked bool // the last flush found the socket full
 	// flushing: a flush is in progress; round: its batches are with the
 	// caller's Conn.Send (Step handed them out, Sent not yet called);
 	// ended: Sent said the flush is over, with sendErr.
@@ -149,8 +149,8 @@ type Pump struct {
 	sendErr         error
 	// controlSeen is the queue's Control DatagramsIn at the last Step.
 	controlSeen uint64
-	heldAt  time.Time // Data held for the kernel budget until then
-	held    bool
+	heldAt      time.Time // Data held for the kernel budget until then
+	held        bool
 	// recheck is the wait of held Data while the drain rate is unknown.
 	recheck  time.Duration
 	refusals int // Data transmits the queue refused since the caller last looked

@@ -1,3 +1,25 @@
+// Package pump is the pure step every peerlink loop takes, the real-time
+// driver's (package drivers) and the simulator's host's (sim/host): the
+// Node's transmits go into the ordered send queue, the Node's events go to
+// the caller, the queue goes to the Conn round by round until the socket
+// would block, and the next deadline comes back with its reason. It has no
+// goroutine, clock or lock; the caller passes now and owns the Pump on one
+// goroutine.
+//
+// A loop around it is, in any clock:
+//
+//	s := p.Step(now, onEvent)
+//	for {
+//		for s.Round != nil || s.Again {  // here, or Round on another goroutine
+//			if s.Round != nil {
+//				p.Sent(conn.Send(s.Round))
+//			}
+//			s = p.Step(now, onEvent)
+//		}
+//		wait until s.Next, a received datagram, a command, or writable;
+//		feed it in: HandleTimeout, HandleMessages, Send, SetWritable
+//		s = p.Step(now, onEvent)
+//	}
 package pump
 
 import (
