@@ -184,7 +184,7 @@ func (n *Node) timeoutOne(now time.Time, it timerItem) *timerSlot {
 	c := n.conns[ConnID(it.id)]
 	n.unindex(c)
 	c.timer.ran(now)
-	if n.faults != nil && n.faults.skipTimeouts {
+	if n.faults != nil && (n.faults.skipTimeouts || n.faults.skipFirstStep && c.timer.runs == 1) {
 		n.reindex(c)
 		return &c.timer
 	}

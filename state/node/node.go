@@ -67,6 +67,10 @@ type faults struct {
 	// skipTimeouts: a due connection's or relay's timers are not run, so
 	// its deadline stays where it was.
 	skipTimeouts bool
+	// skipFirstStep: only the first step of a connection at an instant
+	// skips its timers, as a step does whose own later checks made it due
+	// again.
+	skipFirstStep bool
 }
 
 type route struct{ local, remote netip.AddrPort }
