@@ -261,39 +261,22 @@ func (h *Host) settle(now time.Time) {
 	h.depth++
 	defer func() { h.depth-- }()
 	events := 0
+	deliver := func(e node.Event) {
+		if events++; events > maxSettleRounds {
+			panic("host: events kept coming")
+		}
+		for _, fn := range h.onEvent {
+			fn(now, e)
+		}
+	}
 	var s pump.StepResult
 	for i := 0; ; i++ {
 		if i == maxSettleRounds {
 			panic("host: callbacks kept issuing commands")
 		}
-		sent := 0
-		s = h.pump.Step(now, func(e node.Event) {
-			if events++; events > maxSettleRounds {
-				panic("host: events kept coming")
-			}
-			for _, fn := range h.onEvent {
-				fn(now, e)
-			}
-		})
-		for {
-			h.conn.noteEnqueued(now, s.ControlQueued)
-			if s.Round == nil && !s.Again {
-				break
-			}
-			if s.Round != nil {
-				n, err := h.conn.Send(s.Round)
-				h.pump.Sent(n, err)
-			}
-			if s.Flushed {
-				sent += s.Flush.Datagrams
-				h.noteFlush(s.Err)
-			}
-			s = h.pump.Step(now, nil)
-		}
-		if s.Flushed {
-			sent += s.Flush.Datagrams
-			h.noteFlush(s.Err)
-		}
+		var sent int
+		events = 0 // the bound is per round, as commands are
+		s, sent = h.step(now, deliver)
 		if !h.owed || sent == 0 || len(h.onWritable) == 0 {
 			break
 		}
@@ -306,6 +289,27 @@ func (h *Host) settle(now time.Time) {
 	h.arm(s)
 	if h.cfg.OnSettle != nil {
 		h.cfg.OnSettle(now, h)
+	}
+}
+
+// step takes the pump's step and makes the Send of each round it hands
+// out in place, since the simulated socket answers at once; it returns the
+// last step and the datagrams its flushes sent.
+func (h *Host) step(now time.Time, deliver func(node.Event)) (s pump.StepResult, sent int) {
+	s = h.pump.Step(now, deliver)
+	for {
+		h.conn.noteEnqueued(now, s.ControlQueued)
+		if s.Flushed {
+			sent += s.Flush.Datagrams
+			h.noteFlush(s.Err)
+		}
+		if s.Round == nil && !s.Again {
+			return s, sent
+		}
+		if s.Round != nil {
+			h.pump.Sent(h.conn.Send(s.Round))
+		}
+		s = h.pump.Step(now, deliver)
 	}
 }
 
