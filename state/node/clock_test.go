@@ -60,7 +60,7 @@ func TestAJumpOfHoursDuringChecksRetransmitsOnceAndKeepsTheSchedule(t *testing.T
 	// doubled RTO (500 ms) after the resumed one, on the caller's clock.
 	d, reason, ok := n.PollTimeout()
 	if !ok || d != later.Add(500*time.Millisecond) || reason != "ice: check-retransmit" {
-		t.Fatalf("next deadline %v (%s), want %v check-retransmit", d.Sub(later), reason, 500*time.Millisecond)
+		t.Fatalf("next deadline %v (%s), want %v ice: check-retransmit", d.Sub(later), reason, 500*time.Millisecond)
 	}
 	n.HandleTimeout(d)
 	if got := drainCount(n); got != 1 {

@@ -167,8 +167,9 @@ func (n *Node) PollEvent() (Event, bool) {
 }
 
 // PollTimeout returns when HandleTimeout must next be called and a label
-// for why ("probe", "check-retransmit", "stun-retransmit", a relay's
-// "turn: keepalive", ...): connections and relays share one ordered index,
+// for why, "machine: timer" ("ice: probe", "ice: check-retransmit",
+// "node: stun-retransmit", a relay's "turn: keepalive", ...; package
+// timer): connections and relays share one ordered index,
 // so this is O(log n). It never
 // returns a time before the latest now given to the Node: a deadline that
 // is already due comes back as that now. ok is false when nothing is
