@@ -371,7 +371,7 @@ func (p *Pump) SetWritable() { p.blocked = false }
 // WantsWritable reports whether the pump waits for the socket to drain.
 func (p *Pump) WantsWritable() bool { return p.blocked && !p.queue.Empty() }
 
-// PollTimeout returns when HandleTimeout (and then Flush) must next run and
+// PollTimeout returns when HandleTimeout (and then Step) must next run and
 // why: the Node's timers, the queue's buffer release, or held Data.
 func (p *Pump) PollTimeout() (time.Time, string, bool) {
 	var next timer.Next
