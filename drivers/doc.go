@@ -4,30 +4,34 @@
 // One Driver serves one Conn (one UDP socket). Its loop waits for whichever
 // comes first — received datagrams, the socket becoming writable while the
 // queue holds more, the Node's next deadline, a command from the
-// application, the end of a send round — feeds it into the pump, delivers
-// events and application data through the callbacks in Config, and moves
-// the queue on to the kernel:
+// application, the end of a send round — feeds it into the pump, and then
+// takes the pump's one step (pump.Pump.Step), the same step the
+// simulator's host takes. The loop adds only the OS clock and its
+// wake-ups:
 //
+//	step := pump.Step(now, OnEvent)              // once before the loop
 //	for {
-//	    now := time.Now()
+//	    arm the timer at step.Next
 //	    select {
 //	    case msgs := <-received:  pump.HandleMessages(now, msgs, cfg.OnData)
-//	    case <-deadline:          pump.HandleTimeout(now)
+//	    case <-timer:             pump.HandleTimeout(now)
 //	    case cmd := <-commands:   cmd(now, pump) and every command waiting  // Send, SendBatch, Connect, ...
-//	    case r := <-roundDone:    pump.Sent(round, r.n, r.err)
+//	    case r := <-roundDone:    pump.Sent(r.n, r.err)
 //	    case <-writable:          pump.SetWritable()
 //	    case <-ctx.Done():        return
 //	    }
-//	    deliver pump.Node().PollEvent() to cfg.OnEvent
-//	    if no round is out:       round = pump.NextSend(now); hand it to the sending goroutine
+//	    step = pump.Step(now, OnEvent)           // again at once while step.Again
+//	    if step.Round != nil:     hand it to the sending goroutine
 //	    wake WaitWritable callers once pump.DataWritable()
-//	    deadline = pump.PollTimeout()
+//	    wait for the socket when pump.WantsWritable()
 //	}
 //
-// A flush (pump.StartFlush … EndFlush) is a series of rounds that end when
-// the queue is empty, the socket would block, or the kernel budget holds
-// Data back. The sending goroutine makes each round's Conn.Send while the
-// loop goes on taking commands, whose payloads go to new batches.
+// The step collects the Node's transmits into the queue, hands the Node's
+// events to OnEvent, moves the flush on and reports the next deadline. A
+// flush is a series of rounds that end when the queue is empty, the socket
+// would block, or the kernel budget holds Data back; the sending goroutine
+// makes each round's Conn.Send while the loop goes on taking commands,
+// whose payloads go to new batches.
 //
 // SendBatch hands many payloads to the loop in one command and WaitWritable
 // waits, without polling, for room after gso.ErrQueueFull (see their docs).

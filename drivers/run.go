@@ -58,12 +58,11 @@ func (d *Driver) Run(ctx context.Context) error {
 		defer wg.Done()
 		d.sendRounds(rounds, results)
 	}()
-	var f flushState
-
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	step := d.step(rounds)
 	for {
-		d.arm(timer, time.Now())
+		d.arm(timer, step, time.Now())
 		var err error
 		select {
 		case <-ctx.Done():
@@ -80,15 +79,8 @@ func (d *Driver) Run(ctx context.Context) error {
 		case r := <-d.cmds:
 			d.serveWaiting(r)
 		case r := <-results:
-			f.sending = false
-			done, err := d.pump.Sent(f.round, r.n, r.err)
-			f.round = nil
-			if err != nil {
+			if err := d.pump.Sent(r.n, r.err); err != nil {
 				d.log.Warn("send failed", KeyErr, err.Error())
-			}
-			if done {
-				d.pump.EndFlush(time.Now())
-				f.flushing = false
 			}
 		case err = <-d.writable:
 			waiting = false
@@ -97,12 +89,9 @@ func (d *Driver) Run(ctx context.Context) error {
 			}
 			d.pump.SetWritable()
 		}
-		d.deliverEvents()
-		if !f.sending {
-			d.nextRound(&f, rounds)
-		}
+		step = d.step(rounds)
 		d.releaseWriters()
-		if d.pump.WantsWritable() && !waiting && !f.flushing {
+		if d.pump.WantsWritable() && !waiting {
 			if w, ok := d.conn.(Writable); ok {
 				waiting = true
 				wg.Add(1)
@@ -128,34 +117,25 @@ func (d *Driver) Run(ctx context.Context) error {
 	}
 }
 
-// flushState is the loop's flush in progress: whether one is, and whether
-// its round is with the sending goroutine.
-type flushState struct {
-	flushing, sending bool
-	round             []*gso.Batch
-}
-
 type sendResult struct {
 	n   int
 	err error
 }
 
-// nextRound starts a flush if none is in progress and hands its next round
-// to the sending goroutine, or ends the flush when it has no more.
-func (d *Driver) nextRound(f *flushState, rounds chan<- []*gso.Batch) {
-	now := time.Now()
-	if !f.flushing {
-		d.pump.StartFlush(now)
-		f.flushing = true
+// step runs the pump's step, the loop's one step after any input: events
+// go to OnEvent, and a round the step hands out goes to the sending
+// goroutine, which is idle then (the pump hands out no round while one is
+// out). After a send error with datagrams left it steps again at once.
+func (d *Driver) step(rounds chan<- []*gso.Batch) pump.StepResult {
+	for {
+		s := d.pump.Step(time.Now(), d.onEvent)
+		if s.Round != nil {
+			rounds <- s.Round
+		}
+		if !s.Again {
+			return s
+		}
 	}
-	b := d.pump.NextSend(now)
-	if b == nil {
-		d.pump.EndFlush(now)
-		f.flushing = false
-		return
-	}
-	f.round, f.sending = b, true
-	rounds <- b
 }
 
 // sendRounds runs on its own goroutine: it hands each round to the Conn and
@@ -203,26 +183,19 @@ func (d *Driver) serveWaiting(r *request) {
 	}
 }
 
-// arm sets the timer to the pump's next deadline.
-func (d *Driver) arm(t *time.Timer, now time.Time) {
-	at, _, ok := d.pump.PollTimeout()
+// arm sets the timer to the step's next deadline.
+func (d *Driver) arm(t *time.Timer, s pump.StepResult, now time.Time) {
 	wait := time.Hour
-	if ok {
-		wait = max(at.Sub(now), 0)
+	if s.HasNext {
+		wait = max(s.Next.At.Sub(now), 0)
 	}
 	t.Reset(wait)
 }
 
-func (d *Driver) deliverEvents() {
-	for {
-		e, ok := d.pump.Node().PollEvent()
-		if !ok {
-			return
-		}
-		d.logEvent(e)
-		if d.cfg.OnEvent != nil {
-			d.cfg.OnEvent(e)
-		}
+func (d *Driver) onEvent(e node.Event) {
+	d.logEvent(e)
+	if d.cfg.OnEvent != nil {
+		d.cfg.OnEvent(e)
 	}
 }
 

@@ -4,17 +4,20 @@
 //
 // # The loop
 //
-// A Host mirrors the real-time loop of package drivers (drivers/run.go)
-// with world events in place of goroutines. It wakes on exactly three
-// things, and after each it settles the same way:
+// A Host runs the same step as the real-time loop of package drivers
+// (pump.Pump.Step), with world events in place of goroutines and the
+// world's clock in place of the OS's. It wakes on three things and takes
+// the application's commands, and after each it settles the same way:
 //
 //	socket Readable → Recv until empty, pump.HandleMessages
 //	socket Writable → pump.SetWritable
-//	deadline timer  → pump.HandleTimeout (the timer is armed at pump.PollTimeout)
+//	deadline timer  → pump.HandleTimeout
 //	app command     → Do / Send from inside any world event
 //
-//	settle: deliver the Node's events to the application, pump.Flush,
-//	        tell a refused application it may send again, re-arm the timer.
+//	settle: s := pump.Step(now, deliver each event to the application)
+//	        while s.Round (or s.Again): the socket's Send, pump.Sent, pump.Step
+//	        tell a refused application it may send again (and step again)
+//	        arm the timer at s.Next
 //
 // Callbacks (OnEvent, OnData, OnWritable) run inside the settle; commands
 // they issue are applied at once and flushed by the same settle, never by
@@ -31,10 +34,10 @@
 //
 // The liveness property P1 needs, for every Control datagram (probe,
 // check, answer), the time from its enqueue into the gso queue to its last
-// bit leaving the host. The pump hides the enqueue, so the host infers it
-// without touching the pump: every pump call happens at one virtual
-// instant, so the Control datagrams the queue's counters show arriving
-// during a call were enqueued at that instant. Datagrams the socket takes
+// bit leaving the host. Each step reports the Control datagrams queued
+// since the last one (pump.StepResult.ControlQueued), and every pump call
+// between two steps happens at one virtual instant, so they were enqueued
+// at that step's now. Datagrams the socket takes
 // are matched to those arrivals in order, and the uplink's tap
 // (netmodel.Link.SetTap) gives the wire time, because the uplink serializes
 // a socket's datagrams in the order the socket took them.

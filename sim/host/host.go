@@ -190,11 +190,6 @@ func (h *Host) Do(fn func(now time.Time, n *node.Node) error) error {
 	h.depth++
 	h.stats.Commands++
 	err := fn(now, h.pump.Node())
-	// An empty HandleMessages is the pump's only exported way to move the
-	// Node's transmits into the queue right now, at this instant, so the
-	// enqueue times the host records are exact.
-	h.pump.HandleMessages(now, nil, nil)
-	h.conn.noteEnqueued(now)
 	h.depth--
 	h.settle(now)
 	return err
@@ -206,7 +201,6 @@ func (h *Host) Send(id node.ConnID, payload []byte) error {
 	now := h.w.Now()
 	h.depth++
 	err := h.pump.Send(now, id, payload)
-	h.conn.noteEnqueued(now)
 	if errors.Is(err, gso.ErrQueueFull) {
 		h.owed = true
 		h.stats.AppRefused++
@@ -236,7 +230,6 @@ func (h *Host) onTimer(now time.Time) {
 	h.stats.Wakes++
 	h.stats.Timeouts++
 	h.pump.HandleTimeout(now)
-	h.conn.noteEnqueued(now)
 	h.depth--
 	h.settle(now)
 }
@@ -252,31 +245,39 @@ func (h *Host) receive(now time.Time) {
 				fn(now, id, b)
 			}
 		})
-		h.conn.noteEnqueued(now)
 	}
 	panic("host: receive queue never emptied")
 }
 
-// settle finishes a wake: events out, queue flushed, a refused application
-// told it may send, and the timer re-armed. Only the outermost call acts.
+// settle finishes a wake with the pump's step: events out, queue flushed
+// through the socket, a refused application told it may send, and the
+// timer re-armed. Only the outermost call acts. Every call into the pump
+// happens at one instant, so the Control datagrams a step reports as
+// queued entered the queue at now.
 func (h *Host) settle(now time.Time) {
 	if h.depth > 0 {
 		return
 	}
 	h.depth++
 	defer func() { h.depth-- }()
+	events := 0
+	deliver := func(e node.Event) {
+		if events++; events > maxSettleRounds {
+			panic("host: events kept coming")
+		}
+		for _, fn := range h.onEvent {
+			fn(now, e)
+		}
+	}
+	var s pump.StepResult
 	for i := 0; ; i++ {
 		if i == maxSettleRounds {
 			panic("host: callbacks kept issuing commands")
 		}
-		h.deliverEvents(now)
-		res, err := h.pump.Flush(now)
-		h.conn.noteEnqueued(now)
-		h.stats.Flushes++
-		if err != nil {
-			h.stats.FlushErrors++
-		}
-		if !h.owed || res.Datagrams == 0 || len(h.onWritable) == 0 {
+		var sent int
+		events = 0 // the bound is per round, as commands are
+		s, sent = h.step(now, deliver)
+		if !h.owed || sent == 0 || len(h.onWritable) == 0 {
 			break
 		}
 		h.owed = false
@@ -284,35 +285,45 @@ func (h *Host) settle(now time.Time) {
 		for _, fn := range h.onWritable {
 			fn(now)
 		}
-		h.conn.noteEnqueued(now)
 	}
-	h.arm()
+	h.arm(s)
 	if h.cfg.OnSettle != nil {
 		h.cfg.OnSettle(now, h)
 	}
 }
 
-func (h *Host) deliverEvents(now time.Time) {
-	for i := 0; i < maxSettleRounds; i++ {
-		e, ok := h.pump.Node().PollEvent()
-		if !ok {
-			return
+// step takes the pump's step and makes the Send of each round it hands
+// out in place, since the simulated socket answers at once; it returns the
+// last step and the datagrams its flushes sent.
+func (h *Host) step(now time.Time, deliver func(node.Event)) (s pump.StepResult, sent int) {
+	s = h.pump.Step(now, deliver)
+	for {
+		h.conn.noteEnqueued(now, s.ControlQueued)
+		if s.Flushed {
+			sent += s.Flush.Datagrams
+			h.noteFlush(s.Err)
 		}
-		for _, fn := range h.onEvent {
-			fn(now, e)
+		if s.Round == nil && !s.Again {
+			return s, sent
 		}
-		// A command issued by a listener may have left transmits in the
-		// Node; move them into the queue at this instant.
-		h.pump.HandleMessages(now, nil, nil)
-		h.conn.noteEnqueued(now)
+		if s.Round != nil {
+			h.pump.Sent(h.conn.Send(s.Round))
+		}
+		s = h.pump.Step(now, deliver)
 	}
-	panic("host: events kept coming")
+}
+
+func (h *Host) noteFlush(err error) {
+	h.stats.Flushes++
+	if err != nil {
+		h.stats.FlushErrors++
+	}
 }
 
 // arm sets the timer to the pump's next deadline, leaving an already
 // matching timer alone so an unchanged deadline costs no queue operation.
-func (h *Host) arm() {
-	at, _, ok := h.pump.PollTimeout()
+func (h *Host) arm(s pump.StepResult) {
+	at, ok := s.Next.At, s.HasNext
 	if !ok {
 		h.timer.Stop()
 		return

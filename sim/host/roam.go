@@ -13,16 +13,15 @@ import (
 // before the change, and what the Node queued since leaves from its new
 // address. Call it inside Do, after the Node's command.
 func (h *Host) DropFrom(src netip.AddrPort) {
-	now := h.w.Now()
-	h.pump.HandleMessages(now, nil, nil) // the Node's transmits into the queue
-	h.conn.noteEnqueued(now)
 	before := h.pump.Queue().Stats().Classes[gso.Control].Dropped
 	h.pump.DropFrom(src)
 	h.conn.noteDropped(h.pump.Queue().Stats().Classes[gso.Control].Dropped - before)
 }
 
-// noteDropped forgets the n oldest Control datagrams waiting to be taken.
+// noteDropped forgets the n oldest Control datagrams waiting to be taken;
+// those the next step has yet to report are owed.
 func (c *tapConn) noteDropped(n uint64) {
+	defer func() { c.dropOwed += n }()
 	for n > 0 && len(c.arrivals) > 0 {
 		a := &c.arrivals[0]
 		k := min(n, a.n)

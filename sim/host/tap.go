@@ -39,9 +39,11 @@ type inFlight struct {
 // Linux socket reports through SIOCOUTQ, so a configured kernel budget
 // works in the simulator as it does on Linux.
 type tapConn struct {
-	h        *Host
-	sock     *netmodel.Socket
-	seenIn   uint64    // the queue's Control DatagramsIn already recorded
+	h    *Host
+	sock *netmodel.Socket
+	// dropOwed counts Control datagrams dropped from the queue before the
+	// step that queued them reported them.
+	dropOwed uint64
 	arrivals []arrival // Control enqueued and not yet taken, oldest first
 	line     []inFlight
 	lineHead int // line[lineHead:] is waiting for the uplink
@@ -59,24 +61,21 @@ func (c *tapConn) Recv(m []pump.Message) (int, error) { return c.sock.Recv(m) }
 func (c *tapConn) Close() error                       { return c.sock.Close() }
 func (c *tapConn) UnsentBytes() (int, error)          { return c.sock.SendBufferUsed(), nil }
 
-// noteEnqueued records, after a pump call at now, how many Control
-// datagrams the call put into the queue.
-func (c *tapConn) noteEnqueued(now time.Time) {
-	in := c.h.pump.Queue().Stats().Classes[gso.Control].DatagramsIn
-	if in == c.seenIn {
-		return
+// noteEnqueued records n Control datagrams that entered the queue at now
+// (pump.StepResult.ControlQueued); those dropped before they were recorded
+// (noteDropped) are taken off first.
+func (c *tapConn) noteEnqueued(now time.Time, n uint64) {
+	k := min(n, c.dropOwed)
+	n, c.dropOwed = n-k, c.dropOwed-k
+	if n > 0 {
+		c.arrivals = append(c.arrivals, arrival{at: now, n: n})
 	}
-	c.arrivals = append(c.arrivals, arrival{at: now, n: in - c.seenIn})
-	c.seenIn = in
 }
 
 // Send passes the batches to the socket and lines up what it took, in the
 // order the uplink will serialize it.
 func (c *tapConn) Send(batches []*gso.Batch) (int, error) {
-	// The pump collects before it flushes; anything it collected inside
-	// this Flush was enqueued now.
 	now := c.h.w.Now()
-	c.noteEnqueued(now)
 	n, err := c.sock.Send(batches)
 	left := n
 	for _, b := range batches {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/btree"
+	"github.com/peerlink/peerlink/state/timer"
 )
 
 // flowKey identifies a flow: datagrams that must never be reordered among
@@ -377,8 +378,7 @@ func (q *Queue) HandleTimeout(now time.Time) {
 // PollTimeout returns when HandleTimeout next has buffers to release, and
 // why (the reason label, as every sub-machine's PollTimeout gives one).
 func (q *Queue) PollTimeout() (time.Time, string, bool) {
-	var next time.Time
-	ok := false
+	var next timer.Next
 	for c := range q.bufs.free {
 		s := q.bufs.free[c]
 		if len(s) == 0 {
@@ -388,10 +388,7 @@ func (q *Queue) PollTimeout() (time.Time, string, bool) {
 		if at.IsZero() {
 			at = q.lastNow // freed since the last HandleTimeout
 		}
-		at = at.Add(q.cfg.IdleBufferTTL)
-		if !ok || at.Before(next) {
-			next, ok = at, true
-		}
+		next.Offer(at.Add(q.cfg.IdleBufferTTL), "gso: idle-buffers")
 	}
-	return next, "gso-idle-buffers", ok
+	return next.Poll()
 }

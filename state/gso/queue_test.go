@@ -253,7 +253,7 @@ func TestIdleBuffersAreReleasedAfterTheirTTL(t *testing.T) {
 	}
 	q.HandleTimeout(t0.Add(10 * time.Second)) // stamps the buffer as free since now
 	at, reason, _ := q.PollTimeout()
-	if reason != "gso-idle-buffers" {
+	if reason != "gso: idle-buffers" {
 		t.Fatalf("reason %q", reason)
 	}
 	if want := t0.Add(70 * time.Second); !at.Equal(want) {

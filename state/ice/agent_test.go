@@ -195,7 +195,7 @@ func TestCandidateTimeoutFiresExactlyTenSecondsAfterCreation(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	a := New(t0, DefaultConfig(), Params{Rand: rng, Local: NewCredentials(rng), Remote: NewCredentials(rng)})
 	d, reason, ok := a.PollTimeout()
-	if !ok || !d.Equal(t0.Add(10*time.Second)) || reason != "candidate-timeout" {
+	if !ok || !d.Equal(t0.Add(10*time.Second)) || reason != "ice: candidate-timeout" {
 		t.Fatalf("PollTimeout = %v %q %v", d.Sub(t0), reason, ok)
 	}
 	a.HandleTimeout(d.Add(-time.Nanosecond))

@@ -32,7 +32,7 @@ func TestTheNominationDeadlineNeverStaysInThePast(t *testing.T) {
 	a.nextCheckAt = now.Add(time.Hour) // keep the paced checks out of the way
 	a.HandleTimeout(now)
 	at, reason, ok := a.PollTimeout()
-	if ok && reason == "nominate" && at.Before(now) {
+	if ok && reason == "ice: nominate" && at.Before(now) {
 		t.Fatalf("nomination deadline %v, in the past, after HandleTimeout at %v", at.Sub(t0), now.Sub(t0))
 	}
 	if a.nominating != nil {

@@ -66,19 +66,24 @@ func (l *liveness) timeout(cfg *Config) time.Duration {
 	return cfg.ProbeTimeout
 }
 
-func (l *liveness) deadline(t timer, cfg *Config) (time.Time, bool) {
-	if !l.on {
-		return time.Time{}, false
-	}
-	switch t {
-	case timerProbeTimeout:
-		return l.heardAt.Add(l.timeout(cfg)), true
-	case timerProbe:
-		return l.next(cfg), true
-	case timerIdle:
-		return l.lastApp.Add(cfg.IdleAfter), !l.idle
-	}
-	panic("ice: unknown timer")
+// probeTimeoutDeadline is when the selected path is lost unless an answer
+// comes; while recovering there is no selected pair to probe, and
+// recoverDeadline holds the timeout.
+func (a *Agent) probeTimeoutDeadline() (time.Time, bool) {
+	l := &a.live
+	return l.heardAt.Add(l.timeout(&a.cfg)), l.on && !a.recovering
+}
+
+// probeDeadline is when the next probe of the selected path leaves.
+func (a *Agent) probeDeadline() (time.Time, bool) {
+	l := &a.live
+	return l.next(&a.cfg), l.on && !a.recovering
+}
+
+// idleDeadline is when the selected path moves to idle timing.
+func (a *Agent) idleDeadline() (time.Time, bool) {
+	l := &a.live
+	return l.lastApp.Add(a.cfg.IdleAfter), l.on && !l.idle && !a.recovering
 }
 
 // enterIdle moves to idle timing once the application has been quiet for

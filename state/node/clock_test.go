@@ -59,8 +59,8 @@ func TestAJumpOfHoursDuringChecksRetransmitsOnceAndKeepsTheSchedule(t *testing.T
 	// The schedule resumes as if paused: the next retransmission comes one
 	// doubled RTO (500 ms) after the resumed one, on the caller's clock.
 	d, reason, ok := n.PollTimeout()
-	if !ok || d != later.Add(500*time.Millisecond) || reason != "check-retransmit" {
-		t.Fatalf("next deadline %v (%s), want %v check-retransmit", d.Sub(later), reason, 500*time.Millisecond)
+	if !ok || d != later.Add(500*time.Millisecond) || reason != "ice: check-retransmit" {
+		t.Fatalf("next deadline %v (%s), want %v ice: check-retransmit", d.Sub(later), reason, 500*time.Millisecond)
 	}
 	n.HandleTimeout(d)
 	if got := drainCount(n); got != 1 {

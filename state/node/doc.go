@@ -70,8 +70,10 @@
 //
 // # The event loop
 //
-// A driver (or the shared pump, or the simulator) runs this loop on one
-// goroutine; nothing in the Node is safe for concurrent use:
+// The drivers and the simulator run it through the shared step,
+// pump.Pump.Step (which adds the send queue and its flush); a program with
+// a loop of its own runs it on one goroutine, since nothing in the Node is
+// safe for concurrent use:
 //
 //	n, _ := node.New(node.Config{Rand: rand.New(rand.NewChaCha8(seedFromCryptoRand))})
 //	n.AddLocalAddress(clock(), socketAddr)          // each bound, non-wildcard address
@@ -241,7 +243,7 @@
 //
 // The relays' deadlines sit in the same ordered index as the connections',
 // so PollTimeout stays O(log n) and carries the client's reason label
-// ("turn: keepalive", "turn: allocation refresh", ...); HandleTimeout runs
+// ("turn: keepalive", "turn: allocation-refresh", ...); HandleTimeout runs
 // the due relays and turns their events into the node's outputs in the same
 // call, because a relay's event may become a connection's transmit.
 //

@@ -9,6 +9,7 @@ import (
 
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/stunmsg"
+	"github.com/peerlink/peerlink/state/timer"
 )
 
 // gatherer asks STUN servers for server-reflexive candidates: one Binding
@@ -48,23 +49,17 @@ func (g *gatherer) addServer(s netip.AddrPort) {
 	}
 }
 
-func (g *gatherer) deadline() (time.Time, string, bool) {
-	var d time.Time
-	refresh, ok := false, false
+// offerDeadline offers each server's next request: a retransmission, or
+// once answered, the refresh of the mapping.
+func (g *gatherer) offerDeadline(next *timer.Next) {
 	for i := range g.reqs {
 		r := &g.reqs[i]
-		at := r.nextAt
 		if r.done {
-			at = r.refreshAt
-		}
-		if !ok || at.Before(d) {
-			d, refresh, ok = at, r.done, true
+			next.Offer(r.refreshAt, "node: stun-refresh")
+		} else {
+			next.Offer(r.nextAt, "node: stun-retransmit")
 		}
 	}
-	if refresh {
-		return d, "stun-refresh", ok
-	}
-	return d, "stun-retransmit", ok
 }
 
 // startGather sends a request for every (local address, server) of one

@@ -126,11 +126,24 @@ func (n *Node) HandleTimeout(now time.Time) {
 			return
 		}
 		slot := n.timeoutOne(now, it)
-		if slot.indexed && !slot.item.at.After(now) {
+		if !slot.indexed || slot.item.at.After(now) {
+			continue
+		}
+		// A step may leave its owner due again: the relay checks that
+		// follow a connection's timers may drop the peer's replaced relay
+		// candidate and put pairs back to checking at once. The owner runs
+		// again in this call, like any other due owner; only a step that
+		// leaves it due twice at one instant is stuck.
+		if slot.ranAt.Equal(now) && slot.runs >= maxStepsAtOnce {
 			n.unstick(it)
 		}
 	}
 }
+
+// maxStepsAtOnce is how often one owner's timers may run at one instant
+// before its deadline counts as stuck: once, and once more for what the
+// Node's own checks after the first run made due.
+const maxStepsAtOnce = 2
 
 // unstick ends the owner of a deadline that did not advance past the time
 // it ran at. Running it again would loop for ever; a library must not
@@ -157,6 +170,7 @@ func (n *Node) timeoutOne(now time.Time, it timerItem) *timerSlot {
 	if it.relay {
 		r := n.relayByID(it.id)
 		n.clearTimer(&r.timer)
+		r.timer.ran(now)
 		if n.faults != nil && n.faults.skipTimeouts {
 			n.reindexRelay(r)
 			return &r.timer
@@ -169,19 +183,15 @@ func (n *Node) timeoutOne(now time.Time, it timerItem) *timerSlot {
 	}
 	c := n.conns[ConnID(it.id)]
 	n.unindex(c)
-	if n.faults != nil && n.faults.skipTimeouts {
+	c.timer.ran(now)
+	if n.faults != nil && (n.faults.skipTimeouts || n.faults.skipFirstStep && c.timer.runs == 1) {
 		n.reindex(c)
 		return &c.timer
 	}
 	c.handleTimeout(now)
 	n.settle(c)
+	// After the agent's timers: losing a probe is a timer. What the checks
+	// make due runs when HandleTimeout comes back to c.
 	n.checkRelaysUnder(c)
-	if at, _, ok := c.deadline(); ok && !at.After(now) {
-		// The relay checks changed the agent (a peer's replaced relay
-		// candidate dropped, its path lost): what that made due, such as
-		// checking the pairs left, runs now.
-		c.handleTimeout(now)
-		n.settle(c)
-	}
 	return &c.timer
 }

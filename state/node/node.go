@@ -10,6 +10,7 @@ import (
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/stunmsg"
+	"github.com/peerlink/peerlink/state/timer"
 )
 
 // Node is the sans-IO connection core of one process (or one socket set):
@@ -66,6 +67,10 @@ type faults struct {
 	// skipTimeouts: a due connection's or relay's timers are not run, so
 	// its deadline stays where it was.
 	skipTimeouts bool
+	// skipFirstStep: only the first step of a connection at an instant
+	// skips its timers, as a step does whose own later checks made it due
+	// again.
+	skipFirstStep bool
 }
 
 type route struct{ local, remote netip.AddrPort }
@@ -162,35 +167,28 @@ func (n *Node) PollEvent() (Event, bool) {
 }
 
 // PollTimeout returns when HandleTimeout must next be called and a label
-// for why ("probe", "check-retransmit", "stun-retransmit", a relay's
-// "turn: keepalive", ...): connections and relays share one ordered index,
+// for why, "machine: timer" ("ice: probe", "ice: check-retransmit",
+// "node: stun-retransmit", a relay's "turn: keepalive", ...; package
+// timer): connections and relays share one ordered index,
 // so this is O(log n). It never
 // returns a time before the latest now given to the Node: a deadline that
 // is already due comes back as that now. ok is false when nothing is
 // scheduled. Inputs and commands change it; ask again after each.
 func (n *Node) PollTimeout() (deadline time.Time, reason string, ok bool) {
-	if it, found := n.timers.Min(); found {
-		deadline, reason, ok = it.at, it.reason, true
-	}
-	if d, r, found := n.gather.deadline(); found && (!ok || d.Before(deadline)) {
-		deadline, reason, ok = d, r, true
-	}
-	if ok && deadline.Before(n.now) {
-		deadline = n.now
-	}
+	next := n.next()
+	next.NotBefore(n.now)
+	deadline, reason, ok = next.Poll()
 	return deadline.Add(n.skew), reason, ok
 }
 
-// deadline is the earliest deadline inside, without the skew.
-func (n *Node) deadline() (time.Time, bool) {
-	d, ok := time.Time{}, false
+// next is the earliest deadline inside, without the skew.
+func (n *Node) next() timer.Next {
+	var next timer.Next
 	if it, found := n.timers.Min(); found {
-		d, ok = it.at, true
+		next.Offer(it.at, it.reason)
 	}
-	if g, _, found := n.gather.deadline(); found && (!ok || g.Before(d)) {
-		d, ok = g, true
-	}
-	return d, ok
+	n.gather.offerDeadline(&next)
+	return next
 }
 
 // clock turns the caller's now into time inside the Node, which never
@@ -213,9 +211,9 @@ func (n *Node) clock(now time.Time) time.Time {
 		n.skew = now.Sub(n.now)
 		return n.now
 	}
-	if d, ok := n.deadline(); ok && t.Sub(d) > n.cfg.MaxLateness {
+	if d, ok := n.next().Deadline(); ok && t.Sub(d.At) > n.cfg.MaxLateness {
 		n.stats.ClockJumps++
-		resume := d
+		resume := d.At
 		if resume.Before(n.now) {
 			resume = n.now
 		}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/timer"
 )
 
 // This file holds the ICE restart that keeps data flowing: new credentials
@@ -183,14 +184,12 @@ func (n *Node) settlePrev(c *conn) {
 
 // deadline merges the old agent's deadline into the connection's.
 func (c *conn) deadline() (time.Time, string, bool) {
-	at, reason, ok := c.agent.PollTimeout()
-	if c.prev == nil {
-		return at, reason, ok
+	var next timer.Next
+	next.OfferIf(c.agent.PollTimeout())
+	if c.prev != nil {
+		next.OfferIf(c.prev.agent.PollTimeout())
 	}
-	if pat, preason, pok := c.prev.agent.PollTimeout(); pok && (!ok || pat.Before(at)) {
-		return pat, preason, true
-	}
-	return at, reason, ok
+	return next.Poll()
 }
 
 // handleTimeout runs the due timers of the connection's agents.

@@ -52,6 +52,42 @@ func TestAConnectionWhoseDeadlineDoesNotAdvanceFailsWithInternal(t *testing.T) {
 	n.HandleTimeout(at.Add(time.Second))
 }
 
+// A step may leave its connection due at the same instant (the relay
+// checks after the agent's timers can drop a peer's replaced relay
+// candidate and put pairs back to checking at once). HandleTimeout runs it
+// again in the same call: nothing is stuck and nothing fails.
+func TestAConnectionLeftDueByItsOwnStepRunsAgainInTheSameHandleTimeout(t *testing.T) {
+	h := newPairHarness(t, 31, ice.Config{})
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(2 * time.Second)
+	h.mustConnect()
+
+	n := h.nodes[0]
+	n.faults = &faults{skipFirstStep: true}
+	at, _, ok := n.PollTimeout()
+	if !ok {
+		t.Fatal("a connected Node has no deadline")
+	}
+	n.HandleTimeout(at)
+	n.faults = nil
+
+	if got := n.Stats().StuckTimers; got != 0 {
+		t.Fatalf("StuckTimers = %d, want 0", got)
+	}
+	if next, _, _ := n.PollTimeout(); !next.After(at) {
+		t.Fatalf("the deadline %v did not move past %v: the second step did not run", next, at)
+	}
+	for {
+		e, ok := n.PollEvent()
+		if !ok {
+			break
+		}
+		if f, isFailed := e.(Failed); isFailed {
+			t.Fatalf("the connection failed: %v", f)
+		}
+	}
+}
+
 func TestARelayWhoseDeadlineDoesNotAdvanceIsRemovedWithLostInternal(t *testing.T) {
 	h := newRelayPair(t, 32)
 	h.runFor(time.Second) // allocated; no connection, so only the relay has timers

@@ -28,6 +28,19 @@ func (a timerItem) less(b timerItem) bool {
 type timerSlot struct {
 	item    timerItem
 	indexed bool
+	// ranAt and runs count the owner's steps at one instant, so that
+	// HandleTimeout tells an owner its own step made due again from one
+	// whose deadline never advances.
+	ranAt time.Time
+	runs  int
+}
+
+// ran records a step of the owner at now.
+func (s *timerSlot) ran(now time.Time) {
+	if !s.ranAt.Equal(now) {
+		s.ranAt, s.runs = now, 0
+	}
+	s.runs++
 }
 
 // set puts the owner's deadline into the index (or takes it out when ok

@@ -115,6 +115,14 @@ func TestAPeerWhosePathPointsAtAReplacedRelayCandidateMovesToTheNewOneWithoutIts
 			if st := h.nodes[1].Stats(); st.PeerRelaysReplaced != 1 {
 				t.Fatalf("b replaced %d peer relay candidates, want 1", st.PeerRelaysReplaced)
 			}
+			// Dropping the candidate after b's timers ran puts pairs
+			// back to checking at once: they run in the same
+			// HandleTimeout, and no deadline counts as stuck.
+			for i, n := range h.nodes {
+				if st := n.Stats(); st.StuckTimers != 0 {
+					t.Fatalf("node %d: %d stuck timers", i, st.StuckTimers)
+				}
+			}
 		})
 	}
 }

@@ -59,7 +59,7 @@ func runSaturated(t *testing.T, p *Pump, c *drainingConn, d time.Duration) int {
 		}
 		at, reason, ok := p.PollTimeout()
 		switch {
-		case ok && reason == "kernel-budget":
+		case ok && reason == "pump: kernel-budget":
 			now = at
 		case p.Queue().Empty():
 			// Everything went to the kernel: the program refills a
@@ -141,7 +141,7 @@ func TestTheRecheckWaitDoublesWhileNoRateIsKnown(t *testing.T) {
 			t.Fatalf("%+v %v", res, err)
 		}
 		at, reason, ok := p.PollTimeout()
-		if !ok || reason != "kernel-budget" {
+		if !ok || reason != "pump: kernel-budget" {
 			t.Fatalf("no recheck armed: %v %s %v", at, reason, ok)
 		}
 		waits = append(waits, at.Sub(now))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/timer"
 )
 
 // Pump is the step every driver and the simulator share: received datagrams
@@ -21,9 +22,17 @@ type Pump struct {
 	fl    flusher
 	stats Stats
 
-	blocked bool      // the last flush found the socket full
-	heldAt  time.Time // Data held for the kernel budget until then
-	held    bool
+	blocked bool // the last flush found the socket full
+	// flushing: a flush is in progress; round: its batches are with the
+	// caller's Conn.Send (Step handed them out, Sent not yet called);
+	// ended: Sent said the flush is over, with sendErr.
+	flushing, ended bool
+	round           []*gso.Batch
+	sendErr         error
+	// controlSeen is the queue's Control DatagramsIn at the last Step.
+	controlSeen uint64
+	heldAt      time.Time // Data held for the kernel budget until then
+	held        bool
 	// recheck is the wait of held Data while the drain rate is unknown.
 	recheck  time.Duration
 	refusals int // Data transmits the queue refused since the caller last looked
@@ -205,57 +214,6 @@ func (p *Pump) DataWritable() bool {
 	return p.queue.HeldBytes(gso.Data) <= p.queue.DataLimit()/2
 }
 
-// Flush sends what is queued until the queue is empty, the socket would
-// block, or the kernel budget holds Data back. After Blocked, call
-// SetWritable when the socket can take more; after DataHeld, PollTimeout
-// says when to flush again.
-func (p *Pump) Flush(now time.Time) (FlushResult, error) {
-	p.collect()
-	if p.blocked {
-		return FlushResult{Blocked: true}, nil
-	}
-	res, err := p.fl.flush(now, p.queue, p.conn)
-	p.finish(now, res)
-	return res, err
-}
-
-// StartFlush begins a flush whose Conn.Send calls the caller makes, one
-// round at a time, possibly on another goroutine, so that it can go on
-// taking commands and datagrams while the kernel copies: NextSend returns
-// the batches of a round, the caller hands them to Conn.Send, and Sent
-// reports its answer. Between NextSend and Sent the caller may call Send,
-// SendBatch, HandleMessages and HandleTimeout (what they queue goes to new
-// batches), but not Flush, StartFlush or NextSend. Flush is the same
-// thing with the Conn called in place.
-func (p *Pump) StartFlush(now time.Time) {
-	p.collect()
-	p.fl.start()
-}
-
-// NextSend returns the batches for the flush's next Conn.Send, or nil when
-// the flush is over; then EndFlush gives its result.
-func (p *Pump) NextSend(now time.Time) []*gso.Batch {
-	if p.blocked {
-		p.fl.res.Blocked = true
-		return nil
-	}
-	return p.fl.next(now, p.queue, p.conn)
-}
-
-// Sent reports what Conn.Send did with the batches NextSend returned. done
-// says the flush is over (the socket would block, or the send failed with
-// err); otherwise call NextSend again.
-func (p *Pump) Sent(batches []*gso.Batch, n int, err error) (done bool, _ error) {
-	return p.fl.sent(p.queue, batches, n, err)
-}
-
-// EndFlush ends the flush and returns its result.
-func (p *Pump) EndFlush(now time.Time) FlushResult {
-	res := p.fl.res
-	p.finish(now, res)
-	return res
-}
-
 func (p *Pump) finish(now time.Time, res FlushResult) {
 	// Stamp the buffers the flush freed with the time, so the queue can
 	// release them when they have been idle long enough.
@@ -295,15 +253,12 @@ func (p *Pump) SetWritable() { p.blocked = false }
 // WantsWritable reports whether the pump waits for the socket to drain.
 func (p *Pump) WantsWritable() bool { return p.blocked && !p.queue.Empty() }
 
-// PollTimeout returns when HandleTimeout (and then Flush) must next run and
+// PollTimeout returns when HandleTimeout (and then Step) must next run and
 // why: the Node's timers, the queue's buffer release, or held Data.
 func (p *Pump) PollTimeout() (time.Time, string, bool) {
-	at, reason, ok := p.node.PollTimeout()
-	if q, qreason, qok := p.queue.PollTimeout(); qok && (!ok || q.Before(at)) {
-		at, reason, ok = q, qreason, true
-	}
-	if p.held && (!ok || p.heldAt.Before(at)) {
-		at, reason, ok = p.heldAt, "kernel-budget", true
-	}
-	return at, reason, ok
+	var next timer.Next
+	next.OfferIf(p.node.PollTimeout())
+	next.OfferIf(p.queue.PollTimeout())
+	next.OfferIf(p.heldAt, "pump: kernel-budget", p.held)
+	return next.Poll()
 }

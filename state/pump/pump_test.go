@@ -72,7 +72,7 @@ func TestControlLeavesWhileTheKernelBudgetHoldsData(t *testing.T) {
 		t.Fatalf("flush over budget: %+v %v, sent %v", res, err, c.sent)
 	}
 	at, reason, ok := p.PollTimeout()
-	if !ok || reason != "kernel-budget" || !at.Equal(t0.Add(DefaultConfig().BudgetRecheck)) {
+	if !ok || reason != "pump: kernel-budget" || !at.Equal(t0.Add(DefaultConfig().BudgetRecheck)) {
 		t.Fatalf("recheck at %v (%s, %v)", at, reason, ok)
 	}
 	c.unsent = 0

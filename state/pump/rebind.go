@@ -2,7 +2,7 @@ package pump
 
 import "net/netip"
 
-// SetConn makes c the Conn the pump flushes into, from the next Flush on:
+// SetConn makes c the Conn the pump flushes into, from the next flush on:
 // the driver rebound its socket (drivers.Driver.Rebind). What the queue
 // holds stays and leaves through c; its batches were built within the old
 // Conn's Caps, so c must accept those (the same OS driver on the same

@@ -6,6 +6,7 @@ import (
 
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/stunmsg"
+	"github.com/peerlink/peerlink/state/timer"
 )
 
 // Client is the TURN client for one relay: the Binding that finds the
@@ -170,32 +171,24 @@ func (c *Client) PollTimeout() (deadline time.Time, reason string, ok bool) {
 	if c.state.Terminal() {
 		return time.Time{}, "", false
 	}
-	consider := func(t time.Time, why string) {
-		if !ok || t.Before(deadline) {
-			deadline, reason, ok = t, why, true
-		}
-	}
+	var next timer.Next
 	for _, tx := range c.txs {
-		consider(tx.nextAt, retransmitReasons[tx.req.kind])
+		next.Offer(tx.nextAt, retransmitReasons[tx.req.kind])
 	}
 	if c.allocateWaits() {
-		consider(c.allocateAt, "turn: allocate backoff")
+		next.Offer(c.allocateAt, "turn: allocate-backoff")
 	}
 	if c.state == StateAllocated {
 		if c.pending(txBinding, peerKey{}) == nil {
-			consider(c.keepaliveAt, "turn: keepalive")
+			next.Offer(c.keepaliveAt, "turn: keepalive")
 		}
 		if c.pending(txRefresh, peerKey{}) == nil && !c.probing() {
-			consider(c.refreshAt, "turn: allocation refresh")
+			next.Offer(c.refreshAt, "turn: allocation-refresh")
 		}
-		if t, why, has := c.peers.nextDeadline(c); has {
-			consider(t, why)
-		}
+		c.peers.offerDeadlines(c, &next)
 	}
-	if ok && deadline.Before(c.now) {
-		deadline = c.now
-	}
-	return deadline, reason, ok
+	next.NotBefore(c.now)
+	return next.Poll()
 }
 
 // Inputs.

@@ -1,6 +1,7 @@
 package turn
 
 import (
+	"github.com/peerlink/peerlink/state/timer"
 	"net/netip"
 	"time"
 )
@@ -316,25 +317,19 @@ func (t *peerTable) refreshDue(c *Client) {
 	t.expireCooldowns(c.now)
 }
 
-// nextDeadline is the earliest refresh or cooldown expiry.
-func (t *peerTable) nextDeadline(c *Client) (deadline time.Time, reason string, ok bool) {
-	consider := func(at time.Time, why string) {
-		if !ok || at.Before(deadline) {
-			deadline, reason, ok = at, why, true
-		}
-	}
+// offerDeadlines offers each refresh and cooldown expiry to next.
+func (t *peerTable) offerDeadlines(c *Client, next *timer.Next) {
 	for _, p := range t.perms {
 		if p.installed && c.pending(txPermission, netip.AddrPortFrom(p.ip, 0)) == nil {
-			consider(p.refreshAt, "turn: permission refresh")
+			next.Offer(p.refreshAt, "turn: permission-refresh")
 		}
 	}
 	for _, ch := range t.chans {
 		if ch.bound && c.pending(txChannel, ch.peer) == nil {
-			consider(ch.refreshAt, "turn: channel refresh")
+			next.Offer(ch.refreshAt, "turn: channel-refresh")
 		}
 	}
 	for _, cd := range t.cooling {
-		consider(cd.until, "turn: channel cooldown")
+		next.Offer(cd.until, "turn: channel-cooldown")
 	}
-	return deadline, reason, ok
 }

@@ -26,8 +26,8 @@ func (k txKind) String() string { return txNames[k] }
 
 // retransmitReasons are PollTimeout's labels, built once so that polling
 // allocates nothing.
-var retransmitReasons = [...]string{"turn: binding retransmit", "turn: allocate retransmit",
-	"turn: refresh retransmit", "turn: permission retransmit", "turn: channel retransmit"}
+var retransmitReasons = [...]string{"turn: binding-retransmit", "turn: allocate-retransmit",
+	"turn: refresh-retransmit", "turn: permission-retransmit", "turn: channel-retransmit"}
 
 func (k txKind) messageType() stun.MessageType {
 	switch k {
