@@ -45,8 +45,8 @@ test-wg:
 	cd wgbind && $(GO) test -count=1 -race -timeout 5m ./...
 	cd examples/wgpeer && $(GO) test -count=1 ./...
 
-# The saturated-tunnel probe measurement for the issue's full 2 minutes per
-# queue policy (make test runs it for 15 s).
+# The saturated-tunnel probe measurement for a full 2 minutes per queue
+# policy (make test runs it for 15 s).
 wg-soak:
 	cd wgbind && WG_SOAK=120s $(GO) test -count=1 -timeout 15m -v -run 'TestProbesUnderASaturatedTunnel' ./...
 
