@@ -11,6 +11,7 @@ import (
 	"github.com/peerlink/peerlink/drivers"
 	"github.com/peerlink/peerlink/drivers/portable"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
 // peer is one side of the examples: a Driver over a UDP socket on
@@ -20,9 +21,23 @@ type peer struct {
 	addr   netip.AddrPort
 	events chan node.Event
 	data   chan string
+	// relayOnly: signal only relay candidates, so that the peer never
+	// learns this side's own address.
+	relayOnly bool
 }
 
+// startPeer runs a Driver whose socket's address is a host candidate.
 func startPeer(ctx context.Context) (*peer, error) {
+	p, err := listenPeer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p, p.d.AddLocalAddress(ctx, p.addr)
+}
+
+// listenPeer runs a Driver on a fresh loopback socket, with no local
+// address added yet.
+func listenPeer(ctx context.Context) (*peer, error) {
 	uc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		return nil, err
@@ -39,7 +54,7 @@ func startPeer(ctx context.Context) (*peer, error) {
 		return nil, err
 	}
 	go p.d.Run(ctx)
-	return p, p.d.AddLocalAddress(ctx, p.addr)
+	return p, nil
 }
 
 // signal is the program's signalling channel, here in memory: it passes
@@ -53,6 +68,9 @@ func signal(ctx context.Context, from, to *peer, id node.ConnID, connected chan<
 		case e := <-from.events:
 			switch e := e.(type) {
 			case node.CandidateGathered:
+				if from.relayOnly && e.Candidate.Type != stunmsg.Relay {
+					continue
+				}
 				c, err := node.ParseCandidate(e.Candidate.Marshal())
 				if err == nil {
 					err = to.d.AddRemoteCandidate(ctx, id, c)
