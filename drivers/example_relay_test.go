@@ -30,7 +30,7 @@ func ExampleDriver_AddRelay() {
 		fmt.Println(err)
 		return
 	}
-	alice, err := listenPeer(ctx)
+	alice, err := listenPeer(ctx, drivers.Config{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -59,16 +59,21 @@ func ExampleDriver_AddRelay() {
 		fmt.Println(err)
 		return
 	}
-	aliceUp, bobUp := make(chan node.Path, 1), make(chan node.Path, 1)
+	aliceUp, bobUp := make(chan node.Event, 1), make(chan node.Event, 1)
 	go signal(ctx, alice, bob, id, aliceUp)
 	go signal(ctx, bob, alice, id, bobUp)
 	var alicePath, bobPath node.Path
 	for range 2 {
 		select {
-		case alicePath = <-aliceUp:
-		case bobPath = <-bobUp:
+		case e := <-aliceUp:
+			alicePath, err = pathOf(e)
+		case e := <-bobUp:
+			bobPath, err = pathOf(e)
 		case <-ctx.Done():
-			fmt.Println("not connected")
+			err = ctx.Err()
+		}
+		if err != nil {
+			fmt.Println(err)
 			return
 		}
 	}
