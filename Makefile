@@ -4,9 +4,9 @@
 GO ?= go
 GOFILES = $(shell find . -name '*.go' -not -path './.git/*')
 
-.PHONY: test fmt-check vet test-root test-race test-tests test-wg wg-soak bench-wg props-long props-sweep bench bench-drivers fuzz sim
+.PHONY: test fmt-check vet test-root test-race test-fresh test-tests test-wg wg-soak bench-wg props-long props-sweep bench bench-drivers fuzz sim
 
-test: fmt-check vet test-root test-race test-tests test-wg
+test: fmt-check vet test-root test-race test-fresh test-tests test-wg
 
 fmt-check:
 	@out=$$(gofmt -l $(GOFILES)); \
@@ -32,6 +32,11 @@ test-root:
 # The drivers are the only code with goroutines and locks.
 test-race:
 	$(GO) test -count=1 -race ./drivers/...
+
+# What a new user copies, built and run in a fresh module outside the
+# tree: every example and the README's embedding snippet.
+test-fresh:
+	GO=$(GO) scripts/fresh-module
 
 # Black-box, property, interop and network-namespace tests.
 test-tests:
