@@ -131,7 +131,11 @@ func serveTURN(ctx context.Context, user, password string) (server, relayed neti
 				if err != nil {
 					return // closed when ctx ends
 				}
-				in <- datagram{local, remote, buf[:n]}
+				select {
+				case in <- datagram{local, remote, buf[:n]}:
+				case <-ctx.Done():
+					return
+				}
 			}
 		}()
 	}
