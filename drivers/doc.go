@@ -38,6 +38,21 @@
 //
 // The OS packages (linux, windows, portable) implement only pump.Conn.
 //
+// # Methods
+//
+// Run runs the loop. The other methods hand a command to that loop and
+// wait for its answer (WaitWritable waits for room in the queue):
+//
+//	connections  Connect, Close, AddRemoteCandidate, RemoveRemoteCandidate, RestartICE
+//	data         Send, SendBatch, WaitWritable, MaxPayload
+//	addresses    AddLocalAddress, RemoveLocalAddress, MoveLocalAddress, Rebind
+//	servers      AddStunServer, AddRelay, RemoveRelay
+//	counters     Stats, ConnStats, RelayStats
+//	anything     Do: a function run on the loop with the pump
+//
+// NewCredentials draws the credentials a side offers before Connect. The
+// examples (ExampleDriver and the others) are complete programs.
+//
 // # Callbacks
 //
 // OnEvent and OnData run on the driver's goroutine, inside its loop: while

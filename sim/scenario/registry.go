@@ -101,7 +101,7 @@ var aboutSaturatedCut = strings.Join([]string{
 }, " ")
 
 // eiNAT is an endpoint-independent NAT (mapping and filtering): the peers
-// connect directly through it until the Node can use the relay.
+// connect directly through it, and a relayed pair is only the backup.
 func eiNAT() *netmodel.NATConfig {
 	return &netmodel.NATConfig{Mapping: netmodel.EndpointIndependent, Filtering: netmodel.EndpointIndependent}
 }

@@ -47,8 +47,8 @@ func (k NetChangeKind) String() string {
 }
 
 // Signalled reports whether the program learns of the change and calls the
-// Node (the tighter bound applies: one probe interval plus two
-// round trips); otherwise only the traffic shows it (under the probe
+// Node (the tighter bound applies: one probe interval plus two round
+// trips); otherwise only the traffic shows it (under the probe
 // timeout).
 func (k NetChangeKind) Signalled() bool { return k == Move }
 

@@ -11,7 +11,7 @@ import (
 // fails over to a second ISP, bob moves to another network and tells his
 // Node (MoveLocalAddress). The connection follows each without a Failed,
 // and the longest gap in either side's delivery after each stays within
-// the bound: one probe interval plus two round trips when the
+// the bound: one probe interval plus two round trips when the
 // program signals the change, and, when it does not, one probe interval
 // plus ProbeLossAfter (the probe timeout is five times that). Before the
 // roaming rules the connection sat on the dead pair until the failover to

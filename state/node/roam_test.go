@@ -10,7 +10,7 @@ import (
 
 var roleSets = [][2]Role{{Controlling, Controlled}, {Controlled, Controlling}}
 
-// signalledTarget is the bound on the gap a change leaves when
+// signalledTarget is the bound on the gap a change leaves when
 // the program signals it: one probe interval plus two round trips.
 func signalledTarget(h *roamNet) time.Duration {
 	return ice.Config{}.WithDefaults().ProbeInterval + 2*h.rtt()

@@ -95,7 +95,7 @@ func TestTheKernelBudgetKeepsProbesFromWaitingBehindBulkData(t *testing.T) {
 		fastOff = max(fastOff, measureThroughput(t, 0))
 		fastOn = max(fastOn, measureThroughput(t, pump.DefaultConfig().KernelDataBudget))
 	}
-	// The line the issue asked for: Data Mbit/s the sender's kernel took
+	// The figures to compare: Data Mbit/s the sender's kernel took
 	// on an unlimited veth with the budget on and off, and the p99 probe
 	// delay under the budget on the 20 Mbit/s link.
 	t.Logf("budget veth=unlimited on=%.0f off=%.0f ratio=%.2f tbf20_probe_p99_ms=%.1f",

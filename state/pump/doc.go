@@ -1,0 +1,33 @@
+// Package pump is the step the drivers and the simulator share: it joins a
+// node.Node, its gso.Queue and a Conn (one UDP socket, or the simulator's
+// stand-in). Received datagrams and expired timers go into the Node, the
+// Node's transmits into the queue, and the queue into the Conn until the
+// socket would block or the kernel budget holds Data back. It reads no
+// clock and starts no goroutine; its owner passes now and calls it from
+// one goroutine.
+//
+// # Verbs
+//
+// Inputs, each taking now:
+//
+//	HandleMessages(now, msgs, deliver) // received datagrams; deliver gets each payload
+//	HandleTimeout(now)                 // the PollTimeout deadline came
+//	Send, SendBatch                    // the application's payloads (gso.ErrQueueFull: back-pressure)
+//	SetWritable()                      // the socket can take more after a Blocked flush
+//
+// Flushing, in place or one round at a time:
+//
+//	Flush(now)                              // send until empty, blocked or held
+//	StartFlush(now); NextSend(now); Sent(batches, n, err); EndFlush(now)
+//
+// The round form lets a driver make Conn.Send on another goroutine while
+// its loop goes on taking commands and datagrams (see StartFlush).
+//
+// Outputs and queries: PollTimeout (the next deadline and why), DataWritable
+// (Data refused for back-pressure would be taken again), WantsWritable,
+// Stats, Node and Queue. Network changes: SetConn (a rebound socket) and
+// DropFrom (an address the program no longer has).
+//
+// Commands and events of the connections go to the Node itself
+// (Pump.Node); after each, the caller flushes.
+package pump
