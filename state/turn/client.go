@@ -23,7 +23,11 @@ type Client struct {
 	cred      credentials
 	reflexive netip.AddrPort
 	relayed   netip.AddrPort
-	granted   time.Duration
+	// relayed2 is a dual-stack grant's address of the other family;
+	// family what the next Allocate asks for (family.go).
+	relayed2 netip.AddrPort
+	family   Family
+	granted  time.Duration
 	// refreshAt and keepaliveAt matter only while allocated.
 	refreshAt   time.Time
 	keepaliveAt time.Time
@@ -84,7 +88,7 @@ func New(now time.Time, cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, now: now, lastHeard: now, state: StateBinding}
+	c := &Client{cfg: cfg, now: now, lastHeard: now, state: StateBinding, family: cfg.Family}
 	c.cred.username = cfg.Username
 	c.peers.init(&c.cfg)
 	c.startTx(request{kind: txBinding}, 0)
@@ -277,8 +281,8 @@ func (c *Client) emit(e Event) {
 // withdraw announces that the relayed address is gone, if there was one.
 func (c *Client) withdraw() {
 	if c.relayed.IsValid() {
-		c.emit(Event{Kind: EventWithdrawn, Relayed: c.relayed})
-		c.relayed = netip.AddrPort{}
+		c.emit(Event{Kind: EventWithdrawn, Relayed: c.relayed, Additional: c.relayed2})
+		c.relayed, c.relayed2 = netip.AddrPort{}, netip.AddrPort{}
 	}
 }
 

@@ -17,6 +17,10 @@ type Config struct {
 	Local netip.AddrPort
 	// Username and Password are the long-term credentials (RFC 8489 9.2).
 	Username, Password string
+	// Family is the relayed address families Allocate asks for. Default
+	// FamilyDefault, the server's choice (IPv4 by RFC 8656): FamilyDual
+	// adds an IPv6 relayed address where the server has one (family.go).
+	Family Family
 	// Rand draws every transaction ID. Drivers seed it from crypto/rand, the
 	// simulator from its seed. Required: the client never makes its own.
 	Rand *rand.Rand
@@ -203,6 +207,8 @@ func (c Config) Validate() error {
 		return bad("permission, channel or cooldown bound out of range")
 	case c.MaxRetries < 1 || c.MaxQueued < 1:
 		return bad("MaxRetries and MaxQueued must be positive")
+	case c.Family > FamilyDual:
+		return bad("unknown Family")
 	case c.MaxPayload < 1 || c.MaxPayload > MaxMaxPayload:
 		return bad("MaxPayload must be between 1 and 65535")
 	}
