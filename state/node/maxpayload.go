@@ -66,7 +66,7 @@ func (n *Node) peerRelayMaxPayload() int {
 // maxPayload is the largest application payload the selected path carries.
 func (n *Node) maxPayload(c *conn) int {
 	limit := gso.MaxBytesFor(c.path.Dst())
-	if r := c.relay; r != nil && r.allocated() && c.path.Src() == r.cand.Base {
+	if r := c.relay; r != nil && r.isBase(c.path.Src()) {
 		limit = min(r.client.MaxPayload(), gso.MaxBytesFor(r.server)-relayOverhead)
 	}
 	if c.path.Remote.Type == stunmsg.Relay {
