@@ -57,6 +57,13 @@ const (
 	// if they were absent.
 	attrAdditionalFamily stun.AttrType = 0x8000
 	attrAddressError     stun.AttrType = 0x8001
+	// coturn (4.6 at least) knows these two only by the code points of the
+	// draft before RFC 8656 (its "SSODA" attributes): a dual-stack
+	// Allocate carries both codes, each server reads the one it knows and
+	// ignores the other (comprehension-optional), and a grant's error is
+	// read under either.
+	attrAdditionalFamilyDraft stun.AttrType = 0x8032
+	attrAddressErrorDraft     stun.AttrType = 0x8033
 )
 
 // STUN error codes of RFC 8656 about families.
@@ -78,6 +85,7 @@ func addFamily(m *stun.Message, f Family) {
 		m.Add(stun.AttrRequestedAddressFamily, []byte{wireIPv6, 0, 0, 0})
 	case FamilyDual:
 		m.Add(attrAdditionalFamily, []byte{wireIPv6, 0, 0, 0})
+		m.Add(attrAdditionalFamilyDraft, []byte{wireIPv6, 0, 0, 0})
 	}
 }
 
@@ -113,6 +121,9 @@ func relayedAddresses(m *stun.Message) (first, second netip.AddrPort, err error)
 // gave for the family it did not allocate, or 0.
 func addressError(m *stun.Message) int {
 	v, err := m.Get(attrAddressError)
+	if err != nil {
+		v, err = m.Get(attrAddressErrorDraft)
+	}
 	if err != nil || len(v) < 4 {
 		return 0
 	}

@@ -229,3 +229,28 @@ func TestAnUnknownFamilyIsAConfigError(t *testing.T) {
 		t.Fatalf("New with Family %d: %v", cfg.Family, err)
 	}
 }
+
+// coturn 4.6 knows the dual-stack attributes by the draft's code points
+// only (0x8032, 0x8033); measured against it, a request with 0x8000 alone
+// was granted IPv4 only.
+func TestADualStackAllocateCarriesTheAdditionalFamilyUnderBothCodePoints(t *testing.T) {
+	b := encodeRequest(request{kind: txAllocate, lifetime: time.Minute, family: FamilyDual}, [12]byte{1}, &credentials{})
+	var m stun.Message
+	m.Raw = b
+	if err := m.Decode(); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []stun.AttrType{attrAdditionalFamily, attrAdditionalFamilyDraft} {
+		if v, err := m.Get(at); err != nil || len(v) != 4 || v[0] != wireIPv6 {
+			t.Fatalf("attribute %v = %x, %v; want IPv6", at, v, err)
+		}
+	}
+	if m.Contains(stun.AttrRequestedAddressFamily) {
+		t.Fatal("REQUESTED-ADDRESS-FAMILY beside ADDITIONAL-ADDRESS-FAMILY earns 400")
+	}
+	r := newMessage(typeAllocateRequest, [12]byte{2})
+	r.Add(attrAddressErrorDraft, []byte{wireIPv6, 0, 5, 8})
+	if got := addressError(r); got != 508 {
+		t.Fatalf("ADDRESS-ERROR-CODE under coturn's code point read as %d, want 508", got)
+	}
+}
