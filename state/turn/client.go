@@ -27,7 +27,10 @@ type Client struct {
 	// family what the next Allocate asks for (family.go).
 	relayed2 netip.AddrPort
 	family   Family
-	granted  time.Duration
+	// server and local are the 5-tuple in use: Config's, or its
+	// Alternate's once that answered first (race.go).
+	server, local netip.AddrPort
+	granted       time.Duration
 	// refreshAt and keepaliveAt matter only while allocated.
 	refreshAt   time.Time
 	keepaliveAt time.Time
@@ -84,11 +87,12 @@ type Client struct {
 // request is queued at once. cfg gets its defaults filled in.
 func New(now time.Time, cfg Config) (*Client, error) {
 	cfg = cfg.WithDefaults()
-	cfg.Server = stunmsg.Unmap(cfg.Server)
+	cfg.Server, cfg.Alternate = stunmsg.Unmap(cfg.Server), stunmsg.Unmap(cfg.Alternate)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, now: now, lastHeard: now, state: StateBinding, family: cfg.Family}
+	c := &Client{cfg: cfg, now: now, lastHeard: now, state: StateBinding, family: cfg.Family,
+		server: cfg.Server, local: cfg.Local}
 	c.cred.username = cfg.Username
 	c.peers.init(&c.cfg)
 	c.startTx(request{kind: txBinding}, 0)
@@ -102,10 +106,10 @@ func (c *Client) Config() Config { return c.cfg }
 
 // Server returns the relay server's address: the node hands this client
 // every datagram from it.
-func (c *Client) Server() netip.AddrPort { return c.cfg.Server }
+func (c *Client) Server() netip.AddrPort { return c.server }
 
 // Local returns the local socket address the client sends from.
-func (c *Client) Local() netip.AddrPort { return c.cfg.Local }
+func (c *Client) Local() netip.AddrPort { return c.local }
 
 // State returns where the client is in its life.
 func (c *Client) State() State { return c.state }
@@ -267,7 +271,8 @@ func (c *Client) queueTransmit(b []byte) {
 		c.transmits = c.transmits[1:]
 		c.stats.TransmitsDropped++
 	}
-	c.transmits = append(c.transmits, Transmit{Src: c.cfg.Local, Dst: c.cfg.Server, Payload: b, Class: gso.Control})
+	c.transmits = append(c.transmits, Transmit{Src: c.local, Dst: c.server, Payload: b, Class: gso.Control})
+	c.raceTransmit(b)
 }
 
 func (c *Client) emit(e Event) {

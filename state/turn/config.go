@@ -15,6 +15,11 @@ type Config struct {
 	Server netip.AddrPort
 	// Local is the local socket address transmits leave from (Transmit.Src).
 	Local netip.AddrPort
+	// Alternate, when valid, is the same server at another address
+	// (typically its IPv6 one beside an IPv4 Server), reached from
+	// AlternateLocal: the first Binding goes to both, and the first to
+	// answer is the one the client keeps (race.go).
+	Alternate, AlternateLocal netip.AddrPort
 	// Username and Password are the long-term credentials (RFC 8489 9.2).
 	Username, Password string
 	// Family is the relayed address families Allocate asks for. Default
@@ -188,6 +193,8 @@ func (c Config) Validate() error {
 		return bad("Server is not a valid address")
 	case !c.Local.IsValid():
 		return bad("Local is not a valid address")
+	case c.Alternate.IsValid() && (c.Alternate.Port() == 0 || !c.AlternateLocal.IsValid() || c.Alternate == c.Server):
+		return bad("Alternate needs a port, an AlternateLocal, and to differ from Server")
 	case c.Lifetime < time.Second || c.Lifetime > 0xFFFFFFFF*time.Second:
 		return bad("Lifetime must be between 1 s and 2^32-1 s")
 	case c.RefreshAfter <= 0 || c.PermissionRefreshAfter <= 0 || c.ChannelRefreshAfter <= 0 || c.KeepaliveInterval <= 0 ||
