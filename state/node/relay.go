@@ -142,7 +142,7 @@ func (n *Node) relayByID(id uint64) *relay {
 // local, if any. Relays are few (Config.MaxRelays), so a scan is cheapest.
 func (n *Node) relayFor(local, remote netip.AddrPort) *relay {
 	for _, r := range n.relays {
-		if r.server == remote && stunmsg.SameLocal(local, r.local) {
+		if r.hears(local, remote) {
 			return r
 		}
 	}
@@ -154,6 +154,7 @@ func (n *Node) relayFor(local, remote netip.AddrPort) *relay {
 // failed connections and Node events. Call it after every input or
 // command given to the client.
 func (n *Node) drainRelay(r *relay) {
+	r.local = r.client.Local() // the race's winner (relayfamily.go)
 	n.relayTransmits(r)
 	for {
 		e, ok := r.client.PollEvent()

@@ -63,3 +63,26 @@ func (n *Node) setCands(r *relay, e turn.Event) {
 		r.cand2 = stunmsg.NewCandidate(stunmsg.Relay, e.Additional, e.Additional, r.server, pref)
 	}
 }
+
+// WithAlternate gives the relay the server's second address (its IPv6
+// one beside an IPv4 server, or the reverse), reached from local: the
+// first Binding goes to both and the first address to answer is the one
+// the relay keeps (turn.Config.Alternate). The relay is still named by
+// the server given to AddRelay.
+func WithAlternate(server, local netip.AddrPort) RelayOption {
+	return func(c *turn.Config) {
+		c.Alternate, c.AlternateLocal = stunmsg.Unmap(server), stunmsg.Unmap(local)
+	}
+}
+
+// hears reports whether a datagram from remote that arrived on local is
+// r's server talking: at the address r's client uses, or while the race
+// of WithAlternate is on, at either.
+func (r *relay) hears(local, remote netip.AddrPort) bool {
+	if remote == r.client.Server() && stunmsg.SameLocal(local, r.client.Local()) {
+		return true
+	}
+	cfg := r.client.Config()
+	return r.client.State() == turn.StateBinding && cfg.Alternate.IsValid() &&
+		remote == cfg.Alternate && stunmsg.SameLocal(local, cfg.AlternateLocal)
+}

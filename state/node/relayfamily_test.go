@@ -1,6 +1,7 @@
 package node
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
@@ -94,5 +95,43 @@ func TestPeersConnectThroughAnIPv6RelayedAddressTheyReachOverIPv4(t *testing.T) 
 	h.runFor(time.Second)
 	if h.received[0] != 50 || h.received[1] != 50 {
 		t.Fatalf("received a=%d b=%d, want 50 each", h.received[0], h.received[1])
+	}
+}
+
+// TestARelayWhoseFirstAddressIsDeadIsReachedAtItsAlternate: the server
+// given to AddRelay never answers (no route to it in the harness); the
+// alternate does, wins the race, and carries the allocation and the
+// connection. The relay keeps the name it was added under.
+func TestARelayWhoseFirstAddressIsDeadIsReachedAtItsAlternate(t *testing.T) {
+	h := newPairHarness(t, 12, ice.Config{})
+	for _, n := range h.nodes {
+		n.cfg.Relay = fastRelay.WithDefaults()
+	}
+	h.blockDirect = true
+	dead := netip.MustParseAddrPort("10.0.0.99:3478")
+	cfg := turnserver.Config{Realm: "test", Users: []turnserver.Credential{{Username: relayUser, Password: relayPassword}},
+		RelayAddr: relayIP, Rand: rand.New(rand.NewPCG(7, 7))}
+	srv, err := turnserver.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.relay = srv
+	for i, n := range h.nodes {
+		if err := n.AddRelay(h.now, dead, h.addrs[i], relayUser, relayPassword, WithAlternate(relayAddr, h.addrs[i])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.drain()
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(3 * time.Second)
+	h.mustConnect()
+	for i, n := range h.nodes {
+		s, ok := n.RelayStats(dead)
+		if !ok || s.Client.AlternateChosen != 1 || !s.Relayed.IsValid() {
+			t.Fatalf("%s: relay stats %+v", names[i], s)
+		}
+		if p, _ := n.Path(connID); !throughRelay(p) {
+			t.Fatalf("%s: path %v does not go through the relay", names[i], p)
+		}
 	}
 }
