@@ -127,6 +127,16 @@ func connectThroughRelay(t *testing.T, ctx context.Context, peers [2]*peer, uses
 			t.Fatal(err)
 		}
 	}
+	out := connectAdded(t, ctx, peers, wait)
+	out.after = time.Since(start)
+	return out
+}
+
+// connectAdded connects two peers whose relays are added, as
+// connectThroughRelay does.
+func connectAdded(t *testing.T, ctx context.Context, peers [2]*peer, wait time.Duration) outcome {
+	t.Helper()
+	start := time.Now()
 	credA, credB := ice.NewCredentials(seeded(1)), ice.NewCredentials(seeded(2))
 	if _, err := peers[0].d.Connect(ctx, conn, node.Controlling, credA, credB); err != nil {
 		t.Fatal(err)
