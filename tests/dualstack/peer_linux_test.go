@@ -132,6 +132,9 @@ func connectThroughRelay(t *testing.T, ctx context.Context, peers [2]*peer, uses
 	return out
 }
 
+// signalHosts makes connectAdded signal host candidates too.
+var signalHosts bool
+
 // connectAdded connects two peers whose relays are added, as
 // connectThroughRelay does.
 func connectAdded(t *testing.T, ctx context.Context, peers [2]*peer, wait time.Duration) outcome {
@@ -155,6 +158,8 @@ func connectAdded(t *testing.T, ctx context.Context, peers [2]*peer, wait time.D
 				case node.CandidateGathered:
 					if e.Candidate.Type == stunmsg.Relay {
 						out.gathered[i] = append(out.gathered[i], e.Candidate.Addr)
+					}
+					if e.Candidate.Type == stunmsg.Relay || signalHosts {
 						err := peers[1-i].d.AddRemoteCandidate(ctx, conn, e.Candidate)
 						if err != nil && !errors.Is(err, node.ErrConnFailed) {
 							t.Errorf("%s refused %v: %v", peers[1-i].name, e.Candidate, err)
