@@ -56,6 +56,8 @@ type pairHarness struct {
 	// relayTweak, when set, adjusts the server's configuration (lifetimes
 	// an operator shortened) before withRelay starts it.
 	relayTweak func(*turnserver.Config)
+	// relayedIP, when set, is the server's relayed IP other than relayIP.
+	relayedIP netip.Addr
 	// blockDirect drops every datagram between the nodes' own addresses,
 	// as a firewall between them would; the relay is still reachable.
 	blockDirect bool
@@ -253,7 +255,7 @@ func (h *pairHarness) step() bool {
 // deliver hands a datagram to the node or relay it is addressed to, unless
 // the network drops it.
 func (h *pairHarness) deliver(at time.Time, p packet) {
-	if h.relay != nil && p.dst.Addr() == relayIP {
+	if h.relay != nil && (p.dst.Addr() == relayIP || p.dst.Addr() == h.relayedIP) {
 		if !h.cut && !h.relayDown {
 			h.relay.HandleDatagram(at, p.src, p.dst, p.b)
 			h.drainRelay()

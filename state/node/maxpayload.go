@@ -27,14 +27,15 @@ import (
 // relay's limit. So nothing it accepts is dropped later for its size.
 // Connected and PathChanged are the cue to read MaxPayload again.
 
-// RelayOption tunes one relay beyond Config.Relay; see AddRelay.
-type RelayOption func(*turn.Config)
+// RelayOption tunes one relay beyond Config.Relay (its timers and
+// bounds, cfg) and beyond what AddRelay names (its identity, id).
+type RelayOption func(id *turn.Identity, cfg *turn.Config)
 
 // WithMaxPayload sets the largest application payload that this relay
 // carries (turn.Config.MaxPayload; 1 to 65535), for a server known to carry
 // more or less than turn.DefaultMaxPayload.
 func WithMaxPayload(n int) RelayOption {
-	return func(c *turn.Config) { c.MaxPayload = n }
+	return func(_ *turn.Identity, c *turn.Config) { c.MaxPayload = n }
 }
 
 // MaxPayload returns the largest payload Send accepts on connection id
@@ -66,7 +67,7 @@ func (n *Node) peerRelayMaxPayload() int {
 // maxPayload is the largest application payload the selected path carries.
 func (n *Node) maxPayload(c *conn) int {
 	limit := gso.MaxBytesFor(c.path.Dst())
-	if r := c.relay; r != nil && r.allocated() && c.path.Src() == r.cand.Base {
+	if r := c.relay; r != nil && r.isBase(c.path.Src()) {
 		limit = min(r.client.MaxPayload(), gso.MaxBytesFor(r.server)-relayOverhead)
 	}
 	if c.path.Remote.Type == stunmsg.Relay {

@@ -19,7 +19,9 @@ type relay struct {
 	client *turn.Client
 	// cand is the relay candidate while an allocation exists; its Base is
 	// the relayed address, which is what the agents send from.
-	cand    Candidate
+	cand Candidate
+	// cand2 is a dual-stack allocation's other family (relayfamily.go).
+	cand2   Candidate
 	closing bool // RemoveRelay was called: no new connections pick it
 	// sendErrors counts what the client refused (see RelayStats).
 	sendErrors uint64
@@ -61,10 +63,10 @@ func (n *Node) AddRelay(now time.Time, server, local netip.AddrPort, username, p
 		return ErrTooManyRelays
 	}
 	cfg := n.cfg.Relay
-	for _, o := range opts {
-		o(&cfg)
-	}
 	id := turn.Identity{Server: server, Local: local, Username: username, Password: password, Rand: n.cfg.Rand}
+	for _, o := range opts {
+		o(&id, &cfg)
+	}
 	client, err := turn.New(now, id, cfg)
 	if err != nil {
 		return err
@@ -140,7 +142,7 @@ func (n *Node) relayByID(id uint64) *relay {
 // local, if any. Relays are few (Config.MaxRelays), so a scan is cheapest.
 func (n *Node) relayFor(local, remote netip.AddrPort) *relay {
 	for _, r := range n.relays {
-		if r.server == remote && stunmsg.SameLocal(local, r.local) {
+		if r.hears(local, remote) {
 			return r
 		}
 	}
@@ -152,6 +154,7 @@ func (n *Node) relayFor(local, remote netip.AddrPort) *relay {
 // failed connections and Node events. Call it after every input or
 // command given to the client.
 func (n *Node) drainRelay(r *relay) {
+	r.local = r.client.Local() // the race's winner (relayfamily.go)
 	n.relayTransmits(r)
 	for {
 		e, ok := r.client.PollEvent()
@@ -191,7 +194,7 @@ func (n *Node) relayEvent(r *relay, e turn.Event) {
 		if e.Reflexive.IsValid() {
 			n.addSrflx(r.local, r.server, e.Reflexive)
 		}
-		r.cand = stunmsg.NewCandidate(stunmsg.Relay, e.Relayed, e.Relayed, r.server, n.relayPref(r))
+		n.setCands(r, e)
 		r.losses = 0
 		n.adoptConns(r)
 		n.repickRelays()
@@ -203,8 +206,8 @@ func (n *Node) relayEvent(r *relay, e turn.Event) {
 	case turn.EventClosed:
 		n.removeRelay(r)
 	case turn.EventPeerFailed:
-		if r.allocated() {
-			n.forConnsOn(r, func(c *conn) { c.agent.FailPairs(n.now, r.cand.Base, e.Peer.Addr()) })
+		if base, ok := r.baseFor(e.Peer); ok {
+			n.forConnsOn(r, func(c *conn) { c.agent.FailPairs(n.now, base, e.Peer.Addr()) })
 		}
 	case turn.EventPermitted, turn.EventChannelBound:
 		// Informational: Send already uses the channel once it is bound.
@@ -236,18 +239,26 @@ func (n *Node) forConnsOn(r *relay, fn func(c *conn)) {
 	})
 }
 
-// addRelayCandidate gives c its relay's candidate, announces it, and asks
-// for a permission toward every remote candidate the peer signalled so far,
-// so that checks through the relay are not dropped by the server.
+// addRelayCandidate gives c its relay's candidates (one per family of the
+// allocation), announces them, and asks for a permission toward every
+// remote candidate the peer signalled so far, so that checks through the
+// relay are not dropped by the server.
 func (n *Node) addRelayCandidate(c *conn) {
 	r := c.relay
-	if r == nil || !r.allocated() || c.failed != 0 || c.agent.HasLocal(r.cand.Base) {
+	if r == nil || !r.allocated() || c.failed != 0 {
 		return
 	}
-	if c.agent.AddLocalCandidate(n.now, r.cand) != nil {
-		return // over the agent's bound: the direct candidates stay
+	added := false
+	for _, cand := range r.cands() {
+		if c.agent.HasLocal(cand.Base) || c.agent.AddLocalCandidate(n.now, cand) != nil {
+			continue // over the agent's bound: the direct candidates stay
+		}
+		n.emit(CandidateGathered{Conn: c.id, Candidate: cand})
+		added = true
 	}
-	n.emit(CandidateGathered{Conn: c.id, Candidate: r.cand})
+	if !added {
+		return
+	}
 	for _, rc := range c.agent.Remotes() {
 		n.permit(c, rc.Addr)
 	}
@@ -265,14 +276,16 @@ func (n *Node) addRelayCandidate(c *conn) {
 // Close (releasePeers) gives them back; a client that ended forgot them,
 // and so does the Node then (forgetPeers).
 func (n *Node) withdrawRelay(r *relay) {
-	old := r.cand
-	if !old.Addr.IsValid() {
+	olds := r.cands()
+	if len(olds) == 0 {
 		return
 	}
-	r.cand = Candidate{}
+	r.cand, r.cand2 = Candidate{}, Candidate{}
 	n.forConnsOn(r, func(c *conn) {
-		if c.agent.RemoveLocalCandidate(n.now, old.Base, ice.RelayLost) {
-			n.emit(CandidateWithdrawn{Conn: c.id, Candidate: old})
+		for _, old := range olds {
+			if c.agent.RemoveLocalCandidate(n.now, old.Base, ice.RelayLost) {
+				n.emit(CandidateWithdrawn{Conn: c.id, Candidate: old})
+			}
 		}
 	})
 }

@@ -20,7 +20,7 @@ const relayOverhead = 20 + 24 + 7
 // wrapped by send.
 func (c *conn) relayed(src netip.AddrPort) bool {
 	r := c.relay
-	return r != nil && r.allocated() && src == r.cand.Base
+	return r != nil && r.isBase(src)
 }
 
 // send puts one datagram of connection c on the wire: directly, or wrapped
@@ -54,7 +54,10 @@ func (n *Node) send(c *conn, src, dst netip.AddrPort, b []byte, class gso.Class)
 // needs it.
 func (n *Node) permit(c *conn, addr netip.AddrPort) {
 	r := c.relay
-	if r == nil || !r.allocated() || addr.Addr().Unmap().Is4() != r.cand.Base.Addr().Is4() {
+	if r == nil {
+		return
+	}
+	if _, ok := r.baseFor(addr); !ok {
 		return
 	}
 	ip := addr.Addr().Unmap()
@@ -75,7 +78,7 @@ func (n *Node) permit(c *conn, addr netip.AddrPort) {
 // that data costs 4 bytes of header instead of a Send indication's 36+.
 func (n *Node) bindChannel(c *conn, path Path) {
 	r := c.relay
-	if r == nil || !r.allocated() || path.Src() != r.cand.Base || c.channel == path.Dst() {
+	if r == nil || !r.isBase(path.Src()) || c.channel == path.Dst() {
 		return
 	}
 	n.releaseChannel(c)
@@ -149,8 +152,8 @@ func (n *Node) handleRelayed(now time.Time, r *relay, remote netip.AddrPort, b [
 	_, peer, payload := r.client.HandleDatagram(now, remote, b)
 	var id ConnID
 	ok := false
-	if payload != nil && r.allocated() {
-		relayed := r.cand.Base
+	relayed, has := r.baseFor(peer)
+	if payload != nil && has {
 		if stunmsg.IsSTUN(payload) {
 			n.handleSTUN(now, relayed, stunmsg.Unmap(peer), payload)
 		} else {

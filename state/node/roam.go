@@ -184,7 +184,12 @@ func (n *Node) moveRelays(now time.Time, from, to netip.AddrPort) error {
 			}
 			return true
 		})
-		keep := func(c *turn.Config) { *c = old }
+		// The move keeps all but the local address: timers, families and
+		// the server's alternate.
+		keep := func(i *turn.Identity, c *turn.Config) {
+			*c = old
+			i.Family, i.Alternate, i.AlternateLocal = id.Family, id.Alternate, id.AlternateLocal
+		}
 		if err := n.AddRelay(now, id.Server, to, id.Username, id.Password, keep); err != nil {
 			return err
 		}

@@ -39,11 +39,13 @@ type ConnStats struct {
 // RelayStats is a snapshot of one relay.
 type RelayStats struct {
 	Server netip.AddrPort
-	// State is the allocation's state; Relayed the relayed address and
-	// Lifetime what the server granted, while allocated.
-	State    turn.State
-	Relayed  netip.AddrPort
-	Lifetime time.Duration
+	// State is the allocation's state; Relayed the relayed address,
+	// Additional a dual-stack allocation's address of the other family,
+	// and Lifetime what the server granted, while allocated.
+	State      turn.State
+	Relayed    netip.AddrPort
+	Additional netip.AddrPort
+	Lifetime   time.Duration
 	// Client holds the TURN client's counters: refreshes, stale nonces,
 	// reallocations, retransmissions, drops by reason.
 	Client turn.Stats
@@ -111,6 +113,7 @@ func (n *Node) RelayStats(server netip.AddrPort) (RelayStats, bool) {
 	if a, ok := r.client.Relayed(); ok {
 		s.Relayed = a
 	}
+	s.Additional, _ = r.client.Additional()
 	s.RTT, _ = r.client.RTT()
 	n.order.Ascend(func(id ConnID) bool {
 		if c := n.conns[id]; c.relay == r && c.failed == 0 {

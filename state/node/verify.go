@@ -77,7 +77,7 @@ func (n *Node) verifyRelayUnder(c *conn) {
 	if r == nil || !r.allocated() || !c.connected {
 		return
 	}
-	if c.path.Src() != r.cand.Base && c.path.Remote.Type != stunmsg.Relay {
+	if !r.isBase(c.path.Src()) && c.path.Remote.Type != stunmsg.Relay {
 		return
 	}
 	if !n.silent(c) {
@@ -87,7 +87,7 @@ func (n *Node) verifyRelayUnder(c *conn) {
 	// toward its far end, which a server with short lifetimes may have
 	// dropped while the client counts them installed (turn.Client.
 	// Reinstall).
-	reinstalled := c.path.Src() == r.cand.Base && r.client.Reinstall(n.now, c.path.Dst())
+	reinstalled := r.isBase(c.path.Src()) && r.client.Reinstall(n.now, c.path.Dst())
 	if r.client.Verify(n.now) || reinstalled {
 		// Both only queue requests: no event to follow.
 		n.relayTransmits(r)

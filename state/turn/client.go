@@ -25,7 +25,14 @@ type Client struct {
 	cred      credentials
 	reflexive netip.AddrPort
 	relayed   netip.AddrPort
-	granted   time.Duration
+	// relayed2 is a dual-stack grant's address of the other family;
+	// family what the next Allocate asks for (family.go).
+	relayed2 netip.AddrPort
+	family   Family
+	// server and local are the 5-tuple in use: Config's, or its
+	// Alternate's once that answered first (race.go).
+	server, local netip.AddrPort
+	granted       time.Duration
 	// refreshAt and keepaliveAt matter only while allocated.
 	refreshAt   time.Time
 	keepaliveAt time.Time
@@ -82,14 +89,15 @@ type Client struct {
 // Binding request is queued at once. cfg gets its defaults filled in.
 func New(now time.Time, id Identity, cfg Config) (*Client, error) {
 	cfg = cfg.WithDefaults()
-	id.Server = stunmsg.Unmap(id.Server)
+	id.Server, id.Alternate = stunmsg.Unmap(id.Server), stunmsg.Unmap(id.Alternate)
 	if err := id.Validate(); err != nil {
 		return nil, err
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Client{id: id, cfg: cfg, now: now, lastHeard: now, state: StateBinding}
+	c := &Client{id: id, cfg: cfg, now: now, lastHeard: now, state: StateBinding, family: id.Family,
+		server: id.Server, local: id.Local}
 	c.cred.username = id.Username
 	c.peers.init(&c.cfg)
 	c.startTx(request{kind: txBinding}, 0)
@@ -107,10 +115,10 @@ func (c *Client) Config() Config { return c.cfg }
 
 // Server returns the relay server's address: the node hands this client
 // every datagram from it.
-func (c *Client) Server() netip.AddrPort { return c.id.Server }
+func (c *Client) Server() netip.AddrPort { return c.server }
 
 // Local returns the local socket address the client sends from.
-func (c *Client) Local() netip.AddrPort { return c.id.Local }
+func (c *Client) Local() netip.AddrPort { return c.local }
 
 // State returns where the client is in its life.
 func (c *Client) State() State { return c.state }
@@ -264,7 +272,8 @@ func (c *Client) queueTransmit(b []byte) {
 		c.transmits = c.transmits[1:]
 		c.stats.TransmitsDropped++
 	}
-	c.transmits = append(c.transmits, Transmit{Src: c.id.Local, Dst: c.id.Server, Payload: b, Class: gso.Control})
+	c.transmits = append(c.transmits, Transmit{Src: c.local, Dst: c.server, Payload: b, Class: gso.Control})
+	c.raceTransmit(b)
 }
 
 func (c *Client) emit(e Event) {
@@ -278,8 +287,8 @@ func (c *Client) emit(e Event) {
 // withdraw announces that the relayed address is gone, if there was one.
 func (c *Client) withdraw() {
 	if c.relayed.IsValid() {
-		c.emit(Event{Kind: EventWithdrawn, Relayed: c.relayed})
-		c.relayed = netip.AddrPort{}
+		c.emit(Event{Kind: EventWithdrawn, Relayed: c.relayed, Additional: c.relayed2})
+		c.relayed, c.relayed2 = netip.AddrPort{}, netip.AddrPort{}
 	}
 }
 

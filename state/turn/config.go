@@ -15,8 +15,17 @@ type Identity struct {
 	Server netip.AddrPort
 	// Local is the local socket address transmits leave from (Transmit.Src).
 	Local netip.AddrPort
+	// Alternate, when valid, is the same server at another address
+	// (typically its IPv6 one beside an IPv4 Server), reached from
+	// AlternateLocal: the first Binding goes to both, and the first to
+	// answer is the one the client keeps (race.go).
+	Alternate, AlternateLocal netip.AddrPort
 	// Username and Password are the long-term credentials (RFC 8489 9.2).
 	Username, Password string
+	// Family is the relayed address families Allocate asks for: part of
+	// which relay this is, not a timer. Default FamilyDefault, the server's choice (IPv4 by RFC 8656): FamilyDual
+	// adds an IPv6 relayed address where the server has one (family.go).
+	Family Family
 	// Rand draws every transaction ID. Drivers seed it from crypto/rand, the
 	// simulator from its seed. Required: the client never makes its own.
 	Rand *rand.Rand
@@ -31,6 +40,10 @@ func (id Identity) Validate() error {
 		return fmt.Errorf("%w: Server is not a valid address", ErrConfig)
 	case !id.Local.IsValid():
 		return fmt.Errorf("%w: Local is not a valid address", ErrConfig)
+	case id.Alternate.IsValid() && (id.Alternate.Port() == 0 || !id.AlternateLocal.IsValid() || id.Alternate == id.Server):
+		return fmt.Errorf("%w: Alternate needs a port, an AlternateLocal, and to differ from Server", ErrConfig)
+	case id.Family > FamilyDual:
+		return fmt.Errorf("%w: unknown Family", ErrConfig)
 	}
 	return nil
 }

@@ -48,6 +48,10 @@
 // 5-tuple from an earlier life of the socket: the client deletes it
 // (Refresh, LIFETIME 0) and allocates again, waiting a second, then two,
 // from the third attempt on, for servers that delete on a timer (coturn).
+// Config.Family asks for an IPv6 or a dual-stack allocation (one relayed
+// address per family, Event.Additional) instead of the server's default,
+// and Config.Alternate races the server's second address: the first to
+// answer the Binding is kept (family.go, race.go).
 // Every answer to a request sent once is a round-trip sample; Client.RTT
 // gives the smoothed value, by which the node prefers near relays.
 // A relay that answers nothing for a whole request schedule

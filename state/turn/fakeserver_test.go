@@ -33,6 +33,8 @@ type fakeServer struct {
 	allocTx  stunmsg.TxID
 	perms    map[netip.Addr]bool
 	channels map[uint16]netip.AddrPort
+	// fam: the address families it allocates (family_test.go).
+	fam familyServer
 
 	// Misbehaviour switches.
 	silent        bool // answer nothing at all
@@ -162,9 +164,12 @@ func (s *fakeServer) authenticated(m *stun.Message) []byte {
 			s.mismatchNext = max(0, s.mismatchNext-1)
 			return s.errorReply(m, CodeAllocationMismatch, key)
 		}
+		if code := s.fam.refuse(m); code != 0 {
+			return s.errorReply(m, code, key)
+		}
 		s.allocated, s.allocTx = true, m.TransactionID
 		r := s.reply(m, stun.ClassSuccessResponse)
-		addXOR(r, stun.AttrXORRelayedAddress, s.relayed)
+		s.addRelayed(r, m)
 		addLifetime(r, s.grant(m))
 		addXOR(r, stun.AttrXORMappedAddress, s.mapped)
 		return sign(r, key)
@@ -193,6 +198,9 @@ func (s *fakeServer) authenticated(m *stun.Message) []byte {
 			return s.errorReply(m, CodeForbidden, key)
 		}
 		peer, _ := xorAddress(m, stun.AttrXORPeerAddress)
+		if !s.fam.has(peer.Addr()) {
+			return s.errorReply(m, CodePeerFamilyMismatch, key)
+		}
 		s.perms[peer.Addr()] = true
 		if m.Type.Method == stun.MethodChannelBind {
 			v, _ := m.Get(stun.AttrChannelNumber)

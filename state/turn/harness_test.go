@@ -48,6 +48,17 @@ func newHarness(t *testing.T, tweak func(*Config)) *harness {
 // newHarnessWith sets the server up with server before the client starts.
 func newHarnessWith(t *testing.T, server func(*fakeServer), tweak func(*Config)) *harness {
 	t.Helper()
+	return newHarnessFull(t, server, nil, tweak)
+}
+
+// newHarnessFamily is newHarnessWith for a client asking for family f.
+func newHarnessFamily(t *testing.T, server func(*fakeServer), f Family) *harness {
+	t.Helper()
+	return newHarnessFull(t, server, func(id *Identity) { id.Family = f }, nil)
+}
+
+func newHarnessFull(t *testing.T, server func(*fakeServer), idTweak func(*Identity), tweak func(*Config)) *harness {
+	t.Helper()
 	h := &harness{t: t, start: time.Unix(1_700_000_000, 0), s: newFakeServer(), deliver: true}
 	if server != nil {
 		server(h.s)
@@ -58,7 +69,11 @@ func newHarnessWith(t *testing.T, server func(*fakeServer), tweak func(*Config))
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	c, err := New(h.now, h.identity(), cfg)
+	id := h.identity()
+	if idTweak != nil {
+		idTweak(&id)
+	}
+	c, err := New(h.now, id, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

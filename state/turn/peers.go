@@ -100,15 +100,14 @@ func (t *peerTable) unconfirm() {
 	t.cooling = nil
 }
 
-// checkPeer validates a peer address against the relay's family. Before an
-// allocation exists the relay is IPv4, the only family requested.
+// checkPeer validates a peer address against the relay's families. Before
+// an allocation exists they are the families asked for (family.go).
 func (c *Client) checkPeer(peer netip.AddrPort) error {
 	if !peer.IsValid() || peer.Port() == 0 {
 		return ErrInvalidPeer
 	}
 	ip := peer.Addr().Unmap()
-	want4 := !c.relayed.IsValid() || c.relayed.Addr().Is4()
-	if ip.Is4() != want4 || ip.IsUnspecified() || ip.IsMulticast() {
+	if !c.familyAllowed(ip) || ip.IsUnspecified() || ip.IsMulticast() {
 		return ErrInvalidPeer
 	}
 	return c.checkLive()

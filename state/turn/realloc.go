@@ -1,7 +1,6 @@
 package turn
 
 import (
-	"net/netip"
 	"time"
 )
 
@@ -136,7 +135,7 @@ func (c *Client) probe() {
 		return
 	}
 	c.stats.Probes++
-	req := request{kind: txAllocate, lifetime: c.cfg.Lifetime, verify: true, probe: true}
+	req := request{kind: txAllocate, lifetime: c.cfg.Lifetime, family: c.family, verify: true, probe: true}
 	if c.lostProbeSet {
 		c.startTxID(req, c.lostProbe, 0)
 		return
@@ -166,13 +165,13 @@ func (c *Client) probeAnswered(code int) {
 
 // replaced takes a probe's grant: the old allocation was gone, and this is
 // the new one on the same 5-tuple.
-func (c *Client) replaced(relayed netip.AddrPort, granted time.Duration) {
+func (c *Client) replaced(g grant) {
 	c.stats.Reallocations++
 	c.verified(false)
 	c.withdraw()
 	c.txs = c.txs[:0]
 	c.peers.unconfirm()
-	c.allocated(relayed, granted)
+	c.allocated(g)
 }
 
 // held records an answer that proves the server holds the allocation.

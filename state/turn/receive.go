@@ -17,9 +17,11 @@ import (
 // consumed: a response advances the client, and malformed or foreign input
 // is dropped and counted (Stats.Drops).
 func (c *Client) HandleDatagram(now time.Time, from netip.AddrPort, b []byte) (handled bool, peer netip.AddrPort, payload []byte) {
-	if stunmsg.Unmap(from) != c.id.Server {
+	from = stunmsg.Unmap(from)
+	if from != c.server && !c.racingFrom(from) {
 		return false, netip.AddrPort{}, nil
 	}
+	defer c.settleRace(from)
 	c.advance(now)
 	if c.state.Terminal() {
 		c.drop(DropTerminal)

@@ -25,7 +25,7 @@ func (c *Client) onSuccess(tx *transaction, m *stun.Message) DropReason {
 			c.startAllocate()
 		}
 	case txAllocate:
-		relayed, err := xorAddress(m, stun.AttrXORRelayedAddress)
+		relayed, relayed2, err := relayedAddresses(m)
 		granted, ok := lifetime(m)
 		if err != nil || !ok || granted == 0 {
 			return DropMalformed
@@ -34,11 +34,12 @@ func (c *Client) onSuccess(tx *transaction, m *stun.Message) DropReason {
 		if mapped, err := stunmsg.MappedAddress(m); err == nil {
 			c.setReflexive(mapped)
 		}
+		g := grant{relayed: relayed, relayed2: relayed2, lifetime: granted, familyCode: addressError(m)}
 		if tx.req.probe && c.state == StateAllocated {
-			c.replaced(relayed, granted)
+			c.replaced(g)
 			break
 		}
-		c.allocated(relayed, granted)
+		c.allocated(g)
 	case txRefresh:
 		c.removeTx(tx)
 		c.onRefreshAnswered(tx, m, 0)
@@ -86,6 +87,8 @@ func (c *Client) onError(tx *transaction, m *stun.Message, code int, signed bool
 		c.probeAnswered(code)
 	case code == CodeAllocationMismatch && tx.req.kind == txAllocate:
 		c.deleteStale(code)
+	case code == CodeFamilyNotSupported && tx.req.kind == txAllocate:
+		c.onFamilyRefused(code)
 	case code == CodeAllocationMismatch:
 		c.reallocate(code)
 	case tx.req.kind == txAllocate:
@@ -256,18 +259,28 @@ func (c *Client) refreshTimedOut(tx *transaction, alive bool) {
 
 func (c *Client) startAllocate() {
 	c.state = StateAllocating
-	c.startTx(request{kind: txAllocate, lifetime: c.cfg.Lifetime}, 0)
+	c.startTx(request{kind: txAllocate, lifetime: c.cfg.Lifetime, family: c.family}, 0)
 }
 
-func (c *Client) allocated(relayed netip.AddrPort, granted time.Duration) {
+// grant is what a success answer to Allocate gives.
+type grant struct {
+	relayed, relayed2 netip.AddrPort
+	lifetime          time.Duration
+	// familyCode is ADDRESS-ERROR-CODE's code, 0 if none.
+	familyCode int
+}
+
+func (c *Client) allocated(g grant) {
 	c.state = StateAllocated
 	c.mismatches, c.allocateAt, c.heldAt = 0, time.Time{}, c.now
 	c.lostProbeSet = false
-	c.relayed = relayed
-	c.granted = granted
+	c.relayed, c.relayed2 = g.relayed, g.relayed2
+	c.granted = g.lifetime
 	c.refreshAt = c.now.Add(c.refreshPeriod())
 	c.keepaliveAt = c.now.Add(c.cfg.KeepaliveInterval)
-	c.emit(Event{Kind: EventAllocated, Relayed: relayed, Reflexive: c.reflexive, Lifetime: granted})
+	c.emit(Event{Kind: EventAllocated, Relayed: g.relayed, Additional: g.relayed2, Reflexive: c.reflexive,
+		Lifetime: g.lifetime, Code: g.familyCode})
+	c.dropMismatched()
 	c.requestAll()
 }
 

@@ -33,7 +33,7 @@ func (c *Client) AppendSend(dst []byte, now time.Time, peer netip.AddrPort, payl
 		return Transmit{}, ErrPayloadTooLarge
 	}
 	peer = stunmsg.Unmap(peer)
-	t := Transmit{Src: c.id.Local, Dst: c.id.Server, Class: class}
+	t := Transmit{Src: c.local, Dst: c.server, Class: class}
 	if ch := c.peers.byPeer[peer]; ch != nil && ch.bound {
 		b, err := stunmsg.AppendChannelData(dst, ch.number, payload)
 		if err != nil {

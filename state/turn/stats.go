@@ -75,6 +75,11 @@ type Stats struct {
 	UnsignedErrors uint64
 	// ClockBackwards counts inputs whose now was before an earlier one.
 	ClockBackwards uint64
+	// FamilyFallbacks counts dual-stack Allocates answered 440 and asked
+	// again for the server's default family (family.go).
+	FamilyFallbacks uint64
+	// AlternateChosen counts races that Config.Alternate won (race.go).
+	AlternateChosen uint64
 	// TransmitsDropped and EventsDropped count queue overflow (MaxQueued).
 	TransmitsDropped, EventsDropped uint64
 	// CooldownsDropped counts cooldowns forgotten early (MaxCooldowns).

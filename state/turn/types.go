@@ -100,10 +100,12 @@ const (
 	// address (Reflexive), the first time or because it changed. It is a
 	// candidate for the node.
 	EventReflexive EventKind = iota + 1
-	// EventAllocated: the server granted an allocation (Relayed, Reflexive,
-	// Lifetime). After a re-allocation it comes again with the new address.
+	// EventAllocated: the server granted an allocation (Relayed,
+	// Additional, Reflexive, Lifetime). After a re-allocation it comes
+	// again with the new address. Code is ADDRESS-ERROR-CODE's when a
+	// dual-stack request got one family only (family.go).
 	EventAllocated
-	// EventWithdrawn: the relayed address Relayed is no longer valid (lost,
+	// EventWithdrawn: the relayed address Relayed (and Additional) is no longer valid (lost,
 	// closed, or replaced by a fresh allocation). The node withdraws the
 	// relayed candidate and moves connections that used it.
 	EventWithdrawn
@@ -139,9 +141,13 @@ func (k EventKind) String() string {
 // Event is an output for the owner of the client. Only the fields its Kind
 // names are set.
 type Event struct {
-	Kind      EventKind
-	Relayed   netip.AddrPort
-	Reflexive netip.AddrPort
+	Kind    EventKind
+	Relayed netip.AddrPort
+	// Additional is a dual-stack allocation's relayed address of the
+	// other family than Relayed's (EventAllocated, EventWithdrawn); zero
+	// when the allocation has one family.
+	Additional netip.AddrPort
+	Reflexive  netip.AddrPort
 	// Lifetime is the allocation lifetime the server granted.
 	Lifetime time.Duration
 	Peer     netip.AddrPort

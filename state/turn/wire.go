@@ -49,6 +49,7 @@ func (c *credentials) valid() bool { return len(c.key) > 0 }
 type request struct {
 	kind     txKind
 	lifetime time.Duration // Allocate, Refresh (0 deletes)
+	family   Family        // Allocate
 	peer     netip.AddrPort
 	channel  uint16
 	// verify marks a verification's Refresh or probe (verify.go): a
@@ -67,6 +68,7 @@ func encodeRequest(r request, tx stunmsg.TxID, cred *credentials) []byte {
 	switch r.kind {
 	case txAllocate:
 		m.Add(stun.AttrRequestedTransport, []byte{protoUDP, 0, 0, 0})
+		addFamily(m, r.family)
 		addLifetime(m, r.lifetime)
 	case txRefresh:
 		addLifetime(m, r.lifetime)

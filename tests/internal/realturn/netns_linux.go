@@ -15,8 +15,14 @@ import (
 // it stays locked when its goroutine ends, which makes the runtime discard
 // it rather than reuse a thread in the wrong namespace.
 func ListenUDPIn(ns string, addr netip.AddrPort) (*net.UDPConn, error) {
+	// "udp4" for an IPv4 address, as before; "udp" takes either family
+	// (an IPv6 address, or [::] for a dual-stack socket).
+	network := "udp"
+	if addr.Addr().Is4() {
+		network = "udp4"
+	}
 	if ns == "" {
-		return net.ListenUDP("udp4", net.UDPAddrFromAddrPort(addr))
+		return net.ListenUDP(network, net.UDPAddrFromAddrPort(addr))
 	}
 	type result struct {
 		uc  *net.UDPConn
@@ -35,7 +41,7 @@ func ListenUDPIn(ns string, addr netip.AddrPort) (*net.UDPConn, error) {
 			done <- result{err: err}
 			return
 		}
-		uc, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(addr))
+		uc, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(addr))
 		done <- result{uc, err}
 	}()
 	r := <-done

@@ -126,6 +126,10 @@ type CoturnConfig struct {
 	// Netns, when set, runs coturn inside that network namespace (on its
 	// loopback), where a test can shape its traffic with nftables.
 	Netns string
+	// ListenIPs and RelayIPs replace 127.0.0.1 as the addresses coturn
+	// listens on and relays from (either family; Server.Addr is on the
+	// first listening one). Netns must have them.
+	ListenIPs, RelayIPs []netip.Addr
 }
 
 // Coturn starts coturn's turnserver with its own empty config file,
@@ -156,7 +160,6 @@ func Coturn(t testing.TB, cfg CoturnConfig) *Server {
 	}
 	args := append([]string{
 		"-c", conf, "-n",
-		"--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
 		"--listening-port=" + strconv.Itoa(port),
 		"--min-port=" + strconv.Itoa(minPort), "--max-port=" + strconv.Itoa(minPort+63),
 		"--lt-cred-mech", "--user=" + User + ":" + Password, "--realm=" + Realm,
@@ -165,6 +168,8 @@ func Coturn(t testing.TB, cfg CoturnConfig) *Server {
 		"--log-file=stdout", "--simple-log",
 		"--pidfile=" + filepath.Join(dir, "turnserver.pid"), "--db=" + filepath.Join(dir, "turndb"),
 	}, cfg.Extra...)
+	listen := coturnIPs(&args, "--listening-ip=", cfg.ListenIPs)
+	coturnIPs(&args, "--relay-ip=", cfg.RelayIPs)
 	var (
 		mu  sync.Mutex
 		cmd *exec.Cmd
@@ -199,7 +204,7 @@ func Coturn(t testing.TB, cfg CoturnConfig) *Server {
 			t.Logf("coturn output:\n%s", out.String())
 		}
 	})
-	addr := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port))
+	addr := netip.AddrPortFrom(listen, uint16(port))
 	waitForBinding(t, addr, cfg.Netns, &out)
 	restart := func() {
 		kill()
@@ -207,6 +212,18 @@ func Coturn(t testing.TB, cfg CoturnConfig) *Server {
 		waitForBinding(t, addr, cfg.Netns, &out)
 	}
 	return &Server{Name: "coturn", Addr: addr, Kill: kill, Restart: restart, StaleNonce: stale}
+}
+
+// coturnIPs adds a flag for each of ips, or for 127.0.0.1 when there are
+// none, and returns the first address.
+func coturnIPs(args *[]string, flag string, ips []netip.Addr) netip.Addr {
+	if len(ips) == 0 {
+		ips = []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})}
+	}
+	for _, a := range ips {
+		*args = append(*args, flag+a.String())
+	}
+	return ips[0]
 }
 
 // waitForBinding polls the server with STUN Binding until it answers, so
