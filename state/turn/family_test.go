@@ -81,7 +81,6 @@ var (
 
 func withRelay6(s *fakeServer) { s.fam.relayed6 = relayed6 }
 
-
 func TestTheDefaultFamilyAsksForNoFamilyAndGetsOneIPv4Address(t *testing.T) {
 	h := newHarnessWith(t, withRelay6, nil)
 	wantStrings(t, "families asked", h.s.fam.asked, []string{""})
