@@ -48,6 +48,8 @@ type Node struct {
 	// it is reused once every transmit has been polled, so relayed sending
 	// allocates nothing in steady state.
 	arena []byte
+	// one carries a relayed payload to SendBatch's emit as a run of one.
+	one [1][]byte
 
 	msg stun.Message // reused for decoding
 

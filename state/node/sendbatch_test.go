@@ -36,7 +36,25 @@ func (h *pairHarness) sendBatchThrough(from int, payloads [][]byte, refuseAt int
 			src: tx.Src, dst: tx.Dst, b: append([]byte(nil), tx.Payload...)})
 		return true
 	}
-	return h.nodes[from].SendBatch(h.now, connID, payloads, emit)
+	return h.nodes[from].SendBatch(h.now, connID, payloads, perPayload(emit))
+}
+
+// perPayload is an Emit that hands each payload of a run to take as a
+// transmit of its own, and stops at the first it refuses.
+func perPayload(take func(Transmit) bool) Emit {
+	return func(t Transmit, payloads [][]byte) int {
+		for i, p := range payloads {
+			if t.Payload != nil {
+				panic("SendBatch's emit got a Transmit with a Payload")
+			}
+			t.Payload = p
+			if !take(t) {
+				return i
+			}
+			t.Payload = nil
+		}
+		return len(payloads)
+	}
 }
 
 // checkSendBatch: SendBatch delivers what emit accepted, in order and byte
@@ -123,10 +141,10 @@ func TestSendBatchBuffersBeforeConnecting(t *testing.T) {
 	h.keep = true
 	h.connect([2]Role{Controlling, Controlled})
 	payloads := [][]byte{{0x81}, {0x82}, {0x83}}
-	n, err := h.nodes[0].SendBatch(h.now, connID, payloads, func(Transmit) bool {
+	n, err := h.nodes[0].SendBatch(h.now, connID, payloads, perPayload(func(Transmit) bool {
 		t.Fatal("emit called before the connection has a path")
 		return false
-	})
+	}))
 	if n != 3 || err != nil {
 		t.Fatalf("SendBatch before connecting = %d, %v", n, err)
 	}
@@ -171,7 +189,7 @@ func TestSendBatchOnARelayedPathWithoutItsPermission(t *testing.T) {
 			classes = append(classes, tx.Class)
 			return try.accept
 		}
-		got, err := n.SendBatch(h.now, connID, [][]byte{[]byte("once")}, emit)
+		got, err := n.SendBatch(h.now, connID, [][]byte{[]byte("once")}, perPayload(emit))
 		if got != try.want || err != nil {
 			t.Fatalf("emit accepting=%v: SendBatch = %d, %v; want %d, nil", try.accept, got, err, try.want)
 		}

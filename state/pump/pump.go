@@ -38,7 +38,7 @@ type Pump struct {
 	refusals int // Data transmits the queue refused since the caller last looked
 	// emit is enqueueData as a func value made once, so that a batch
 	// costs no closure.
-	emit func(node.Transmit) bool
+	emit node.Emit
 }
 
 // New builds a pump over node n and conn c.
@@ -120,28 +120,31 @@ func (p *Pump) SendBatch(now time.Time, id node.ConnID, payloads [][]byte) (int,
 	return n, err
 }
 
-// enqueueData takes one Data transmit from Node.SendBatch into the queue,
-// under the delay bound, and says whether it was accepted: as collect does
-// for a Data transmit, a datagram no socket can send is counted as dropped
-// and does not stop the batch.
-func (p *Pump) enqueueData(t node.Transmit) bool {
-	if !p.admitData(len(t.Payload)) {
-		p.refusals++
-		p.stats.DataRefused++
-		p.stats.DataDelayRefused++
-		return false
+// enqueueData takes a run of Data payloads from Node.SendBatch into the
+// queue, under the delay bound, and returns how many it accepted: as
+// collect does for a Data transmit, a datagram no socket can send is
+// counted as dropped and does not stop the run.
+func (p *Pump) enqueueData(t node.Transmit, payloads [][]byte) int {
+	bound := p.dataBound()
+	for i, b := range payloads {
+		if !p.admitDataUnder(bound, len(b)) {
+			p.refusals++
+			p.stats.DataRefused++
+			p.stats.DataDelayRefused++
+			return i
+		}
+		err := p.queue.Enqueue(t.Src, t.Dst, b, t.Class, t.ECN)
+		switch {
+		case err == nil:
+		case errors.Is(err, gso.ErrQueueFull):
+			p.refusals++
+			p.stats.DataRefused++
+			return i
+		default:
+			p.stats.DataDropped++
+		}
 	}
-	err := p.queue.Enqueue(t.Src, t.Dst, t.Payload, t.Class, t.ECN)
-	switch {
-	case err == nil:
-	case errors.Is(err, gso.ErrQueueFull):
-		p.refusals++
-		p.stats.DataRefused++
-		return false
-	default:
-		p.stats.DataDropped++
-	}
-	return true
+	return len(payloads)
 }
 
 // collect moves the Node's transmits into the queue. It must run after
@@ -186,8 +189,11 @@ func (p *Pump) dataBound() int {
 // admitData applies the delay bound to n more bytes of Data: under
 // BackPressure it says whether they fit, under DropHead it drops the
 // oldest Data until they do and admits them.
-func (p *Pump) admitData(n int) bool {
-	bound := p.dataBound()
+func (p *Pump) admitData(n int) bool { return p.admitDataUnder(p.dataBound(), n) }
+
+// admitDataUnder is admitData with the bound already read: a run of
+// payloads reads it once.
+func (p *Pump) admitDataUnder(bound, n int) bool {
 	if bound == 0 {
 		return true
 	}
