@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -105,6 +106,16 @@ func checkSendBatch(t *testing.T, h *pairHarness, from int) {
 	if n, err := h.sendBatchThrough(from, [][]byte{{1}, nil, {2}}, 100); n != 1 || err != ErrEmptyPayload {
 		t.Fatalf("batch with an empty payload = %d, %v; want 1, ErrEmptyPayload", n, err)
 	}
+	// A refusal before a bad payload is a refusal: the caller retries the
+	// run, and learns of the bad payload when it reaches it.
+	big := make([]byte, gso.MaxBytesIPv4+1)
+	if n, err := h.sendBatchThrough(from, [][]byte{{1}, {2}, big}, 1); n != 1 || err != nil {
+		t.Fatalf("batch refused at its 2nd payload before a too large 3rd = %d, %v; want 1, nil", n, err)
+	}
+	if n, err := h.sendBatchThrough(from, [][]byte{{2}, big, {3}}, 100); n != 1 || !errors.Is(err, ErrPayloadTooLarge) {
+		t.Fatalf("batch with a too large payload = %d, %v; want 1, ErrPayloadTooLarge", n, err)
+	}
+	h.drain()
 }
 
 func TestSendBatchOnADirectPath(t *testing.T) {
