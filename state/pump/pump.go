@@ -101,6 +101,9 @@ type Config struct {
 	DataQueueDelay time.Duration
 	DataQueueFloor int
 	Overflow       Overflow
+	// StreamBytes bounds the bytes waiting for the driver's streams
+	// (PollStream); 0 means DefaultStreamBytes.
+	StreamBytes int
 }
 
 func (c Config) withDefaults() Config {
@@ -123,6 +126,9 @@ func (c Config) withDefaults() Config {
 	if c.DataQueueFloor <= 0 {
 		c.DataQueueFloor = DefaultDataQueueFloor
 	}
+	if c.StreamBytes <= 0 {
+		c.StreamBytes = DefaultStreamBytes
+	}
 	return c
 }
 
@@ -138,6 +144,8 @@ type Pump struct {
 	conn  Conn
 	fl    flusher
 	stats Stats
+	// streams holds what goes to relays over TCP or TLS (streams.go).
+	streams streamOutbox
 
 	blocked bool      // the last flush found the socket full
 	heldAt  time.Time // Data held for the kernel budget until then
@@ -234,6 +242,9 @@ func (p *Pump) SendBatch(now time.Time, id node.ConnID, payloads [][]byte) (int,
 // for a Data transmit, a datagram no socket can send is counted as dropped
 // and does not stop the batch.
 func (p *Pump) enqueueData(t node.Transmit) bool {
+	if taken, ok := p.toStream(t); taken {
+		return ok
+	}
 	if !p.admitData(len(t.Payload)) {
 		p.refusals++
 		p.stats.DataRefused++
@@ -261,6 +272,9 @@ func (p *Pump) collect() {
 		t, ok := p.node.PollTransmit()
 		if !ok {
 			return
+		}
+		if taken, _ := p.toStream(t); taken {
+			continue
 		}
 		if t.Class == gso.Data && !p.admitData(len(t.Payload)) {
 			p.refusals++

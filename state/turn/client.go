@@ -263,7 +263,7 @@ func (c *Client) queueTransmit(b []byte) {
 		c.transmits = c.transmits[1:]
 		c.stats.TransmitsDropped++
 	}
-	c.transmits = append(c.transmits, Transmit{Src: c.cfg.Local, Dst: c.cfg.Server, Payload: b, Class: gso.Control})
+	c.transmits = append(c.transmits, Transmit{Src: c.cfg.Local, Dst: c.cfg.Server, Payload: b, Class: gso.Control, Transport: c.cfg.Transport})
 }
 
 func (c *Client) emit(e Event) {

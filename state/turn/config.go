@@ -11,8 +11,12 @@ import (
 // zero duration or count means "use the default"; DefaultConfig shows the
 // defaults, and each field says why it has its value.
 type Config struct {
-	// Server is the TURN server's UDP address.
+	// Server is the TURN server's address: UDP, or TCP when Transport is a
+	// stream.
 	Server netip.AddrPort
+	// Transport is how the client reaches Server; the zero value is UDP
+	// (transport.go).
+	Transport Transport
 	// Local is the local socket address transmits leave from (Transmit.Src).
 	Local netip.AddrPort
 	// Username and Password are the long-term credentials (RFC 8489 9.2).
@@ -184,6 +188,8 @@ func (c Config) Validate() error {
 		return bad("Server is not a valid address")
 	case !c.Local.IsValid():
 		return bad("Local is not a valid address")
+	case !c.Transport.Valid():
+		return bad("unknown Transport")
 	case c.Lifetime < time.Second || c.Lifetime > 0xFFFFFFFF*time.Second:
 		return bad("Lifetime must be between 1 s and 2^32-1 s")
 	case c.RefreshAfter <= 0 || c.PermissionRefreshAfter <= 0 || c.ChannelRefreshAfter <= 0 || c.KeepaliveInterval <= 0 ||
