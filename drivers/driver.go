@@ -3,10 +3,12 @@ package drivers
 import (
 	"context"
 	crand "crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -62,6 +64,10 @@ type Config struct {
 	// pump.DefaultRecvMessages and pump.DefaultRecvBufferSize.
 	RecvMessages   int
 	RecvBufferSize int
+	// Dial opens the TCP connections to relays reached over TCP or TLS
+	// (AddRelayConfig); nil means a net.Dialer. A program sets it to dial
+	// through a proxy, from a chosen interface or in another namespace.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // Driver runs one Node over one Conn in real time.
@@ -89,6 +95,11 @@ type Driver struct {
 	room chan struct{}
 
 	roam roamState // the receive goroutine; see Rebind
+
+	// streams carries relays over TCP and TLS (streams.go); its
+	// goroutines count in the WaitGroup Run waits for.
+	streams  *streams
+	streamWG sync.WaitGroup
 }
 
 // New builds a driver over c. Run starts it.
@@ -118,7 +129,10 @@ func New(c pump.Conn, cfg Config) (*Driver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Driver{
+	if cfg.Dial == nil {
+		cfg.Dial = (&net.Dialer{}).DialContext
+	}
+	d := &Driver{
 		cfg:      cfg,
 		conn:     c,
 		pump:     pump.New(n, c, cfg.Pump),
@@ -129,7 +143,11 @@ func New(c pump.Conn, cfg Config) (*Driver, error) {
 		free:     make(chan []pump.Message, 2),
 		writable: make(chan error, 1),
 		done:     make(chan struct{}),
-	}, nil
+	}
+	d.streams = &streams{dial: cfg.Dial, in: make(chan streamMsg, streamInMessages), done: d.done,
+		wg: &d.streamWG, log: func(msg string, args ...any) { d.log.Warn(msg, args...) },
+		all: make(map[streamKey]*stream), tls: make(map[netip.AddrPort]*tls.Config)}
+	return d, nil
 }
 
 // Do runs fn on the driver's goroutine with the current time and returns
@@ -258,6 +276,8 @@ type Stats struct {
 	// Conn: the OS driver's system calls, offload messages and GSO
 	// fallbacks, when the Conn counts them (pump.SocketStatser).
 	Conn pump.SocketStats
+	// Streams: the relay streams' dials, breaks, messages and drops.
+	Streams StreamStats
 }
 
 // Stats returns a snapshot of the pump's, the queue's, the node's and the
@@ -267,7 +287,8 @@ type Stats struct {
 func (d *Driver) Stats(ctx context.Context) (Stats, error) {
 	var s Stats
 	err := d.Do(ctx, func(time.Time, *pump.Pump) error {
-		s = Stats{Pump: d.pump.Stats(), Queue: d.pump.Queue().Stats(), Node: d.pump.Node().Stats()}
+		s = Stats{Pump: d.pump.Stats(), Queue: d.pump.Queue().Stats(), Node: d.pump.Node().Stats(),
+			Streams: d.streams.count.snapshot()}
 		if c, ok := d.conn.(pump.SocketStatser); ok {
 			s.Conn = c.SocketStats()
 		}

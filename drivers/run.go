@@ -46,6 +46,7 @@ func (d *Driver) Run(ctx context.Context) error {
 		d.stopCommands()
 		d.conn.Close()
 		wg.Wait()
+		d.streamWG.Wait()
 	}()
 
 	// The sending goroutine makes the Conn.Send calls of a flush, one
@@ -75,6 +76,8 @@ func (d *Driver) Run(ctx context.Context) error {
 		case msgs := <-d.received:
 			d.pump.HandleMessages(time.Now(), msgs, d.cfg.OnData)
 			d.free <- msgs[:cap(msgs)]
+		case m := <-d.streams.in:
+			d.handleStream(m)
 		case <-timer.C:
 			d.pump.HandleTimeout(time.Now())
 		case r := <-d.cmds:
@@ -98,6 +101,7 @@ func (d *Driver) Run(ctx context.Context) error {
 			d.pump.SetWritable()
 		}
 		d.deliverEvents()
+		d.flushStreams()
 		if !f.sending {
 			d.nextRound(&f, rounds)
 		}

@@ -1,0 +1,306 @@
+package drivers
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/pump"
+	"github.com/peerlink/peerlink/state/stunmsg"
+)
+
+// Stream bounds and timers, and why.
+const (
+	// streamQueueBytes bounds what waits to be written on one stream; past
+	// it a transmit is dropped and counted (StreamStats.Dropped). 1 MiB is
+	// seconds of relayed traffic at the rates a relay over TCP carries,
+	// while a stream that cannot drain (the server stopped reading) costs
+	// no more than that.
+	streamQueueBytes = 1 << 20
+	// streamDialTimeout bounds one dial with its TLS handshake: a relay a
+	// few hundred ms away answers well within it, and the TURN client's
+	// own retransmissions (which wait in the queue meanwhile) give up
+	// after about 20 s anyway.
+	streamDialTimeout = 5 * time.Second
+	// streamRedialMin and streamRedialMax bound the wait between dials of
+	// a stream that broke or could not be opened: the first retry is
+	// quick (a restarted server is often back within a second), then the
+	// wait doubles so that a server that is down is not hammered.
+	streamRedialMin = 100 * time.Millisecond
+	streamRedialMax = 5 * time.Second
+	// streamWriteTimeout ends a write that makes no progress: the stream
+	// is broken (the server or a middlebox stopped reading), and a new one
+	// serves better than waiting.
+	streamWriteTimeout = 10 * time.Second
+	// streamInMessages is how many messages cut from the streams may wait
+	// for the loop; a reader waits when they do, and TCP's flow control
+	// then slows the server.
+	streamInMessages = 64
+)
+
+// StreamStats counts what the driver's relay streams (TCP, TLS) did.
+type StreamStats struct {
+	// Dials counts connections opened (with the TLS handshake done);
+	// DialFailures those that failed; Broken established streams that
+	// ended (read or write error, EOF).
+	Dials, DialFailures, Broken uint64
+	// MessagesOut and MessagesIn count STUN messages and ChannelData frames
+	// written and cut from the streams.
+	MessagesOut, MessagesIn uint64
+	// Dropped counts transmits dropped because their stream's queue held
+	// streamQueueBytes already; Corrupt streams closed because the server
+	// sent bytes that start no message (stunmsg.ErrStreamCorrupt).
+	Dropped, Corrupt uint64
+}
+
+type streamCounters struct {
+	dials, dialFailures, broken, out, in, dropped, corrupt atomic.Uint64
+}
+
+func (c *streamCounters) snapshot() StreamStats {
+	return StreamStats{Dials: c.dials.Load(), DialFailures: c.dialFailures.Load(), Broken: c.broken.Load(),
+		MessagesOut: c.out.Load(), MessagesIn: c.in.Load(), Dropped: c.dropped.Load(), Corrupt: c.corrupt.Load()}
+}
+
+// streamKey names one stream: the relay's local address (the UDP socket's
+// address the Node knows the relay by), its server and transport.
+type streamKey struct {
+	local, server netip.AddrPort
+	transport     node.Transport
+}
+
+// streamMsg is one message cut from a stream, for the loop.
+type streamMsg struct {
+	key streamKey
+	b   []byte
+}
+
+// streams owns the driver's relay streams. The loop calls send; each
+// stream has a writer goroutine that dials, writes and re-dials, and a
+// reader goroutine per connection that cuts what arrives into messages
+// and hands them to the loop on in.
+type streams struct {
+	dial   func(ctx context.Context, network, address string) (net.Conn, error)
+	in     chan streamMsg
+	done   <-chan struct{}
+	wg     *sync.WaitGroup
+	log    func(msg string, args ...any)
+	count  streamCounters
+
+	mu  sync.Mutex // guards all and tls
+	all map[streamKey]*stream
+	// tls holds the configuration AddRelay chose for each TLS relay.
+	tls map[netip.AddrPort]*tls.Config
+}
+
+// stream is one relay's stream and what waits to be written on it.
+type stream struct {
+	key    streamKey
+	mu     sync.Mutex
+	queue  [][]byte
+	bytes  int
+	notify chan struct{} // one token: the queue gained something
+}
+
+// send queues t for its stream, starting the stream on first use. It never
+// blocks: the loop must not wait for a network.
+func (s *streams) send(t node.Transmit) {
+	k := streamKey{local: t.Src, server: t.Dst, transport: t.Transport}
+	s.mu.Lock()
+	st := s.all[k]
+	if st == nil {
+		st = &stream{key: k, notify: make(chan struct{}, 1)}
+		s.all[k] = st
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.run(st)
+		}()
+	}
+	s.mu.Unlock()
+	st.mu.Lock()
+	if st.bytes+len(t.Payload) > streamQueueBytes {
+		st.mu.Unlock()
+		s.count.dropped.Add(1)
+		return
+	}
+	st.queue = append(st.queue, t.Payload)
+	st.bytes += len(t.Payload)
+	st.mu.Unlock()
+	select {
+	case st.notify <- struct{}{}:
+	default:
+	}
+}
+
+// take returns everything queued on st.
+func (st *stream) take() [][]byte {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	q := st.queue
+	st.queue, st.bytes = nil, 0
+	return q
+}
+
+// run is st's writer: it dials, writes what is queued in order, and on any
+// failure closes the connection and dials again after a backoff, until the
+// driver stops. What was queued while no connection was up goes out on the
+// next one: the TURN client's requests carry their own retransmissions and
+// a new connection needs a new allocation anyway (the server ties an
+// allocation to its connection), which the client learns from a 437.
+func (s *streams) run(st *stream) {
+	wait := streamRedialMin
+	for {
+		conn, err := s.open(st.key)
+		if err != nil {
+			s.count.dialFailures.Add(1)
+			s.log("relay stream dial failed", KeyRelay, st.key.server.String(), KeyErr, err.Error())
+			if !s.sleep(wait) {
+				return
+			}
+			wait = min(2*wait, streamRedialMax)
+			continue
+		}
+		s.count.dials.Add(1)
+		broken := make(chan struct{})
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.read(st.key, conn, broken)
+		}()
+		start := time.Now()
+		err = s.write(st, conn, broken)
+		conn.Close()
+		<-broken
+		if err == nil {
+			return // the driver stopped
+		}
+		s.count.broken.Add(1)
+		s.log("relay stream broken", KeyRelay, st.key.server.String(), KeyErr, err.Error())
+		if time.Since(start) > streamRedialMax {
+			wait = streamRedialMin // it worked for a while: retry quickly
+		}
+		if !s.sleep(wait) {
+			return
+		}
+		wait = min(2*wait, streamRedialMax)
+	}
+}
+
+// open dials the stream and, for TLS, completes the handshake.
+func (s *streams) open(k streamKey) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), streamDialTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	conn, err := s.dial(ctx, "tcp", k.server.String())
+	if err != nil {
+		return nil, err
+	}
+	if k.transport != node.TLS {
+		return conn, nil
+	}
+	tc := tls.Client(conn, s.tlsFor(k.server))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return tc, nil
+}
+
+// write writes st's queue on conn until the driver stops (nil) or the
+// connection fails.
+func (s *streams) write(st *stream, conn net.Conn, broken <-chan struct{}) error {
+	for {
+		for _, b := range st.take() {
+			_ = conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+			if _, err := conn.Write(b); err != nil {
+				return err
+			}
+			s.count.out.Add(1)
+		}
+		select {
+		case <-st.notify:
+		case <-broken:
+			return errStreamEnded
+		case <-s.done:
+			return nil
+		}
+	}
+}
+
+var errStreamEnded = errors.New("drivers: relay stream closed by the server or the network")
+
+// read cuts what arrives on conn into messages for the loop, until the
+// connection fails or carries bytes that start no message; it closes
+// broken when it returns.
+func (s *streams) read(k streamKey, conn net.Conn, broken chan<- struct{}) {
+	defer close(broken)
+	defer conn.Close()
+	f := stunmsg.NewStreamFramer()
+	for {
+		n, rerr := conn.Read(f.Space())
+		f.Filled(n)
+		for {
+			msg, err := f.Next()
+			if err != nil {
+				s.count.corrupt.Add(1)
+				s.log("relay stream corrupt", KeyRelay, k.server.String(), KeyErr, err.Error())
+				return
+			}
+			if msg == nil {
+				break
+			}
+			s.count.in.Add(1)
+			select {
+			case s.in <- streamMsg{key: k, b: append([]byte(nil), msg...)}:
+			case <-s.done:
+				return
+			}
+		}
+		if rerr != nil {
+			return
+		}
+	}
+}
+
+// sleep waits d, or returns false when the driver stops first.
+func (s *streams) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+// handleStream gives the loop's pump a message from a relay stream, as a
+// datagram from the server arriving on the relay's local address.
+func (d *Driver) handleStream(m streamMsg) {
+	msg := pump.Message{Buf: m.b, N: len(m.b), Src: m.key.server, Dst: m.key.local}
+	d.pump.HandleMessages(time.Now(), []pump.Message{msg}, d.cfg.OnData)
+}
+
+// flushStreams hands the pump's stream transmits to their streams.
+func (d *Driver) flushStreams() {
+	for {
+		t, ok := d.pump.PollStream()
+		if !ok {
+			return
+		}
+		d.streams.send(t)
+	}
+}
