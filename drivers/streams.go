@@ -86,12 +86,12 @@ type streamMsg struct {
 // reader goroutine per connection that cuts what arrives into messages
 // and hands them to the loop on in.
 type streams struct {
-	dial   func(ctx context.Context, network, address string) (net.Conn, error)
-	in     chan streamMsg
-	done   <-chan struct{}
-	wg     *sync.WaitGroup
-	log    func(msg string, args ...any)
-	count  streamCounters
+	dial  func(ctx context.Context, network, address string) (net.Conn, error)
+	in    chan streamMsg
+	done  <-chan struct{}
+	wg    *sync.WaitGroup
+	log   func(msg string, args ...any)
+	count streamCounters
 
 	mu  sync.Mutex // guards all and tls
 	all map[streamKey]*stream

@@ -163,9 +163,11 @@ func connect(t *testing.T, ctx context.Context, a, b *peer) {
 }
 
 // stream sends a numbered datagram every interval from a to b until ctx
-// ends; refusals while the connection has no path are expected.
+// ends; refusals while the connection has no path are expected. The
+// payloads are 201 bytes, so that their ChannelData needs padding on the
+// stream.
 func stream(ctx context.Context, a *peer, interval time.Duration) {
-	buf := make([]byte, 200)
+	buf := make([]byte, 201)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for i := uint32(0); ; i++ {
