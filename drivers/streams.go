@@ -75,7 +75,8 @@ type streamKey struct {
 	transport     node.Transport
 }
 
-// streamMsg is one message cut from a stream, for the loop.
+// streamMsg is one message cut from a stream, for the loop; b is nil when
+// the stream was opened again after it broke (node.Node.RelayStreamReset).
 type streamMsg struct {
 	key streamKey
 	b   []byte
@@ -156,6 +157,7 @@ func (st *stream) take() [][]byte {
 // allocation to its connection), which the client learns from a 437.
 func (s *streams) run(st *stream) {
 	wait := streamRedialMin
+	reopened := false
 	for {
 		conn, err := s.open(st.key)
 		if err != nil {
@@ -168,6 +170,15 @@ func (s *streams) run(st *stream) {
 			continue
 		}
 		s.count.dials.Add(1)
+		if reopened {
+			select {
+			case s.in <- streamMsg{key: st.key}:
+			case <-s.done:
+				conn.Close()
+				return
+			}
+		}
+		reopened = true
 		broken := make(chan struct{})
 		s.wg.Add(1)
 		go func() {
@@ -290,6 +301,11 @@ func (s *streams) sleep(d time.Duration) bool {
 // handleStream gives the loop's pump a message from a relay stream, as a
 // datagram from the server arriving on the relay's local address.
 func (d *Driver) handleStream(m streamMsg) {
+	if m.b == nil {
+		// Whether the relay is still there or not, nothing to report.
+		_ = d.pump.Node().RelayStreamReset(time.Now(), m.key.server)
+		return
+	}
 	msg := pump.Message{Buf: m.b, N: len(m.b), Src: m.key.server, Dst: m.key.local}
 	d.pump.HandleMessages(time.Now(), []pump.Message{msg}, d.cfg.OnData)
 }

@@ -1,6 +1,12 @@
 package node
 
-import "github.com/peerlink/peerlink/state/turn"
+import (
+	"net/netip"
+	"time"
+
+	"github.com/peerlink/peerlink/state/stunmsg"
+	"github.com/peerlink/peerlink/state/turn"
+)
 
 // WithTransport makes AddRelay reach the server over t: UDP (the
 // default), TCP or TLS (RFC 8656 section 3.1), for networks that block
@@ -16,4 +22,23 @@ import "github.com/peerlink/peerlink/state/turn"
 // same relay (ErrRelayExists).
 func WithTransport(t Transport) RelayOption {
 	return func(c *turn.Config) { c.Transport = t }
+}
+
+// RelayStreamReset tells the Node that the driver's stream to the relay on
+// server broke and a new one is up. A server ties an allocation to the
+// stream it was made on (RFC 8656 section 3.1), so the old one is gone
+// with it: the Node verifies the allocation at once (a Refresh, which the
+// server answers with 437, and the client allocates afresh) instead of
+// waiting for a path through it to go silent. It does nothing for a relay
+// without an allocation, and returns ErrUnknownRelay for an unknown one.
+func (n *Node) RelayStreamReset(now time.Time, server netip.AddrPort) error {
+	now = n.clock(now)
+	r := n.relayByServer(stunmsg.Unmap(server))
+	if r == nil {
+		return ErrUnknownRelay
+	}
+	if r.client.State() == turn.StateAllocated && r.client.Verify(now) {
+		n.drainRelay(r)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -67,5 +68,32 @@ func TestAddRelayRefusesAnUnknownTransport(t *testing.T) {
 	err := h.nodes[0].AddRelay(h.now, relayAddr, h.addrs[0], relayUser, relayPassword, WithTransport(Transport(9)))
 	if err == nil {
 		t.Fatal("AddRelay took transport 9")
+	}
+}
+
+func TestARelayStreamResetVerifiesTheAllocationAtOnce(t *testing.T) {
+	h := newStreamRelayPair(t, 22, TCP)
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(3 * time.Second)
+	h.mustConnect()
+	// The server lost the allocation with the old stream; the harness
+	// relay forgets it too, as a restarted one would.
+	h.restartRelay()
+	if err := h.nodes[0].RelayStreamReset(h.now, relayAddr); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	rs, _ := h.nodes[0].RelayStats(relayAddr)
+	if rs.Client.Verifications != 1 {
+		t.Fatalf("verifications %d right after the reset, want 1", rs.Client.Verifications)
+	}
+	// Within a few round trips the 437 brings a fresh allocation; no
+	// path went silent for it.
+	h.runFor(200 * time.Millisecond)
+	if rs, _ = h.nodes[0].RelayStats(relayAddr); rs.Client.Reallocations != 1 {
+		t.Fatalf("reallocations %d 200 ms after the reset, want 1", rs.Client.Reallocations)
+	}
+	if err := h.nodes[0].RelayStreamReset(h.now, netip.MustParseAddrPort("192.0.2.1:1")); err != ErrUnknownRelay {
+		t.Fatalf("reset of an unknown relay: %v", err)
 	}
 }
