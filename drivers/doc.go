@@ -12,6 +12,7 @@
 //	    now := time.Now()
 //	    select {
 //	    case msgs := <-received:  pump.HandleMessages(now, msgs, cfg.OnData)
+//	    case m := <-streamIn:     pump.HandleMessages(now, m as a datagram from the relay's server, cfg.OnData)
 //	    case <-deadline:          pump.HandleTimeout(now)
 //	    case cmd := <-commands:   cmd(now, pump) and every command waiting  // Send, SendBatch, Connect, ...
 //	    case r := <-roundDone:    pump.Sent(round, r.n, r.err)
@@ -19,6 +20,7 @@
 //	    case <-ctx.Done():        return
 //	    }
 //	    deliver pump.Node().PollEvent() to cfg.OnEvent
+//	    hand pump.PollStream() to the relay streams (TCP, TLS)
 //	    if no round is out:       round = pump.NextSend(now); hand it to the sending goroutine
 //	    wake WaitWritable callers once pump.DataWritable()
 //	    deadline = pump.PollTimeout()
@@ -33,6 +35,17 @@
 // waits, without polling, for room after gso.ErrQueueFull (see their docs).
 //
 // The OS packages (linux, windows, portable) implement only pump.Conn.
+//
+// # Relays over TCP and TLS
+//
+// A relay added with AddRelayConfig (a turn:…?transport=tcp or turns: URL)
+// or with node.WithTransport is reached over a stream that this package
+// owns, on every OS (streams.go): dialled on first use with Config.Dial,
+// TLS as Relay.TLS chose (server name, roots, SPKI pins), written by its own
+// goroutine from a bounded queue, read and cut into messages with
+// stunmsg.StreamFramer, dialled again when it breaks (then the Node
+// verifies the allocation at once: node.Node.RelayStreamReset), and closed
+// after ten minutes without a transmit. Stats.Streams counts it all.
 //
 // # Callbacks
 //
@@ -75,6 +88,10 @@
 //	                               (a timer of peerlink's own that did not advance: a bug, counted
 //	                               in node.Stats.StuckTimers; the connection or relay is ended)
 //	send failed             WARN   err
+//	relay stream dial       WARN   relay err (a TCP or TLS relay's dial or handshake; retried
+//	  failed                       after 100 ms, doubling to 5 s)
+//	relay stream broken     WARN   relay err (dialled again)
+//	relay stream corrupt    WARN   relay err (bytes that start no message; closed, dialled again)
 //	waiting for the socket  WARN   err
 //	  to drain failed
 //	receive failed          ERROR  err (Run returns this error)

@@ -3,7 +3,6 @@ package drivers
 import (
 	"context"
 	crand "crypto/rand"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -144,9 +143,7 @@ func New(c pump.Conn, cfg Config) (*Driver, error) {
 		writable: make(chan error, 1),
 		done:     make(chan struct{}),
 	}
-	d.streams = &streams{dial: cfg.Dial, in: make(chan streamMsg, streamInMessages), done: d.done,
-		wg: &d.streamWG, log: func(msg string, args ...any) { d.log.Warn(msg, args...) },
-		all: make(map[streamKey]*stream), tls: make(map[netip.AddrPort]*tls.Config)}
+	d.streams = newStreams(cfg.Dial, d.done, &d.streamWG, func(msg string, args ...any) { d.log.Warn(msg, args...) })
 	return d, nil
 }
 

@@ -42,6 +42,11 @@ const (
 	// for the loop; a reader waits when they do, and TCP's flow control
 	// then slows the server.
 	streamInMessages = 64
+	// streamIdle closes a stream nothing was written on for this long: its
+	// relay was removed (or lost for good). A relay in use writes at least
+	// its keepalive (25 s) and its refresh (at most 5 min by default), so
+	// 10 minutes never closes one that lives.
+	streamIdle = 10 * time.Minute
 )
 
 // StreamStats counts what the driver's relay streams (TCP, TLS) did.
@@ -98,6 +103,16 @@ type streams struct {
 	all map[streamKey]*stream
 	// tls holds the configuration AddRelay chose for each TLS relay.
 	tls map[netip.AddrPort]*tls.Config
+	// idle is streamIdle; tests shorten it.
+	idle time.Duration
+}
+
+// newStreams returns the streams of a driver whose loop reads in, and
+// which stop when done closes; their goroutines count in wg.
+func newStreams(dial func(ctx context.Context, network, address string) (net.Conn, error), done <-chan struct{},
+	wg *sync.WaitGroup, log func(msg string, args ...any)) *streams {
+	return &streams{dial: dial, in: make(chan streamMsg, streamInMessages), done: done, wg: wg, log: log,
+		all: make(map[streamKey]*stream), tls: make(map[netip.AddrPort]*tls.Config), idle: streamIdle}
 }
 
 // stream is one relay's stream and what waits to be written on it.
@@ -107,6 +122,21 @@ type stream struct {
 	queue  [][]byte
 	bytes  int
 	notify chan struct{} // one token: the queue gained something
+	last   time.Time     // when send last queued something
+}
+
+// drop forgets what is queued on st (stale: nobody sent for s.idle, while
+// no stream could be opened); it always reports true.
+func (st *stream) drop() bool {
+	st.take()
+	return true
+}
+
+// idleSince is how long ago send last queued something on st.
+func (st *stream) idleSince() time.Duration {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return time.Since(st.last)
 }
 
 // send queues t for its stream, starting the stream on first use. It never
@@ -124,16 +154,21 @@ func (s *streams) send(t node.Transmit) {
 			s.run(st)
 		}()
 	}
-	s.mu.Unlock()
+	// Still under s.mu: an idle stream leaves the map only with an empty
+	// queue, under both locks, so nothing queued here is stranded.
 	st.mu.Lock()
-	if st.bytes+len(t.Payload) > streamQueueBytes {
-		st.mu.Unlock()
+	full := st.bytes+len(t.Payload) > streamQueueBytes
+	if !full {
+		st.queue = append(st.queue, t.Payload)
+		st.bytes += len(t.Payload)
+		st.last = time.Now()
+	}
+	st.mu.Unlock()
+	s.mu.Unlock()
+	if full {
 		s.count.dropped.Add(1)
 		return
 	}
-	st.queue = append(st.queue, t.Payload)
-	st.bytes += len(t.Payload)
-	st.mu.Unlock()
 	select {
 	case st.notify <- struct{}{}:
 	default:
@@ -163,6 +198,9 @@ func (s *streams) run(st *stream) {
 		if err != nil {
 			s.count.dialFailures.Add(1)
 			s.log("relay stream dial failed", KeyRelay, st.key.server.String(), KeyErr, err.Error())
+			if st.idleSince() > s.idle && st.drop() && s.retire(st) {
+				return // nobody has sent to it for long: its relay is gone
+			}
 			if !s.sleep(wait) {
 				return
 			}
@@ -187,6 +225,14 @@ func (s *streams) run(st *stream) {
 		}()
 		start := time.Now()
 		err = s.write(st, conn, broken)
+		for errors.Is(err, errStreamIdle) {
+			if s.retire(st) {
+				conn.Close()
+				<-broken
+				return
+			}
+			err = s.write(st, conn, broken)
+		}
 		conn.Close()
 		<-broken
 		if err == nil {
@@ -233,6 +279,8 @@ func (s *streams) open(k streamKey) (net.Conn, error) {
 // write writes st's queue on conn until the driver stops (nil) or the
 // connection fails.
 func (s *streams) write(st *stream, conn net.Conn, broken <-chan struct{}) error {
+	idle := time.NewTimer(s.idle)
+	defer idle.Stop()
 	for {
 		for _, b := range st.take() {
 			_ = conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
@@ -243,6 +291,9 @@ func (s *streams) write(st *stream, conn net.Conn, broken <-chan struct{}) error
 		}
 		select {
 		case <-st.notify:
+			idle.Reset(s.idle)
+		case <-idle.C:
+			return errStreamIdle
 		case <-broken:
 			return errStreamEnded
 		case <-s.done:
@@ -251,7 +302,24 @@ func (s *streams) write(st *stream, conn net.Conn, broken <-chan struct{}) error
 	}
 }
 
-var errStreamEnded = errors.New("drivers: relay stream closed by the server or the network")
+var (
+	errStreamEnded = errors.New("drivers: relay stream closed by the server or the network")
+	errStreamIdle  = errors.New("drivers: relay stream idle")
+)
+
+// retire forgets st if nothing waits on it, so that the next transmit to
+// its server starts a new stream; it reports whether it did.
+func (s *streams) retire(st *stream) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.queue) > 0 {
+		return false
+	}
+	delete(s.all, st.key)
+	return true
+}
 
 // read cuts what arrives on conn into messages for the loop, until the
 // connection fails or carries bytes that start no message; it closes

@@ -90,8 +90,7 @@ func TestAStreamThatLosesItsFramingIsClosedCountedAndDialledAgain(t *testing.T) 
 	)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	s := &streams{dial: (&net.Dialer{}).DialContext, in: make(chan streamMsg, 8), done: done, wg: &wg,
-		log: func(string, ...any) {}, all: make(map[streamKey]*stream), tls: make(map[netip.AddrPort]*tls.Config)}
+	s := newStreams((&net.Dialer{}).DialContext, done, &wg, func(string, ...any) {})
 	defer func() { close(done); wg.Wait() }()
 	local := netip.MustParseAddrPort("10.0.0.1:4000")
 	s.send(node.Transmit{Src: local, Dst: server, Payload: msg, Class: gso.Control, Transport: node.TCP})
@@ -109,6 +108,39 @@ func TestAStreamThatLosesItsFramingIsClosedCountedAndDialledAgain(t *testing.T) 
 		t.Fatalf("messages %v", got)
 	}
 	if st := s.count.snapshot(); st.Corrupt != 1 || st.Dials != 2 || st.MessagesIn != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestAStreamNobodyWritesOnIsClosedAndTheNextTransmitOpensAnother(t *testing.T) {
+	msg := stunmsg.PlainBindingRequest(stunmsg.TxID{7})
+	hold := func(c net.Conn) { go func() { b := make([]byte, 100); c.Read(b); c.Read(b); c.Close() }() }
+	server := fakeServer(t, hold, hold)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	s := newStreams((&net.Dialer{}).DialContext, done, &wg, func(string, ...any) {})
+	s.idle = 50 * time.Millisecond
+	defer func() { close(done); wg.Wait() }()
+	tr := node.Transmit{Src: netip.MustParseAddrPort("10.0.0.1:4000"), Dst: server, Payload: msg, Class: gso.Control, Transport: node.TCP}
+	s.send(tr)
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		s.mu.Lock()
+		n := len(s.all)
+		s.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("the idle stream stayed")
+		}
+	}
+	s.send(tr)
+	for end := time.Now().Add(10 * time.Second); s.count.dials.Load() < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("no second stream: %+v", s.count.snapshot())
+		}
+	}
+	if st := s.count.snapshot(); st.Broken != 0 || st.MessagesOut != 2 {
 		t.Fatalf("stats %+v", st)
 	}
 }
