@@ -69,6 +69,9 @@ type Stats struct {
 	AppRefused, AppWritable                       uint64
 	ControlOnWire                                 uint64
 	MaxControlDelay                               time.Duration
+	// StreamDropped counts stream transmits to a server no AddStream
+	// named.
+	StreamDropped uint64
 }
 
 // Host is one simulated machine running a Node over one socket.
@@ -90,6 +93,8 @@ type Host struct {
 	onEvent    []func(now time.Time, e node.Event)
 	onData     []func(now time.Time, id node.ConnID, payload []byte)
 	onWritable []func(now time.Time)
+
+	streams []hostStream // relays over TCP or TLS (stream.go)
 }
 
 // New binds a socket on nh and starts a Node on it. The socket's address
@@ -271,6 +276,7 @@ func (h *Host) settle(now time.Time) {
 		}
 		h.deliverEvents(now)
 		res, err := h.pump.Flush(now)
+		h.flushStreams(now)
 		h.conn.noteEnqueued(now)
 		h.stats.Flushes++
 		if err != nil {
