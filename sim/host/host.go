@@ -94,7 +94,8 @@ type Host struct {
 	onData     []func(now time.Time, id node.ConnID, payload []byte)
 	onWritable []func(now time.Time)
 
-	streams []hostStream // relays over TCP or TLS (stream.go)
+	streams     []hostStream // relays over TCP or TLS (stream.go)
+	streamTimer *world.Timer // wakes the host when a full stream has room
 }
 
 // New binds a socket on nh and starts a Node on it. The socket's address

@@ -10,8 +10,11 @@ import (
 
 // StreamWriter takes the bytes a host writes on its stream to a relay
 // server (a TURN message, framed for a stream); sim/relay's Stream is one.
+// Write reports false when the stream's buffer is full; WritableAt says
+// when to try again.
 type StreamWriter interface {
-	Write(now time.Time, b []byte)
+	Write(now time.Time, b []byte) bool
+	WritableAt(now time.Time) time.Time
 }
 
 // AddStream routes the host's transmits to server over a stream transport
@@ -50,23 +53,60 @@ func (h *Host) StreamReset(now time.Time, server netip.AddrPort) {
 	_ = h.Do(func(now time.Time, n *node.Node) error { return n.RelayStreamReset(now, server) })
 }
 
-// flushStreams writes the pump's stream transmits on their streams.
+// flushStreams writes the pump's stream transmits on their streams, until
+// one is full: the rest waits in the pump (whose bound then refuses Data,
+// back-pressure to the application) and a wake is set for when that
+// stream has room.
 func (h *Host) flushStreams(now time.Time) {
 	for {
-		t, ok := h.pump.PollStream()
+		t, ok := h.pump.PeekStream()
 		if !ok {
 			return
 		}
-		h.streamWriter(t.Dst, now, t.Payload)
+		w := h.streamWriter(t.Dst)
+		if w != nil && !w.Write(now, t.Payload) {
+			at := w.WritableAt(now)
+			if !at.After(now) {
+				at = now.Add(time.Millisecond)
+			}
+			if h.streamTimer == nil {
+				h.streamTimer = h.w.NewTimer(h.nh.Name()+"/stream-writable", h.onStreamWritable)
+			}
+			if cur, pending := h.streamTimer.When(); !pending || at.Before(cur) {
+				h.streamTimer.Reset(at)
+			}
+			return
+		}
+		if w == nil {
+			h.stats.StreamDropped++
+		}
+		h.pump.PollStream()
 	}
 }
 
-func (h *Host) streamWriter(server netip.AddrPort, now time.Time, b []byte) {
+// onStreamWritable writes what waited for a stream, and tells an
+// application refused for it that it may send again.
+func (h *Host) onStreamWritable(now time.Time) {
+	h.depth++
+	h.stats.Wakes++
+	h.flushStreams(now)
+	if h.owed && h.pump.StreamWritable() {
+		h.owed = false
+		h.stats.AppWritable++
+		for _, fn := range h.onWritable {
+			fn(now)
+		}
+		h.conn.noteEnqueued(now)
+	}
+	h.depth--
+	h.settle(now)
+}
+
+func (h *Host) streamWriter(server netip.AddrPort) StreamWriter {
 	for _, s := range h.streams {
 		if s.server == server {
-			s.w.Write(now, b)
-			return
+			return s.w
 		}
 	}
-	h.stats.StreamDropped++
+	return nil
 }
