@@ -78,6 +78,8 @@ func (d *Driver) Run(ctx context.Context) error {
 			d.free <- msgs[:cap(msgs)]
 		case m := <-d.streams.in:
 			d.handleStream(m)
+		case <-d.streams.room:
+			// flushStreams below moves on what waited.
 		case <-timer.C:
 			d.pump.HandleTimeout(time.Now())
 		case r := <-d.cmds:

@@ -18,11 +18,12 @@ import (
 // Stream bounds and timers, and why.
 const (
 	// streamQueueBytes bounds what waits to be written on one stream; past
-	// it a transmit is dropped and counted (StreamStats.Dropped). 1 MiB is
-	// seconds of relayed traffic at the rates a relay over TCP carries,
-	// while a stream that cannot drain (the server stopped reading) costs
-	// no more than that.
-	streamQueueBytes = 1 << 20
+	// it the transmits stay in the pump, whose bound then pushes back on
+	// the application's Data (gso.ErrQueueFull, WaitWritable), as a
+	// UDP socket's queue does. 64 KiB on top of the kernel's own send
+	// buffer keeps the time a probe waits behind Data it cannot overtake
+	// short, and the pump lets Control out first.
+	streamQueueBytes = 64 << 10
 	// streamDialTimeout bounds one dial with its TLS handshake: a relay a
 	// few hundred ms away answers well within it, and the TURN client's
 	// own retransmissions (which wait in the queue meanwhile) give up
@@ -58,19 +59,18 @@ type StreamStats struct {
 	// MessagesOut and MessagesIn count STUN messages and ChannelData frames
 	// written and cut from the streams.
 	MessagesOut, MessagesIn uint64
-	// Dropped counts transmits dropped because their stream's queue held
-	// streamQueueBytes already; Corrupt streams closed because the server
-	// sent bytes that start no message (stunmsg.ErrStreamCorrupt).
-	Dropped, Corrupt uint64
+	// Corrupt counts streams closed because the server sent bytes that
+	// start no message (stunmsg.ErrStreamCorrupt).
+	Corrupt uint64
 }
 
 type streamCounters struct {
-	dials, dialFailures, broken, out, in, dropped, corrupt atomic.Uint64
+	dials, dialFailures, broken, out, in, corrupt atomic.Uint64
 }
 
 func (c *streamCounters) snapshot() StreamStats {
 	return StreamStats{Dials: c.dials.Load(), DialFailures: c.dialFailures.Load(), Broken: c.broken.Load(),
-		MessagesOut: c.out.Load(), MessagesIn: c.in.Load(), Dropped: c.dropped.Load(), Corrupt: c.corrupt.Load()}
+		MessagesOut: c.out.Load(), MessagesIn: c.in.Load(), Corrupt: c.corrupt.Load()}
 }
 
 // streamKey names one stream: the relay's local address (the UDP socket's
@@ -92,8 +92,11 @@ type streamMsg struct {
 // reader goroutine per connection that cuts what arrives into messages
 // and hands them to the loop on in.
 type streams struct {
-	dial  func(ctx context.Context, network, address string) (net.Conn, error)
-	in    chan streamMsg
+	dial func(ctx context.Context, network, address string) (net.Conn, error)
+	in   chan streamMsg
+	// room wakes the loop when a writer emptied its queue, so that what
+	// waits in the pump goes on.
+	room  chan struct{}
 	done  <-chan struct{}
 	wg    *sync.WaitGroup
 	log   func(msg string, args ...any)
@@ -111,7 +114,7 @@ type streams struct {
 // which stop when done closes; their goroutines count in wg.
 func newStreams(dial func(ctx context.Context, network, address string) (net.Conn, error), done <-chan struct{},
 	wg *sync.WaitGroup, log func(msg string, args ...any)) *streams {
-	return &streams{dial: dial, in: make(chan streamMsg, streamInMessages), done: done, wg: wg, log: log,
+	return &streams{dial: dial, in: make(chan streamMsg, streamInMessages), room: make(chan struct{}, 1), done: done, wg: wg, log: log,
 		all: make(map[streamKey]*stream), tls: make(map[netip.AddrPort]*tls.Config), idle: streamIdle}
 }
 
@@ -139,9 +142,11 @@ func (st *stream) idleSince() time.Duration {
 	return time.Since(st.last)
 }
 
-// send queues t for its stream, starting the stream on first use. It never
-// blocks: the loop must not wait for a network.
-func (s *streams) send(t node.Transmit) {
+// send queues t for its stream, starting the stream on first use, and
+// reports whether it did: not when the stream's queue is full (the caller
+// keeps t and tries again on room). It never blocks: the loop must not
+// wait for a network.
+func (s *streams) send(t node.Transmit) bool {
 	k := streamKey{local: t.Src, server: t.Dst, transport: t.Transport}
 	s.mu.Lock()
 	st := s.all[k]
@@ -157,7 +162,7 @@ func (s *streams) send(t node.Transmit) {
 	// Still under s.mu: an idle stream leaves the map only with an empty
 	// queue, under both locks, so nothing queued here is stranded.
 	st.mu.Lock()
-	full := st.bytes+len(t.Payload) > streamQueueBytes
+	full := st.bytes > 0 && st.bytes+len(t.Payload) > streamQueueBytes
 	if !full {
 		st.queue = append(st.queue, t.Payload)
 		st.bytes += len(t.Payload)
@@ -166,13 +171,13 @@ func (s *streams) send(t node.Transmit) {
 	st.mu.Unlock()
 	s.mu.Unlock()
 	if full {
-		s.count.dropped.Add(1)
-		return
+		return false
 	}
 	select {
 	case st.notify <- struct{}{}:
 	default:
 	}
+	return true
 }
 
 // take returns everything queued on st.
@@ -290,6 +295,10 @@ func (s *streams) write(st *stream, conn net.Conn, broken <-chan struct{}) error
 			s.count.out.Add(1)
 		}
 		select {
+		case s.room <- struct{}{}:
+		default:
+		}
+		select {
 		case <-st.notify:
 			idle.Reset(s.idle)
 		case <-idle.C:
@@ -378,13 +387,14 @@ func (d *Driver) handleStream(m streamMsg) {
 	d.pump.HandleMessages(time.Now(), []pump.Message{msg}, d.cfg.OnData)
 }
 
-// flushStreams hands the pump's stream transmits to their streams.
+// flushStreams hands the pump's stream transmits to their streams, Control
+// first, until one is full; the rest waits in the pump for room.
 func (d *Driver) flushStreams() {
 	for {
-		t, ok := d.pump.PollStream()
-		if !ok {
+		t, ok := d.pump.PeekStream()
+		if !ok || !d.streams.send(t) {
 			return
 		}
-		d.streams.send(t)
+		d.pump.PollStream()
 	}
 }

@@ -144,3 +144,24 @@ func TestAStreamNobodyWritesOnIsClosedAndTheNextTransmitOpensAnother(t *testing.
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+func TestAStreamThatCannotWriteRefusesMoreThanItsQueueAndTheCallerKeepsIt(t *testing.T) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	// A dial that never completes: nothing leaves the queue.
+	hang := func(ctx context.Context, _, _ string) (net.Conn, error) { <-ctx.Done(); return nil, ctx.Err() }
+	s := newStreams(hang, done, &wg, func(string, ...any) {})
+	defer func() { close(done); wg.Wait() }()
+	tr := node.Transmit{Src: netip.MustParseAddrPort("10.0.0.1:4000"), Dst: netip.MustParseAddrPort("192.0.2.1:3478"),
+		Payload: make([]byte, 1000), Class: gso.Data, Transport: node.TCP}
+	taken := 0
+	for s.send(tr) {
+		taken++
+		if taken > 1000 {
+			t.Fatal("the queue took a megabyte")
+		}
+	}
+	if taken != streamQueueBytes/1000 {
+		t.Fatalf("took %d transmits of 1000 bytes, want %d", taken, streamQueueBytes/1000)
+	}
+}
