@@ -14,6 +14,7 @@
 //	    arm the timer at step.Next
 //	    select {
 //	    case msgs := <-received:  pump.HandleMessages(now, msgs, cfg.OnData)
+//	    case m := <-streamIn:     pump.HandleMessages(now, m as a datagram from the relay's server, cfg.OnData)
 //	    case <-timer:             pump.HandleTimeout(now)
 //	    case cmd := <-commands:   cmd(now, pump) and every command waiting  // Send, SendBatch, Connect, ...
 //	    case r := <-roundDone:    pump.Sent(r.n, r.err)
@@ -22,6 +23,7 @@
 //	    }
 //	    step = pump.Step(now, OnEvent)           // again at once while step.Again
 //	    if step.Round != nil:     hand it to the sending goroutine
+//	    hand pump.PollStream() to the relay streams (TCP, TLS)
 //	    wake WaitWritable callers once pump.DataWritable()
 //	    wait for the socket when pump.WantsWritable()
 //	}
@@ -46,12 +48,23 @@
 //	connections  Connect, Close, AddRemoteCandidate, RemoveRemoteCandidate, RestartICE
 //	data         Send, SendBatch, WaitWritable, MaxPayload
 //	addresses    AddLocalAddress, RemoveLocalAddress, MoveLocalAddress, Rebind
-//	servers      AddStunServer, AddRelay, RemoveRelay
+//	servers      AddStunServer, AddRelay, AddRelayConfig, RemoveRelay
 //	counters     Stats, ConnStats, RelayStats
 //	anything     Do: a function run on the loop with the pump
 //
 // NewCredentials draws the credentials a side offers before Connect. The
 // examples (ExampleDriver and the others) are complete programs.
+//
+// # Relays over TCP and TLS
+//
+// A relay added with AddRelayConfig (a turn:…?transport=tcp or turns: URL)
+// or with node.WithTransport is reached over a stream that this package
+// owns, on every OS (streams.go): dialled on first use with Config.Dial,
+// TLS as Relay.TLS chose (server name, roots, SPKI pins), written by its own
+// goroutine from a bounded queue, read and cut into messages with
+// stunmsg.StreamFramer, dialled again when it breaks (then the Node
+// verifies the allocation at once: node.Node.RelayStreamReset), and closed
+// after ten minutes without a transmit. Stats.Streams counts it all.
 //
 // # Callbacks
 //
@@ -94,6 +107,10 @@
 //	                               (a timer of peerlink's own that did not advance: a bug, counted
 //	                               in node.Stats.StuckTimers; the connection or relay is ended)
 //	send failed             WARN   err
+//	relay stream dial       WARN   relay err (a TCP or TLS relay's dial or handshake; retried
+//	  failed                       after 100 ms, doubling to 5 s)
+//	relay stream broken     WARN   relay err (dialled again)
+//	relay stream corrupt    WARN   relay err (bytes that start no message; closed, dialled again)
 //	waiting for the socket  WARN   err
 //	  to drain failed
 //	receive failed          ERROR  err (Run returns this error)

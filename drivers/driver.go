@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -64,6 +65,10 @@ type Config struct {
 	// super-datagram).
 	RecvMessages   int
 	RecvBufferSize int
+	// Dial opens the TCP connections to relays reached over TCP or TLS
+	// (AddRelayConfig); nil means a net.Dialer. A program sets it to dial
+	// through a proxy, from a chosen interface or in another namespace.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // DefaultConfig returns the defaults documented on Config (Node.Rand,
@@ -102,6 +107,11 @@ type Driver struct {
 	room chan struct{}
 
 	roam roamState // the receive goroutine; see Rebind
+
+	// streams carries relays over TCP and TLS (streams.go); its
+	// goroutines count in the WaitGroup Run waits for.
+	streams  *streams
+	streamWG sync.WaitGroup
 }
 
 // New builds a driver over c. Run starts it.
@@ -113,9 +123,9 @@ func New(c pump.Conn, cfg Config) (*Driver, error) {
 		}
 		cfg.Node.Rand = rand.New(rand.NewChaCha8(seed))
 	}
-	d := DefaultConfig()
+	def := DefaultConfig()
 	if cfg.Pump.KernelDataBudget == 0 {
-		cfg.Pump.KernelDataBudget = d.Pump.KernelDataBudget
+		cfg.Pump.KernelDataBudget = def.Pump.KernelDataBudget
 	} else if cfg.Pump.KernelDataBudget < 0 {
 		cfg.Pump.KernelDataBudget = 0
 	}
@@ -123,16 +133,19 @@ func New(c pump.Conn, cfg Config) (*Driver, error) {
 		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	if cfg.RecvMessages <= 0 {
-		cfg.RecvMessages = d.RecvMessages
+		cfg.RecvMessages = def.RecvMessages
 	}
 	if cfg.RecvBufferSize <= 0 {
-		cfg.RecvBufferSize = d.RecvBufferSize
+		cfg.RecvBufferSize = def.RecvBufferSize
 	}
 	n, err := node.New(cfg.Node)
 	if err != nil {
 		return nil, err
 	}
-	return &Driver{
+	if cfg.Dial == nil {
+		cfg.Dial = (&net.Dialer{}).DialContext
+	}
+	d := &Driver{
 		cfg:      cfg,
 		conn:     c,
 		pump:     pump.New(n, c, cfg.Pump),
@@ -143,7 +156,9 @@ func New(c pump.Conn, cfg Config) (*Driver, error) {
 		free:     make(chan []pump.Message, 2),
 		writable: make(chan error, 1),
 		done:     make(chan struct{}),
-	}, nil
+	}
+	d.streams = newStreams(cfg.Dial, d.done, &d.streamWG, func(msg string, args ...any) { d.log.Warn(msg, args...) })
+	return d, nil
 }
 
 // Do runs fn on the driver's goroutine with the current time and returns
@@ -272,6 +287,8 @@ type Stats struct {
 	// Conn: the OS driver's system calls, offload messages and GSO
 	// fallbacks, when the Conn counts them (pump.SocketStatser).
 	Conn pump.SocketStats
+	// Streams: the relay streams' dials, breaks, messages and drops.
+	Streams StreamStats
 }
 
 // Stats returns a snapshot of the pump's, the queue's, the node's and the
@@ -281,7 +298,8 @@ type Stats struct {
 func (d *Driver) Stats(ctx context.Context) (Stats, error) {
 	var s Stats
 	err := d.Do(ctx, func(time.Time, *pump.Pump) error {
-		s = Stats{Pump: d.pump.Stats(), Queue: d.pump.Queue().Stats(), Node: d.pump.Node().Stats()}
+		s = Stats{Pump: d.pump.Stats(), Queue: d.pump.Queue().Stats(), Node: d.pump.Node().Stats(),
+			Streams: d.streams.count.snapshot()}
 		if c, ok := d.conn.(pump.SocketStatser); ok {
 			s.Conn = c.SocketStats()
 		}

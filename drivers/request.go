@@ -142,7 +142,7 @@ func (d *Driver) serve(now time.Time, r *request) (payloads int) {
 func (d *Driver) releaseWriters() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.room != nil && d.pump.DataWritable() {
+	if d.room != nil && d.pump.DataWritable() && d.pump.StreamWritable() {
 		close(d.room)
 		d.room = nil
 	}

@@ -46,6 +46,7 @@ func (d *Driver) Run(ctx context.Context) error {
 		d.stopCommands()
 		d.conn.Close()
 		wg.Wait()
+		d.streamWG.Wait()
 	}()
 
 	// The sending goroutine makes the Conn.Send calls of a flush, one
@@ -74,6 +75,10 @@ func (d *Driver) Run(ctx context.Context) error {
 		case msgs := <-d.received:
 			d.pump.HandleMessages(time.Now(), msgs, d.cfg.OnData)
 			d.free <- msgs[:cap(msgs)]
+		case m := <-d.streams.in:
+			d.handleStream(m)
+		case <-d.streams.room:
+			// flushStreams below moves on what waited.
 		case <-timer.C:
 			d.pump.HandleTimeout(time.Now())
 		case r := <-d.cmds:
@@ -90,6 +95,7 @@ func (d *Driver) Run(ctx context.Context) error {
 			d.pump.SetWritable()
 		}
 		step = d.step(rounds)
+		d.flushStreams()
 		d.releaseWriters()
 		if d.pump.WantsWritable() && !waiting {
 			if w, ok := d.conn.(Writable); ok {

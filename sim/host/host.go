@@ -69,6 +69,9 @@ type Stats struct {
 	AppRefused, AppWritable                       uint64
 	ControlOnWire                                 uint64
 	MaxControlDelay                               time.Duration
+	// StreamDropped counts stream transmits to a server no AddStream
+	// named.
+	StreamDropped uint64
 }
 
 // Host is one simulated machine running a Node over one socket.
@@ -90,6 +93,9 @@ type Host struct {
 	onEvent    []func(now time.Time, e node.Event)
 	onData     []func(now time.Time, id node.ConnID, payload []byte)
 	onWritable []func(now time.Time)
+
+	streams     []hostStream // relays over TCP or TLS (stream.go)
+	streamTimer *world.Timer // wakes the host when a full stream has room
 }
 
 // New binds a socket on nh and starts a Node on it. The socket's address
@@ -277,6 +283,7 @@ func (h *Host) settle(now time.Time) {
 		var sent int
 		events = 0 // the bound is per round, as commands are
 		s, sent = h.step(now, deliver)
+		h.flushStreams(now)
 		if !h.owed || sent == 0 || len(h.onWritable) == 0 {
 			break
 		}

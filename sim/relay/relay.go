@@ -52,6 +52,9 @@ type Relay struct {
 	backlog []turnserver.Transmit // waiting for the socket, oldest first
 	limit   int
 	stats   Stats
+	// streams are the clients that reach the server over TCP or TLS
+	// (stream.go); few, so a scan finds one.
+	streams []*Stream
 }
 
 // New starts a relay on h, which must have no wildcard socket yet.
@@ -106,6 +109,9 @@ func (r *Relay) Restart() error {
 	r.stats.DropRestart += uint64(len(r.backlog))
 	clear(r.backlog)
 	r.backlog = r.backlog[:0:0]
+	for _, st := range r.streams {
+		st.reset(r.w.Now())
+	}
 	r.arm()
 	return nil
 }
@@ -137,6 +143,10 @@ func (r *Relay) timeout(now time.Time) {
 // collect moves the server's transmits into the bounded backlog.
 func (r *Relay) collect() {
 	for tr, ok := r.srv.PollTransmit(); ok; tr, ok = r.srv.PollTransmit() {
+		if st := r.streamTo(tr.To); st != nil && tr.From == r.listen {
+			st.send(r.w.Now(), tr.Payload)
+			continue
+		}
 		if len(r.backlog) >= r.limit {
 			r.stats.DropBacklogFull++
 			continue

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"github.com/peerlink/peerlink/state/node"
 	"github.com/peerlink/peerlink/state/pump"
 	"slices"
 	"strings"
@@ -43,6 +44,7 @@ func init() {
 	register(Scenario{Name: "roam", About: aboutRoam, Spec: roam})
 	register(Scenario{Name: "relay-choice", About: "relay-only with two relays, one 80 ms farther each way and added first: each side must carry the connection on the near one", Spec: relayChoice})
 	register(Scenario{Name: "relay-restart", About: "relay-only, and the TURN server restarts after one minute, forgetting every allocation: the connection must move to new ones without failing", Spec: relayRestart})
+	register(Scenario{Name: "relay-tcp-restart", About: "relay-restart with both peers reaching the relay over TCP (a modelled stream; the relayed leg is UDP): the restart also breaks the streams", Spec: relayTCPRestart})
 }
 
 func register(s Scenario) {
@@ -173,6 +175,15 @@ func relayOnly(seed uint64) Spec {
 func relayRestart(seed uint64) Spec {
 	s := relayOnly(seed)
 	s.RelayRestartAt = time.Minute
+	return s
+}
+
+// relayTCPRestart is relayRestart over TCP to the relay, with payloads of
+// 201 bytes, whose ChannelData needs padding on the streams.
+func relayTCPRestart(seed uint64) Spec {
+	s := relayRestart(seed)
+	s.RelayTransport = node.TCP
+	s.Loads[0].Size = 201
 	return s
 }
 

@@ -55,6 +55,8 @@ type run struct {
 	sess  *host.Session
 	gens  []*traffic.Generator
 	rec   *recorder
+	// streams are the peers' streams to the relay (Spec.RelayTransport).
+	streams []*relay.Stream
 }
 
 // Run builds the world a Spec describes, runs it to its End and returns
@@ -128,6 +130,9 @@ func (r *run) newRelay(name string, addr netip.Addr, link netmodel.HostConfig) (
 	}
 	return relay.New(r.w, rh, relay.Config{Server: turnserver.Config{
 		Realm: RelayRealm, Users: []turnserver.Credential{{Username: RelayUser, Password: RelayPassword}},
+		// Over a stream ChannelData must be padded; over UDP padding is
+		// allowed, so the server pads for every client then.
+		PadChannelData: r.spec.RelayTransport.Stream(),
 	}})
 }
 
@@ -173,7 +178,7 @@ func (r *run) peer(i int) (*host.Host, error) {
 				return err
 			}
 		}
-		return n.AddRelay(now, r.relay.Addr(), h.LocalAddr(), RelayUser, RelayPassword)
+		return n.AddRelay(now, r.relay.Addr(), h.LocalAddr(), RelayUser, RelayPassword, r.streamTo(h, p)...)
 	})
 }
 

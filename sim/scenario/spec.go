@@ -10,6 +10,7 @@ import (
 	"github.com/peerlink/peerlink/sim/traffic"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/node"
 )
 
 // Spec is everything a run depends on: the same Spec gives the same run,
@@ -49,6 +50,10 @@ type Spec struct {
 	// one, and each connection should prefer the near one by its round
 	// trip (node's relay choice).
 	FarRelay time.Duration
+	// RelayTransport is how both Nodes reach the near relay: UDP (the
+	// zero value), or TCP or TLS over a modelled stream (sim/relay's
+	// Stream: in order, no loss, the relayed leg still UDP).
+	RelayTransport node.Transport
 	// End is how long the world runs.
 	End time.Duration
 	// Restart, when positive, makes the application start the connection
@@ -141,6 +146,8 @@ func (s *Spec) Validate() error {
 		return fmt.Errorf("%w: CutPeer %d", ErrSpec, s.CutPeer)
 	case s.RelayRestartAt < 0 || s.RelayRestartAt > 0 && !s.Relay:
 		return fmt.Errorf("%w: RelayRestartAt %v needs a Relay", ErrSpec, s.RelayRestartAt)
+	case !s.RelayTransport.Valid() || s.RelayTransport != node.UDP && !s.Relay:
+		return fmt.Errorf("%w: RelayTransport %v needs a Relay", ErrSpec, s.RelayTransport)
 	case s.FarRelay < 0 || s.FarRelay > 0 && !s.Relay:
 		return fmt.Errorf("%w: FarRelay %v needs a Relay", ErrSpec, s.FarRelay)
 	}

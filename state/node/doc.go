@@ -17,12 +17,13 @@
 //
 //	Connect, Close, AddRemoteCandidate, RemoveRemoteCandidate, Send,
 //	SendBatch, AddLocalAddress, RemoveLocalAddress, MoveLocalAddress,
-//	AddStunServer, AddRelay, RemoveRelay, RestartICE
+//	AddStunServer, AddRelay, RemoveRelay, RestartICE, RelayStreamReset
 //
 // HandleSegments and SendBatch are the data path's batch forms: they do
 // what HandleDatagram does for each datagram, and Send for each payload,
-// with the per-call checks made once; SendBatch hands each Data transmit to
-// the caller's queue at once instead of through PollTransmit.
+// with the per-call checks made once; SendBatch hands the Data to the
+// caller's queue at once, a run of payloads per path (Emit), instead of
+// through PollTransmit.
 //
 // Queries (no time, no output): LocalCredentials, Path, MaxPayload,
 // Relays, Stats, ConnStats, RelayStats.

@@ -69,6 +69,8 @@ type pairHarness struct {
 	// wrapped counts transmits to the relay by what they carry inside:
 	// [node][class][inner kind] (see checkWrapped).
 	wrapped [2][2][3]int
+	// onTransmit, when set, sees every transmit of both nodes.
+	onTransmit func(i int, tx Transmit)
 }
 
 const fromRelay = -1
@@ -126,6 +128,9 @@ func (h *pairHarness) drain() {
 				again = true
 				h.sent[i][tx.Class]++
 				h.checkWrapped(i, tx)
+				if h.onTransmit != nil {
+					h.onTransmit(i, tx)
+				}
 				if !h.quiet {
 					h.logf("%s send %s %s", names[i], tx.Class, describe(tx.Payload))
 				}

@@ -40,6 +40,10 @@ type relay struct {
 
 func (r *relay) allocated() bool { return r.cand.Addr.IsValid() }
 
+// stream reports whether the relay's server is reached over TCP or TLS:
+// the address it reflects is then the stream's, no UDP candidate.
+func (r *relay) stream() bool { return r.client.Identity().Transport.Stream() }
+
 // AddRelay starts an allocation on the TURN server at server, sending from
 // the local socket address local with long-term credentials. Connections
 // without a relay, and every later one, use it once it is allocated: its
@@ -175,6 +179,7 @@ func (n *Node) relayTransmits(r *relay) {
 			return
 		}
 		n.transmit(t.Src, t.Dst, t.Payload, t.Class)
+		n.out[len(n.out)-1].Transport = t.Transport
 	}
 }
 
@@ -189,9 +194,11 @@ func (n *Node) reindexRelay(r *relay) {
 func (n *Node) relayEvent(r *relay, e turn.Event) {
 	switch e.Kind {
 	case turn.EventReflexive:
-		n.addSrflx(r.local, r.server, e.Reflexive)
+		if !r.stream() {
+			n.addSrflx(r.local, r.server, e.Reflexive)
+		}
 	case turn.EventAllocated:
-		if e.Reflexive.IsValid() {
+		if e.Reflexive.IsValid() && !r.stream() {
 			n.addSrflx(r.local, r.server, e.Reflexive)
 		}
 		n.setCands(r, e)

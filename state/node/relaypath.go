@@ -46,7 +46,8 @@ func (n *Node) send(c *conn, src, dst netip.AddrPort, b []byte, class gso.Class)
 		return
 	}
 	n.arena = t.Payload
-	n.out = append(n.out, Transmit{Src: t.Src, Dst: t.Dst, Payload: t.Payload[start:len(t.Payload):len(t.Payload)], Class: class})
+	n.out = append(n.out, Transmit{Src: t.Src, Dst: t.Dst, Payload: t.Payload[start:len(t.Payload):len(t.Payload)], Class: class,
+		Transport: t.Transport})
 }
 
 // permit asks c's relay for a permission toward addr's IP, once per

@@ -48,7 +48,22 @@ type Transmit struct {
 	Payload []byte
 	Class   gso.Class
 	ECN     gso.ECN
+	// Transport is how Dst is reached: turn.UDP (the zero value) for
+	// every datagram but those to a relay added WithTransport(TCP or
+	// TLS), which go on the driver's stream to Dst instead of the UDP
+	// socket (see drivers, streams).
+	Transport Transport
 }
+
+// Transport is how a relay's server is reached (turn.Transport).
+type Transport = turn.Transport
+
+// The transports a relay may use (WithTransport).
+const (
+	UDP = turn.UDP
+	TCP = turn.TCP
+	TLS = turn.TLS
+)
 
 // Event is an output for the application; the concrete types below are all
 // the events there are.

@@ -82,6 +82,13 @@ type Config struct {
 	// Overflow says what happens to Data past the delay bound. Default
 	// BackPressure: nothing queued is lost unless the program asks for it.
 	Overflow Overflow
+	// StreamBytes bounds the bytes waiting in the pump for the driver's
+	// streams (relays over TCP or TLS): Data past it is refused like the
+	// queue's back-pressure (gso.ErrQueueFull), so a program that sends
+	// faster than a stream drains waits instead of losing data. Default
+	// 256 KiB, about 200 full datagrams; Control always has room beside
+	// Data (streamOutbox.admit).
+	StreamBytes int
 }
 
 // DefaultConfig returns the defaults documented on Config, the kernel
@@ -97,6 +104,7 @@ func DefaultConfig() Config {
 		DataQueueDelay:    25 * time.Millisecond,
 		DataQueueFloor:    8 << 10,
 		Overflow:          BackPressure,
+		StreamBytes:       256 << 10,
 	}
 }
 
@@ -121,6 +129,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DataQueueFloor <= 0 {
 		c.DataQueueFloor = d.DataQueueFloor
+	}
+	if c.StreamBytes <= 0 {
+		c.StreamBytes = d.StreamBytes
 	}
 	return c
 }

@@ -15,13 +15,17 @@
 //	Send, SendBatch                    // the application's payloads (gso.ErrQueueFull: back-pressure)
 //	SetWritable()                      // the socket can take more after a Blocked flush
 //
-// Flushing, in place or one round at a time:
+// The step, after every input: Step(now, onEvent) collects the Node's
+// transmits into the queue, hands its events to onEvent, moves the flush
+// on by one round and reports the next deadline. The round it returns is
+// for the caller's Conn.Send, on any goroutine; Sent(n, err) answers it.
+// Flush(now) is the same with the Conn called in place, until the queue is
+// empty, blocked or held.
 //
-//	Flush(now)                              // send until empty, blocked or held
-//	StartFlush(now); NextSend(now); Sent(batches, n, err); EndFlush(now)
-//
-// The round form lets a driver make Conn.Send on another goroutine while
-// its loop goes on taking commands and datagrams (see StartFlush).
+// Relays over TCP or TLS: their transmits skip the queue and wait in a
+// bounded outbox, Control first, for the driver's streams: PeekStream,
+// PollStream, and StreamWritable (Data refused for the outbox would be
+// taken again).
 //
 // Outputs and queries: PollTimeout (the next deadline and why), DataWritable
 // (Data refused for back-pressure would be taken again), WantsWritable,

@@ -21,6 +21,8 @@ type Pump struct {
 	conn  Conn
 	fl    flusher
 	stats Stats
+	// streams holds what goes to relays over TCP or TLS (streams.go).
+	streams streamOutbox
 
 	blocked bool // the last flush found the socket full
 	// flushing: a flush is in progress; round: its batches are with the
@@ -125,6 +127,15 @@ func (p *Pump) SendBatch(now time.Time, id node.ConnID, payloads [][]byte) (int,
 // collect does for a Data transmit, a datagram no socket can send is
 // counted as dropped and does not stop the run.
 func (p *Pump) enqueueData(t node.Transmit, payloads [][]byte) int {
+	if t.Transport != node.UDP {
+		for i, b := range payloads {
+			t.Payload = b
+			if _, ok := p.toStream(t); !ok {
+				return i
+			}
+		}
+		return len(payloads)
+	}
 	bound := p.dataBound()
 	for i, b := range payloads {
 		if !p.admitDataUnder(bound, len(b)) {
@@ -155,6 +166,9 @@ func (p *Pump) collect() {
 		t, ok := p.node.PollTransmit()
 		if !ok {
 			return
+		}
+		if taken, _ := p.toStream(t); taken {
+			continue
 		}
 		if t.Class == gso.Data && !p.admitData(len(t.Payload)) {
 			p.refusals++

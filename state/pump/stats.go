@@ -29,6 +29,11 @@ type Stats struct {
 	// budget lets the kernel hold at that rate.
 	KernelDrainRate uint64
 	KernelDataLimit int
+	// StreamTransmits counts transmits handed to the driver's streams
+	// (PollStream); StreamDataRefused the Data refused there for
+	// back-pressure (within DataRefused); StreamControlDropped the Control
+	// dropped because the driver took nothing for too long.
+	StreamTransmits, StreamDataRefused, StreamControlDropped uint64
 }
 
 // SocketStats are an OS driver's counters of its socket, in the shape every

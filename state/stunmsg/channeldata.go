@@ -56,3 +56,19 @@ func DecodeChannelData(b []byte) (ch uint16, payload []byte, err error) {
 	}
 	return ch, b[ChannelDataHeaderSize : ChannelDataHeaderSize+n], nil
 }
+
+// AppendChannelDataPadded is AppendChannelData with the frame padded with
+// zeros to a multiple of 4 bytes, as every ChannelData on a stream
+// transport must be (RFC 8656 section 12.5): the length field does not
+// count the padding, and the receiver skips it to find the next message.
+func AppendChannelDataPadded(dst []byte, ch uint16, payload []byte) ([]byte, error) {
+	dst, err := AppendChannelData(dst, ch, payload)
+	if err != nil {
+		return dst, err
+	}
+	var zeros [3]byte
+	return append(dst, zeros[:pad4(len(payload))]...), nil
+}
+
+// pad4 is how many bytes bring n to a multiple of 4.
+func pad4(n int) int { return (4 - n%4) % 4 }

@@ -272,7 +272,7 @@ func (c *Client) queueTransmit(b []byte) {
 		c.transmits = c.transmits[1:]
 		c.stats.TransmitsDropped++
 	}
-	c.transmits = append(c.transmits, Transmit{Src: c.local, Dst: c.server, Payload: b, Class: gso.Control})
+	c.transmits = append(c.transmits, Transmit{Src: c.local, Dst: c.server, Payload: b, Class: gso.Control, Transport: c.id.Transport})
 	c.raceTransmit(b)
 }
 

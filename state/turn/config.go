@@ -11,8 +11,12 @@ import (
 // with which random source: what differs from one relay to the next, while
 // Config holds the timers and bounds that one program gives all of them.
 type Identity struct {
-	// Server is the TURN server's UDP address.
+	// Server is the TURN server's address: UDP, or TCP when Transport is a
+	// stream.
 	Server netip.AddrPort
+	// Transport is how the client reaches Server; the zero value is UDP
+	// (transport.go).
+	Transport Transport
 	// Local is the local socket address transmits leave from (Transmit.Src).
 	Local netip.AddrPort
 	// Alternate, when valid, is the same server at another address
@@ -23,8 +27,9 @@ type Identity struct {
 	// Username and Password are the long-term credentials (RFC 8489 9.2).
 	Username, Password string
 	// Family is the relayed address families Allocate asks for: part of
-	// which relay this is, not a timer. Default FamilyDefault, the server's choice (IPv4 by RFC 8656): FamilyDual
-	// adds an IPv6 relayed address where the server has one (family.go).
+	// which relay this is, not a timer. Default FamilyDefault, the
+	// server's choice (IPv4 by RFC 8656): FamilyDual adds an IPv6 relayed
+	// address where the server has one (family.go).
 	Family Family
 	// Rand draws every transaction ID. Drivers seed it from crypto/rand, the
 	// simulator from its seed. Required: the client never makes its own.
@@ -44,6 +49,12 @@ func (id Identity) Validate() error {
 		return fmt.Errorf("%w: Alternate needs a port, an AlternateLocal, and to differ from Server", ErrConfig)
 	case id.Family > FamilyDual:
 		return fmt.Errorf("%w: unknown Family", ErrConfig)
+	case !id.Transport.Valid():
+		return fmt.Errorf("%w: unknown Transport", ErrConfig)
+	case id.Alternate.IsValid() && id.Transport.Stream():
+		// The driver dials one stream per relay; racing two addresses is
+		// for datagrams.
+		return fmt.Errorf("%w: Alternate is for relays over UDP", ErrConfig)
 	}
 	return nil
 }

@@ -1,5 +1,8 @@
-// Package turn is peerlink's TURN client (RFC 8656 over UDP, long-term
-// credentials from RFC 8489): one Client per relay server. It is sans-IO
+// Package turn is peerlink's TURN client (RFC 8656 over UDP, or over TCP or
+// TLS to the server with the relayed leg UDP; long-term credentials from
+// RFC 8489): one Client per relay server. Over a stream (Config.Transport)
+// the client pads ChannelData and marks its transmits; the driver owns
+// the stream. It is sans-IO
 // like the rest of state/: it is given time, datagrams and commands and
 // hands back datagrams to send, events and its next deadline. It never
 // reads a clock, owns no socket, starts no goroutine and draws every

@@ -20,7 +20,9 @@ func (c *Client) Send(now time.Time, peer netip.AddrPort, payload []byte) (Trans
 // buffer pool allocates nothing once the channel is bound) and lets the
 // caller choose the class: ICE checks through the relay are Control,
 // application data is Data. ChannelData is never padded: over UDP the
-// datagram length delimits the frame (RFC 8656 section 12.5).
+// datagram length delimits the frame (RFC 8656 section 12.5); over a
+// stream transport it is, to a multiple of 4, since there nothing else
+// tells the receiver where the next message starts.
 func (c *Client) AppendSend(dst []byte, now time.Time, peer netip.AddrPort, payload []byte, class gso.Class) (Transmit, error) {
 	c.advance(now)
 	switch {
@@ -33,9 +35,13 @@ func (c *Client) AppendSend(dst []byte, now time.Time, peer netip.AddrPort, payl
 		return Transmit{}, ErrPayloadTooLarge
 	}
 	peer = stunmsg.Unmap(peer)
-	t := Transmit{Src: c.local, Dst: c.server, Class: class}
+	t := Transmit{Src: c.local, Dst: c.server, Class: class, Transport: c.id.Transport}
 	if ch := c.peers.byPeer[peer]; ch != nil && ch.bound {
-		b, err := stunmsg.AppendChannelData(dst, ch.number, payload)
+		frame := stunmsg.AppendChannelData
+		if c.id.Transport.Stream() {
+			frame = stunmsg.AppendChannelDataPadded
+		}
+		b, err := frame(dst, ch.number, payload)
 		if err != nil {
 			panic("turn: bound channel cannot frame: " + err.Error())
 		}

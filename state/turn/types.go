@@ -18,6 +18,9 @@ type Transmit struct {
 	Payload []byte
 	Class   gso.Class
 	ECN     gso.ECN
+	// Transport is how Dst is reached (Config.Transport): UDP is a
+	// datagram; TCP and TLS are bytes on the driver's stream to Dst.
+	Transport Transport
 }
 
 // State is where the client is in its life.

@@ -10,6 +10,7 @@ import (
 	"github.com/peerlink/peerlink/sim/signal"
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/node"
 	"github.com/peerlink/peerlink/state/pump"
 )
 
@@ -27,6 +28,9 @@ type genOptions struct {
 	// the generator once did: P3's bite test shows the connections it
 	// makes hop between pairs.
 	switchIgnoresRTT bool
+	// streamRelay: every world has the relay, reached over TCP (the
+	// simulator's stream model; stream_test.go).
+	streamRelay bool
 }
 
 // Generated worlds stay within these, so a case runs in well under a
@@ -92,6 +96,9 @@ func genSpec(t *rapid.T, o genOptions) scenario.Spec {
 	// A peer behind a NAT learns its public address only from a STUN
 	// server: the relay host is one.
 	s.Relay = s.Relay || s.Peers[0].NAT != nil || s.Peers[1].NAT != nil
+	if o.streamRelay {
+		s.Relay, s.RelayTransport = true, node.TCP
+	}
 	s.ICE = genTimers(t, &s, o)
 	sane := s.ICE.WithDefaults() // bounds the run after a cut
 	if o.neverTimeout {
