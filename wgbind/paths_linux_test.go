@@ -115,12 +115,23 @@ func iperfTCP(t *testing.T, clientNS, serverNS string, server netip.Addr, d time
 			SumReceived struct {
 				BitsPerSecond float64 `json:"bits_per_second"`
 			} `json:"sum_received"`
+			// A UDP run (-u) reports one sum, of what arrived.
+			Sum struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum"`
 		} `json:"end"`
 	}
-	if err := json.Unmarshal(out, &r); err != nil || r.End.SumReceived.BitsPerSecond <= 0 {
+	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("iperf3 output: %v\n%s\nserver:\n%s", err, out, srvOut.String())
 	}
-	return r.End.SumReceived.BitsPerSecond
+	bps := r.End.SumReceived.BitsPerSecond
+	if bps <= 0 {
+		bps = r.End.Sum.BitsPerSecond
+	}
+	if bps <= 0 {
+		t.Fatalf("iperf3 measured nothing:\n%s\nserver:\n%s", out, srvOut.String())
+	}
+	return bps
 }
 
 // awaitDirect returns once a's connection is on a direct path: the relay
