@@ -18,7 +18,7 @@ type Stats struct {
 	// ChecksLate counts answers to checks that had already given up (no
 	// answer through every retransmission): the path's round trip outgrew
 	// the check's schedule, behind a saturated uplink for example. A late
-	// success still proves the pair (late.go).
+	// success still proves the pair (iceagent's late.go).
 	ChecksLate uint64
 	// ProbesSent counts liveness probes, on the selected pair and on the
 	// backup (Config.BackupProbeInterval).
@@ -43,7 +43,7 @@ type Stats struct {
 	Rechecks uint64
 	// Recoveries counts losses of the selected pair's candidate with no
 	// succeeded pair to move to, after which the agent checked for a new
-	// path (recovery.go).
+	// path (iceagent's recovery.go).
 	Recoveries uint64
 	// NominationsFailed counts nominations of a higher pair that went
 	// unanswered through every retransmission; the pair is not nominated
@@ -51,15 +51,15 @@ type Stats struct {
 	NominationsFailed uint64
 	// Roams counts moves to the pair the peer moved to: its address
 	// changed under the selected pair, or it withdrew the selected pair's
-	// remote candidate (roam.go).
+	// remote candidate (iceagent's roam.go).
 	Roams uint64
 	// RemotesForgotten counts peer-reflexive remote candidates forgotten
 	// with their pairs: an address the peer left when the agent followed
-	// it (roam.go), or one evicted to make room (requests.go).
+	// it (iceagent's roam.go), or one evicted to make room (iceagent's requests.go).
 	RemotesForgotten uint64
 	// NominationsRetried counts nominations of a higher pair that went
 	// unanswered through every retransmission while the peer answered
-	// nothing at all, and were sent again (nominate_unheard.go).
+	// nothing at all, and were sent again (iceagent's nominate_unheard.go).
 	NominationsRetried uint64
 
 	// SmoothedRTT is RFC 6298's SRTT over RTT samples of answered probes

@@ -32,11 +32,7 @@ type Params struct {
 // path. It is sans-IO like the Node that owns it: inputs take now, outputs
 // are polled.
 //
-// Method groups: getters (Role, Selected, Recovering, Failure, Stats,
-// Credentials); inputs (HandleRequest, HandleResponse, HandleTimeout);
-// commands (AddLocalCandidate, AddReflexiveCandidate, AddRemoteCandidate, RemoveRemoteCandidate,
-// RemoveLocalCandidate, SetRecovery, NotifyAppTraffic); outputs (PollTransmit, PollEvent, PollTimeout). Any
-// input or command may add output; drain it after each.
+// The package documentation lists its methods by group.
 type Agent struct {
 	cfg        ice.Config
 	rng        *rand.Rand
