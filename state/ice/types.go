@@ -126,10 +126,10 @@ func (r FailReason) String() string {
 	return "none"
 }
 
-// Sentinel errors for misuse.
+// Sentinel errors for misuse. ErrTooManyCandidates and ErrInvalidCandidate
+// reach applications through node's AddRemoteCandidate.
 var (
 	ErrConfig            = errors.New("ice: invalid config")
 	ErrTooManyCandidates = errors.New("ice: candidate limit reached")
-	ErrCandidateType     = errors.New("ice: local candidates must be host or relay (a base)")
 	ErrInvalidCandidate  = errors.New("ice: candidate address invalid")
 )

@@ -1,6 +1,7 @@
 package iceagent
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
 	"time"
@@ -59,6 +60,12 @@ type pair struct {
 
 func (p *pair) path() ice.Path { return ice.Path{Local: p.local, Remote: p.remote} }
 
+// ErrCandidateType: a local candidate of the wrong type for the command
+// (AddLocalCandidate takes bases, host or relay; AddReflexiveCandidate
+// server-reflexive ones). Only the Node adds local candidates, so no
+// application meets it.
+var ErrCandidateType = errors.New("ice: local candidates must be host or relay (a base)")
+
 // AddLocalCandidate adds a base candidate (host, or relay from the TURN
 // work) and pairs it with every remote candidate of its family.
 // Server-reflexive candidates are signalled by the owner but never paired:
@@ -66,7 +73,7 @@ func (p *pair) path() ice.Path { return ice.Path{Local: p.local, Remote: p.remot
 // hands them to AddReflexiveCandidate, which ranks pairs by them.
 func (a *Agent) AddLocalCandidate(now time.Time, c stunmsg.Candidate) error {
 	if c.Type != stunmsg.Host && c.Type != stunmsg.Relay {
-		return ice.ErrCandidateType
+		return ErrCandidateType
 	}
 	if !c.Addr.IsValid() || !c.Base.IsValid() {
 		return ice.ErrInvalidCandidate

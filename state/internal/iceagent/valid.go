@@ -41,7 +41,7 @@ import (
 // such a pair then ranks as peer-reflexive until the peer's ranks agree.
 func (a *Agent) AddReflexiveCandidate(c stunmsg.Candidate) error {
 	if c.Type != stunmsg.ServerReflexive {
-		return ice.ErrCandidateType
+		return ErrCandidateType
 	}
 	if !c.Addr.IsValid() {
 		return ice.ErrInvalidCandidate
