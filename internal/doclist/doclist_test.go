@@ -18,6 +18,7 @@ var listed = []struct{ dir, typ string }{
 	{"state/node", "Node"},
 	{"state/pump", "Pump"},
 	{"state/gso", "Queue"},
+	{"state/internal/iceagent", "Agent"},
 }
 
 func TestEveryExportedMethodIsNamedInItsPackageDocumentation(t *testing.T) {

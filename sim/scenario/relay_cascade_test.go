@@ -41,7 +41,7 @@ func portDependentOpenNATs(seed uint64) Spec {
 // checks were answered. Alice reported Connected through Bob's relay at
 // about 2 s; Bob never did. Seed 1 is one such world; most seeds are.
 func TestBothPeersConnectThroughTheRelayWhenDirectChecksFloodTheirPeerReflexiveCandidates(t *testing.T) {
-	// The fix is in state/ice (pairForRequest: a check through our relay
+	// The fix is in state/internal/iceagent (pairForRequest: a check through our relay
 	// may evict the oldest unused peer-reflexive candidate).
 	res, err := Run(portDependentOpenNATs(1))
 	if err != nil {

@@ -30,7 +30,7 @@ func samePath(a, b node.Path) bool {
 // the peer knew that end as reflexive: alice went to bob's relayed
 // address and bob to alice's, two paths through two allocations (2.5 s
 // apart after the restart). Both now rank a pair from the candidates the
-// controlling side sees (ice's valid.go); without the Node handing its
+// controlling side sees (iceagent's valid.go); without the Node handing its
 // server-reflexive candidates to the agent, saturated-cut splits again.
 func TestAFailoverTakesBothSidesOntoOnePath(t *testing.T) {
 	for _, name := range []string{"saturated-cut", "relay-restart"} {

@@ -27,7 +27,7 @@ type Config struct {
 	// 250+500+1000+2000*6 ms = 13.75 s of sending, which spans the usual gap
 	// between our first check and the peer learning our candidates. An
 	// answer after that still proves the pair, and the controlled side
-	// keeps checking a pair its peer nominated (late.go).
+	// keeps checking a pair its peer nominated (iceagent's late.go).
 	CheckTransmits int
 	// NominationWait is how long the controlling agent waits, after its best
 	// pair so far succeeds, for checks on higher-priority pairs to finish
@@ -100,7 +100,7 @@ type Config struct {
 	CandidateTimeout time.Duration
 	// MaxRemoteCandidates bounds remote candidates, signalled and peer
 	// reflexive together. Default 32. A peer-reflexive address the peer
-	// left when the agent followed it elsewhere (roam.go) is forgotten,
+	// left when the agent followed it elsewhere (iceagent's roam.go) is forgotten,
 	// so NAT rebinds do not use it up.
 	MaxRemoteCandidates int
 	// MaxLocalCandidates bounds local base candidates. Default 16.

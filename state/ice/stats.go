@@ -18,7 +18,7 @@ type Stats struct {
 	// ChecksLate counts answers to checks that had already given up (no
 	// answer through every retransmission): the path's round trip outgrew
 	// the check's schedule, behind a saturated uplink for example. A late
-	// success still proves the pair (late.go).
+	// success still proves the pair (iceagent's late.go).
 	ChecksLate uint64
 	// ProbesSent counts liveness probes, on the selected pair and on the
 	// backup (Config.BackupProbeInterval).
@@ -43,7 +43,7 @@ type Stats struct {
 	Rechecks uint64
 	// Recoveries counts losses of the selected pair's candidate with no
 	// succeeded pair to move to, after which the agent checked for a new
-	// path (recovery.go).
+	// path (iceagent's recovery.go).
 	Recoveries uint64
 	// NominationsFailed counts nominations of a higher pair that went
 	// unanswered through every retransmission; the pair is not nominated
@@ -51,15 +51,15 @@ type Stats struct {
 	NominationsFailed uint64
 	// Roams counts moves to the pair the peer moved to: its address
 	// changed under the selected pair, or it withdrew the selected pair's
-	// remote candidate (roam.go).
+	// remote candidate (iceagent's roam.go).
 	Roams uint64
 	// RemotesForgotten counts peer-reflexive remote candidates forgotten
 	// with their pairs: an address the peer left when the agent followed
-	// it (roam.go), or one evicted to make room (requests.go).
+	// it (iceagent's roam.go), or one evicted to make room (iceagent's requests.go).
 	RemotesForgotten uint64
 	// NominationsRetried counts nominations of a higher pair that went
 	// unanswered through every retransmission while the peer answered
-	// nothing at all, and were sent again (nominate_unheard.go).
+	// nothing at all, and were sent again (iceagent's nominate_unheard.go).
 	NominationsRetried uint64
 
 	// SmoothedRTT is RFC 6298's SRTT over RTT samples of answered probes
@@ -78,43 +78,4 @@ type Stats struct {
 	// LastAnswerAt is when the last authenticated answer to any of our
 	// checks or probes arrived, on any pair; zero before the first.
 	LastAnswerAt time.Time
-}
-
-// Stats returns the counters and the current path.
-func (a *Agent) Stats() Stats {
-	s := a.stats
-	s.SmoothedRTT, s.LatestRTT, s.RTTSamples = a.rtt.smoothed, a.rtt.latest, a.rtt.samples
-	if a.selected != nil {
-		s.HasPath, s.Path = true, a.selected.path()
-	}
-	s.LastAnswerAt = a.lastAnswerAt
-	return s
-}
-
-// rttEstimator is RFC 6298's smoothed RTT and variation.
-type rttEstimator struct {
-	smoothed, variation, latest time.Duration
-	samples                     uint64
-}
-
-func (r *rttEstimator) sample(d time.Duration) {
-	d = max(d, 0)
-	r.latest = d
-	r.samples++
-	if r.samples == 1 {
-		r.smoothed, r.variation = d, d/2
-		return
-	}
-	diff := r.smoothed - d
-	if diff < 0 {
-		diff = -diff
-	}
-	// alpha 1/8, beta 1/4 as in RFC 6298 section 2.3.
-	r.variation = (3*r.variation + diff) / 4
-	r.smoothed = (7*r.smoothed + d) / 8
-}
-
-// answerHeard notes an authenticated answer to one of our requests.
-func (a *Agent) answerHeard(now time.Time) {
-	a.lastAnswerAt = maxTime(a.lastAnswerAt, now)
 }

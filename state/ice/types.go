@@ -24,8 +24,6 @@ func (r Role) String() string {
 	return "controlled"
 }
 
-func (r Role) other() Role { return 1 - r }
-
 // Credentials are an agent's short-term ICE credentials.
 type Credentials struct {
 	Ufrag, Pwd string
@@ -128,44 +126,10 @@ func (r FailReason) String() string {
 	return "none"
 }
 
-// EventKind tells events apart.
-type EventKind uint8
-
-const (
-	// EventConnected: the first path was selected (Path).
-	EventConnected EventKind = iota + 1
-	// EventPathChanged: a different path was selected (Path).
-	EventPathChanged
-	// EventFailed: the agent stopped for good (Reason).
-	EventFailed
-	// EventRoleChanged: a role conflict flipped our role (Role).
-	EventRoleChanged
-	// EventPathLost: the selected pair (Path) lost a candidate and no
-	// other pair has succeeded; the agent checks for a new one and reports
-	// it with EventPathChanged, or fails with Reason when the lost path's
-	// probe timeout passes first (recovery.go).
-	EventPathLost
-)
-
-// Event is an agent output for the owner of the agent.
-type Event struct {
-	Kind   EventKind
-	Path   Path
-	Reason FailReason
-	Role   Role
-}
-
-// Transmit is a STUN message the agent wants sent. Every agent transmit is
-// control traffic.
-type Transmit struct {
-	Src, Dst netip.AddrPort
-	Payload  []byte
-}
-
-// Sentinel errors for misuse.
+// Sentinel errors for misuse. ErrTooManyCandidates and ErrInvalidCandidate
+// reach applications through node's AddRemoteCandidate.
 var (
 	ErrConfig            = errors.New("ice: invalid config")
 	ErrTooManyCandidates = errors.New("ice: candidate limit reached")
-	ErrCandidateType     = errors.New("ice: local candidates must be host or relay (a base)")
 	ErrInvalidCandidate  = errors.New("ice: candidate address invalid")
 )

@@ -7,13 +7,14 @@ import (
 
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/internal/iceagent"
 	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
 // conn is one connection: its agent plus what the Node keeps around it.
 type conn struct {
 	id            ConnID
-	agent         *ice.Agent
+	agent         *iceagent.Agent
 	role          Role // as requested by Connect; the agent's may differ
 	local, remote Credentials
 	tag           uint32
@@ -76,7 +77,7 @@ func (n *Node) Connect(now time.Time, id ConnID, role Role, local, remote Creden
 		return Credentials{}, ErrUfragInUse
 	}
 	c := &conn{id: id, role: role, local: local, remote: remote, tag: n.newTag()}
-	c.agent = ice.New(now, n.cfg.ICE, ice.Params{
+	c.agent = iceagent.New(now, n.cfg.ICE, iceagent.Params{
 		Role: role, Local: local, Remote: remote,
 		TieBreaker: n.cfg.Rand.Uint64(), TxTag: c.tag, Rand: n.cfg.Rand,
 	})
@@ -301,20 +302,20 @@ func (n *Node) settle(c *conn) {
 	n.reindex(c)
 }
 
-func (n *Node) agentEvent(c *conn, e ice.Event) {
+func (n *Node) agentEvent(c *conn, e iceagent.Event) {
 	switch e.Kind {
-	case ice.EventConnected, ice.EventPathChanged:
+	case iceagent.EventConnected, iceagent.EventPathChanged:
 		// A restart's first path replaces the old agent's: a change of
 		// path, not a new connection.
-		restarted := e.Kind == ice.EventConnected && (n.retirePrev(c) || c.hadPath)
+		restarted := e.Kind == iceagent.EventConnected && (n.retirePrev(c) || c.hadPath)
 		c.hadPath = true
-		n.takePath(c, e.Path, e.Kind == ice.EventPathChanged || restarted)
-	case ice.EventPathLost:
+		n.takePath(c, e.Path, e.Kind == iceagent.EventPathChanged || restarted)
+	case iceagent.EventPathLost:
 		// The agent checks for a new path (ice recovery). Until it has
 		// one, Send buffers as while connecting: nothing can leave on a
 		// path whose candidate is gone.
 		c.connected = false
-	case ice.EventFailed:
+	case iceagent.EventFailed:
 		if n.restartFailed(c) {
 			return // the old agent carries on
 		}
@@ -323,7 +324,7 @@ func (n *Node) agentEvent(c *conn, e ice.Event) {
 		c.stats.pendingDropped += uint64(len(c.pending))
 		c.failed, c.connected, c.pending = e.Reason, false, nil
 		n.emit(Failed{Conn: c.id, Reason: e.Reason})
-	case ice.EventRoleChanged:
+	case iceagent.EventRoleChanged:
 		n.emit(RoleChanged{Conn: c.id, Role: e.Role})
 	default:
 		panic("node: unknown agent event")

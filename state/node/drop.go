@@ -1,6 +1,6 @@
 package node
 
-import "github.com/peerlink/peerlink/state/ice"
+import "github.com/peerlink/peerlink/state/internal/iceagent"
 
 // DropReason says why the Node dropped an inbound datagram. The Node counts
 // drops by reason instead of failing: the network may send anything. The
@@ -60,16 +60,16 @@ func (d DropReason) String() string {
 }
 
 // fromICE is the Node's reason for each reason an agent returns.
-var fromICE = [ice.NumDropReasons]DropReason{
-	ice.DropNone:               DropNone,
-	ice.DropMalformed:          DropMalformed,
-	ice.DropUsername:           DropUsername,
-	ice.DropIntegrity:          DropIntegrity,
-	ice.DropUnknownTransaction: DropUnknownTransaction,
-	ice.DropSourceMismatch:     DropSourceMismatch,
-	ice.DropFailed:             DropFailed,
-	ice.DropCandidateLimit:     DropCandidateLimit,
+var fromICE = [iceagent.NumDropReasons]DropReason{
+	iceagent.DropNone:               DropNone,
+	iceagent.DropMalformed:          DropMalformed,
+	iceagent.DropUsername:           DropUsername,
+	iceagent.DropIntegrity:          DropIntegrity,
+	iceagent.DropUnknownTransaction: DropUnknownTransaction,
+	iceagent.DropSourceMismatch:     DropSourceMismatch,
+	iceagent.DropFailed:             DropFailed,
+	iceagent.DropCandidateLimit:     DropCandidateLimit,
 }
 
 // dropReason is the Node's reason for r.
-func dropReason(r ice.DropReason) DropReason { return fromICE[r] }
+func dropReason(r iceagent.DropReason) DropReason { return fromICE[r] }

@@ -3,13 +3,13 @@ package node
 import (
 	"testing"
 
-	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/internal/iceagent"
 )
 
 // An agent's drop reason is counted under the Node's reason of the same
-// name, so a drop reads the same in ice's tests and in Node's Stats.
+// name, so a drop reads the same in iceagent's tests and in Node's Stats.
 func TestEveryAgentDropReasonIsCountedUnderTheNodeReasonOfTheSameName(t *testing.T) {
-	for r := ice.DropNone; int(r) < ice.NumDropReasons; r++ {
+	for r := iceagent.DropNone; int(r) < iceagent.NumDropReasons; r++ {
 		if got := dropReason(r); got.String() != r.String() {
 			t.Errorf("ice reason %v counted as %v", r, got)
 		}

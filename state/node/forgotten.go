@@ -4,7 +4,7 @@ import "slices"
 
 // A connection's agent forgets remote candidates on its own: the
 // peer-reflexive address a peer left when its NAT rebound, and one evicted
-// to make room (ice roam.go, requests.go). Their routes go with them, so
+// to make room (iceagent roam.go, requests.go). Their routes go with them, so
 // data from an address the peer left is a counted drop (DropUnknownPath)
 // rather than a delivery, and the routes stay bounded by what the agent
 // knows however often the peer's NAT rebinds.

@@ -179,7 +179,7 @@ func (n *Node) addSrflx(base, server, mapped netip.AddrPort) {
 
 // addSrflxTo signals the server-reflexive candidate s on c and tells c's
 // agent, which does not pair it (its base is paired) but ranks a pair
-// whose check the peer saw come from s as the peer does (ice's valid.go).
+// whose check the peer saw come from s as the peer does (iceagent's valid.go).
 func (n *Node) addSrflxTo(c *conn, s Candidate) {
 	// Over the agent's bound it still goes out: the peer may reach us on
 	// it; the agent then ranks such a pair as peer reflexive.

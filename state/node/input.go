@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/internal/iceagent"
 	"github.com/peerlink/peerlink/state/stunmsg"
 	"github.com/peerlink/peerlink/state/turn"
 )
@@ -85,7 +86,7 @@ func (n *Node) handleSTUN(now time.Time, local, remote netip.AddrPort, b []byte)
 			return
 		}
 		c := n.conns[id]
-		if r := c.agentForUfrag(recv).HandleRequest(now, local, remote, m); r != ice.DropNone {
+		if r := c.agentForUfrag(recv).HandleRequest(now, local, remote, m); r != iceagent.DropNone {
 			n.dropFor(c, dropReason(r))
 		} else {
 			// The peer authenticated on this path, so it may send data on
@@ -94,7 +95,7 @@ func (n *Node) handleSTUN(now time.Time, local, remote netip.AddrPort, b []byte)
 		}
 		n.settle(c)
 	case stunmsg.IsBindingSuccess(m), stunmsg.IsBindingError(m):
-		tag := ice.TxTag(m.TransactionID)
+		tag := iceagent.TxTag(m.TransactionID)
 		if tag == gatherTag {
 			n.gatherResponse(local, remote, m)
 			return
@@ -105,7 +106,7 @@ func (n *Node) handleSTUN(now time.Time, local, remote netip.AddrPort, b []byte)
 			return
 		}
 		c := n.conns[id]
-		if r := c.agentForTag(tag).HandleResponse(now, local, remote, m); r != ice.DropNone {
+		if r := c.agentForTag(tag).HandleResponse(now, local, remote, m); r != iceagent.DropNone {
 			n.dropFor(c, dropReason(r))
 		}
 		n.settle(c)

@@ -8,7 +8,7 @@ import (
 	"github.com/pion/stun/v2"
 
 	"github.com/peerlink/peerlink/state/gso"
-	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/internal/iceagent"
 	"github.com/peerlink/peerlink/state/stunmsg"
 	"github.com/peerlink/peerlink/state/timer"
 )
@@ -127,7 +127,7 @@ func (n *Node) LocalCredentials(id ConnID) (Credentials, bool) {
 }
 
 // Agent exposes a connection's agent to tests in this module (read-only use).
-func (n *Node) agentOf(id ConnID) *ice.Agent { return n.conns[id].agent }
+func (n *Node) agentOf(id ConnID) *iceagent.Agent { return n.conns[id].agent }
 
 // ---- outputs ----
 

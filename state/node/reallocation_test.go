@@ -133,7 +133,7 @@ func (h *pairHarness) carriedOver() {
 	}
 	// Data sent while a side has no path waits for the new one. A
 	// controlled side may have moved to another pair instead (it cannot
-	// nominate, see ice's afterRemoval); what it sends there may be lost.
+	// nominate, see iceagent's afterRemoval); what it sends there may be lost.
 	var pathless [2]bool
 	for i, n := range h.nodes {
 		_, ok := n.Path(connID)

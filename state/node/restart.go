@@ -5,6 +5,7 @@ import (
 
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/ice"
+	"github.com/peerlink/peerlink/state/internal/iceagent"
 	"github.com/peerlink/peerlink/state/timer"
 )
 
@@ -29,7 +30,7 @@ import (
 
 // prevAgent is the agent a restart replaces, kept while it carries data.
 type prevAgent struct {
-	agent         *ice.Agent
+	agent         *iceagent.Agent
 	tag           uint32
 	local, remote Credentials
 }
@@ -77,7 +78,7 @@ func (n *Node) RestartICE(now time.Time, id ConnID, remote Credentials) (Credent
 	}
 	c.tag, c.local, c.remote = n.newTag(), local, remote
 	n.tags[c.tag] = id
-	c.agent = ice.New(now, n.cfg.ICE, ice.Params{
+	c.agent = iceagent.New(now, n.cfg.ICE, iceagent.Params{
 		Role: c.role, Local: local, Remote: remote,
 		TieBreaker: n.cfg.Rand.Uint64(), TxTag: c.tag, Rand: n.cfg.Rand,
 	})
@@ -102,7 +103,7 @@ func (n *Node) dropAgentIndex(tag uint32, ufrag string) {
 }
 
 // agentForUfrag is the agent a request naming our ufrag goes to.
-func (c *conn) agentForUfrag(ufrag string) *ice.Agent {
+func (c *conn) agentForUfrag(ufrag string) *iceagent.Agent {
 	if c.prev != nil && ufrag == c.prev.local.Ufrag {
 		return c.prev.agent
 	}
@@ -110,7 +111,7 @@ func (c *conn) agentForUfrag(ufrag string) *ice.Agent {
 }
 
 // agentForTag is the agent a response carrying tag goes to.
-func (c *conn) agentForTag(tag uint32) *ice.Agent {
+func (c *conn) agentForTag(tag uint32) *iceagent.Agent {
 	if c.prev != nil && tag == c.prev.tag {
 		return c.prev.agent
 	}
@@ -167,13 +168,13 @@ func (n *Node) settlePrev(c *conn) {
 			break
 		}
 		switch e.Kind {
-		case ice.EventConnected, ice.EventPathChanged:
+		case iceagent.EventConnected, iceagent.EventPathChanged:
 			// The old agent recovered a lost path (or moved it): the
 			// data goes there, and what Send buffered since goes too.
 			n.takePath(c, e.Path, true)
-		case ice.EventPathLost, ice.EventFailed:
+		case iceagent.EventPathLost, iceagent.EventFailed:
 			c.connected = false
-			if e.Kind == ice.EventFailed {
+			if e.Kind == iceagent.EventFailed {
 				c.prev = nil
 				n.dropAgentIndex(p.tag, p.local.Ufrag)
 				return

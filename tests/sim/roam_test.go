@@ -16,7 +16,7 @@ import (
 // fail over to another public address, or moves to another network (and
 // tells its Node). A path exists after each, so P1's promise holds: no
 // Failed, and both sides connected. Shown to bite with the roaming rules
-// turned off (state/ice/roam.go): rapid finds a world that fails within a
+// turned off (state/internal/iceagent/roam.go): rapid finds a world that fails within a
 // few cases.
 func TestP5ANetworkChangeIsFollowedWithoutAFailure(t *testing.T) {
 	withChecks(t, casesChange, propNetworkChange)

@@ -1,10 +1,12 @@
-package ice
+package iceagent
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
 	"time"
 
+	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
@@ -56,7 +58,13 @@ type pair struct {
 	answeredAt time.Time
 }
 
-func (p *pair) path() Path { return Path{Local: p.local, Remote: p.remote} }
+func (p *pair) path() ice.Path { return ice.Path{Local: p.local, Remote: p.remote} }
+
+// ErrCandidateType: a local candidate of the wrong type for the command
+// (AddLocalCandidate takes bases, host or relay; AddReflexiveCandidate
+// server-reflexive ones). Only the Node adds local candidates, so no
+// application meets it.
+var ErrCandidateType = errors.New("ice: local candidates must be host or relay (a base)")
 
 // AddLocalCandidate adds a base candidate (host, or relay from the TURN
 // work) and pairs it with every remote candidate of its family.
@@ -68,7 +76,7 @@ func (a *Agent) AddLocalCandidate(now time.Time, c stunmsg.Candidate) error {
 		return ErrCandidateType
 	}
 	if !c.Addr.IsValid() || !c.Base.IsValid() {
-		return ErrInvalidCandidate
+		return ice.ErrInvalidCandidate
 	}
 	for _, l := range a.locals {
 		if l.Base == c.Base {
@@ -76,7 +84,7 @@ func (a *Agent) AddLocalCandidate(now time.Time, c stunmsg.Candidate) error {
 		}
 	}
 	if len(a.locals) >= a.cfg.MaxLocalCandidates {
-		return ErrTooManyCandidates
+		return ice.ErrTooManyCandidates
 	}
 	a.locals = append(a.locals, c)
 	for _, r := range a.remotes {
@@ -90,7 +98,7 @@ func (a *Agent) AddLocalCandidate(now time.Time, c stunmsg.Candidate) error {
 // the signalled type and priority.
 func (a *Agent) AddRemoteCandidate(now time.Time, c stunmsg.Candidate) error {
 	if !c.Addr.IsValid() || c.Addr.Port() == 0 || c.Addr.Addr().IsUnspecified() {
-		return ErrInvalidCandidate
+		return ice.ErrInvalidCandidate
 	}
 	c.Addr = netip.AddrPortFrom(c.Addr.Addr().Unmap(), c.Addr.Port())
 	if i := a.remoteIndex(c.Addr); i >= 0 {
@@ -106,7 +114,7 @@ func (a *Agent) AddRemoteCandidate(now time.Time, c stunmsg.Candidate) error {
 		return nil
 	}
 	if len(a.remotes) >= a.cfg.MaxRemoteCandidates {
-		return ErrTooManyCandidates
+		return ice.ErrTooManyCandidates
 	}
 	a.remotes = append(a.remotes, c)
 	for _, l := range a.locals {
@@ -136,7 +144,7 @@ func (a *Agent) RemoveRemoteCandidate(now time.Time, addr netip.AddrPort) bool {
 	}
 	a.remotes = slices.Delete(a.remotes, i, i+1)
 	a.removePairs(func(p *pair) bool { return p.remote.Addr == addr })
-	a.afterRemoval(now, lostSelected, RelayLost)
+	a.afterRemoval(now, lostSelected, ice.RelayLost)
 	return true
 }
 
@@ -189,7 +197,7 @@ func (a *Agent) addPair(now time.Time, l, r stunmsg.Candidate) *pair {
 
 func (a *Agent) pairPriority(p *pair) uint64 {
 	local := a.localPriority(p)
-	if a.role == Controlling {
+	if a.role == ice.Controlling {
 		return stunmsg.PairPriority(local, p.remote.Priority)
 	}
 	return stunmsg.PairPriority(p.remote.Priority, local)

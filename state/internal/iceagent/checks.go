@@ -1,10 +1,11 @@
-package ice
+package iceagent
 
 import (
 	"net/netip"
 	"slices"
 	"time"
 
+	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/stunmsg"
 	"github.com/pion/stun/v2"
 )
@@ -16,7 +17,7 @@ type txn struct {
 	pair         *pair
 	src, dst     netip.AddrPort
 	payload      []byte
-	role         Role // the role the request claimed
+	role         ice.Role // the role the request claimed
 	useCandidate bool
 	sends        int
 	sentAt       time.Time // first send, for an RTT sample if never resent
@@ -74,7 +75,7 @@ func (a *Agent) sendNextCheck(now time.Time) {
 	}
 	x := &txn{
 		id: a.newTxID(), pair: p, src: p.local.Base, dst: p.remote.Addr, role: a.role,
-		useCandidate: p.useCandidate && a.role == Controlling,
+		useCandidate: p.useCandidate && a.role == ice.Controlling,
 		sends:        1, sentAt: now, rto: a.cfg.CheckRTO, nextAt: now.Add(a.cfg.CheckRTO),
 	}
 	x.payload = a.request(x.id, p, x.useCandidate)
@@ -91,7 +92,7 @@ func (a *Agent) request(id stunmsg.TxID, p *pair, useCandidate bool) []byte {
 		TxID:         id,
 		Username:     a.remote.Ufrag + ":" + a.local.Ufrag,
 		Priority:     reflexivePriority(p.local),
-		Controlling:  a.role == Controlling,
+		Controlling:  a.role == ice.Controlling,
 		TieBreaker:   a.tieBreaker,
 		UseCandidate: useCandidate,
 	}.Marshal(a.remote.Pwd)
@@ -197,7 +198,7 @@ func (a *Agent) failIfAllChecksFailed() {
 			return
 		}
 	}
-	a.fail(ChecksFailed)
+	a.fail(ice.ChecksFailed)
 }
 
 // HandleResponse takes a decoded Binding response whose transaction ID
@@ -286,9 +287,9 @@ func (a *Agent) checkSucceeded(now time.Time, x *txn, mapped netip.AddrPort) {
 			// rechecks could never move the connection back.
 			a.nominating, p.useCandidate = nil, false
 		}
-	case x.useCandidate && a.role == Controlling:
+	case x.useCandidate && a.role == ice.Controlling:
 		a.selectPair(now, p)
-	case p.nominateOnSuccess && a.role == Controlled && a.followsNomination(now, p):
+	case p.nominateOnSuccess && a.role == ice.Controlled && a.followsNomination(now, p):
 		a.selectPair(now, p)
 	}
 	a.maybeNominate(now)
@@ -309,7 +310,7 @@ func (a *Agent) roleConflictAnswered(x *txn) {
 }
 
 func (a *Agent) switchRole() {
-	a.role = a.role.other()
+	a.role = otherRole(a.role)
 	a.stats.RoleConflicts++
 	if a.nominating != nil {
 		a.nominating.useCandidate = false
@@ -383,7 +384,7 @@ func (a *Agent) nominateDeadline() (time.Time, bool) {
 // outrank the selected one, with the moment NominationWait allows each,
 // until visit returns false.
 func (a *Agent) eachNominationCandidate(visit func(p *pair, wait time.Time) bool) {
-	if a.role != Controlling || a.nominating != nil || a.failed != 0 {
+	if a.role != ice.Controlling || a.nominating != nil || a.failed != 0 {
 		return
 	}
 	higherPending := false
@@ -449,3 +450,6 @@ func (a *Agent) selectPair(now time.Time, p *pair) {
 	}
 	a.events = append(a.events, Event{Kind: kind, Path: p.path()})
 }
+
+// otherRole is the role a conflict flips r to.
+func otherRole(r ice.Role) ice.Role { return 1 - r }

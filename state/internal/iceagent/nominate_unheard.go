@@ -1,4 +1,4 @@
-package ice
+package iceagent
 
 // This file holds what the controlling agent does when its nomination of
 // a higher pair gives up while the peer has answered nothing at all, on
@@ -19,6 +19,7 @@ package ice
 // a late answer to it (late.go) selects the pair, as a timely one would.
 // A nomination that goes unanswered while the peer answers something else
 // fails as before (checkFailed).
+import "github.com/peerlink/peerlink/state/ice"
 
 // nominationUnheard reports whether x, a check that gave up, is our
 // nomination of a pair above a selected one, with no authenticated answer
@@ -27,7 +28,7 @@ package ice
 // pair succeed).
 func (a *Agent) nominationUnheard(x *txn) bool {
 	p := x.pair
-	return x.useCandidate && a.role == Controlling && a.nominating == p && a.selected != nil &&
+	return x.useCandidate && a.role == ice.Controlling && a.nominating == p && a.selected != nil &&
 		p != a.selected && !a.recovering && !a.lastAnswerAt.After(x.sentAt)
 }
 

@@ -1,10 +1,11 @@
-package ice
+package iceagent
 
 import (
 	"net/netip"
 	"slices"
 	"time"
 
+	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
@@ -36,7 +37,7 @@ func (a *Agent) HasLocal(base netip.AddrPort) bool {
 // recovers (recovery.go): it checks the pairs it has and gets, and fails
 // with reason only when the lost path's probe timeout passes. It returns
 // false when there was no such candidate.
-func (a *Agent) RemoveLocalCandidate(now time.Time, base netip.AddrPort, reason FailReason) bool {
+func (a *Agent) RemoveLocalCandidate(now time.Time, base netip.AddrPort, reason ice.FailReason) bool {
 	i := slices.IndexFunc(a.locals, func(l stunmsg.Candidate) bool { return l.Base == base })
 	if i < 0 {
 		return false
@@ -53,7 +54,7 @@ func (a *Agent) RemoveLocalCandidate(now time.Time, base netip.AddrPort, reason 
 // controlling agent also nominates it so the peer follows), or, with none
 // left, goes back to checking for a new one until the lost path's probe
 // timeout (recovery.go), failing then with reason.
-func (a *Agent) afterRemoval(now time.Time, lostSelected bool, reason FailReason) {
+func (a *Agent) afterRemoval(now time.Time, lostSelected bool, reason ice.FailReason) {
 	if a.failed != 0 {
 		return
 	}
@@ -73,7 +74,7 @@ func (a *Agent) afterRemoval(now time.Time, lostSelected bool, reason FailReason
 	// failed then may work now.
 	silentSince := a.live.unansweredSince
 	best := a.bestSucceededSince(silentSince)
-	if best == nil && (a.noRecovery || a.role == Controlled) {
+	if best == nil && (a.noRecovery || a.role == ice.Controlled) {
 		// Without recovery the alternative is failing at once, and the
 		// controlled agent cannot nominate: recovering, it would wait
 		// without a path for the peer to move, which may come only after
@@ -106,7 +107,7 @@ func (a *Agent) moveTo(now time.Time, p *pair) {
 	// backup is probed, so a working one answered recently): losing a
 	// relay after every path was cut must not restart the detection.
 	a.live.heardAt, a.live.unansweredSince = maxTime(a.live.heardAt, p.answeredAt), time.Time{}
-	if a.role == Controlling {
+	if a.role == ice.Controlling {
 		p.useCandidate = true
 		a.nominating = p
 		a.trigger(p)

@@ -1,6 +1,10 @@
-package ice
+package iceagent
 
-import "time"
+import (
+	"time"
+
+	"github.com/peerlink/peerlink/state/ice"
+)
 
 // This file holds failover: while a path is selected, the best other pair
 // whose checks succeeded (the backup, typically a relayed pair behind a
@@ -91,7 +95,7 @@ func (a *Agent) maybeSwitch(now time.Time) {
 	if !l.idle {
 		l.nextProbe = now
 	}
-	if a.role == Controlling {
+	if a.role == ice.Controlling {
 		b.useCandidate = true
 		a.nominating = b
 		a.trigger(b)

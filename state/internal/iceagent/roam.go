@@ -1,4 +1,4 @@
-package ice
+package iceagent
 
 import (
 	"net/netip"

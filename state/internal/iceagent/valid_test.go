@@ -1,4 +1,4 @@
-package ice
+package iceagent
 
 import (
 	"math/rand/v2"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
@@ -38,10 +39,10 @@ var natRoutes = map[[2]netip.AddrPort][2]netip.AddrPort{
 
 func natAgents(t *testing.T) (a, b *Agent) {
 	rng := rand.New(rand.NewPCG(3, 3))
-	ca, cb := NewCredentials(rng), NewCredentials(rng)
-	cfg := Config{}.WithDefaults()
-	a = New(t0, cfg, Params{Role: Controlling, Local: ca, Remote: cb, TieBreaker: 2, TxTag: 1, Rand: rng})
-	b = New(t0, cfg, Params{Role: Controlled, Local: cb, Remote: ca, TieBreaker: 1, TxTag: 2, Rand: rng})
+	ca, cb := ice.NewCredentials(rng), ice.NewCredentials(rng)
+	cfg := ice.Config{}.WithDefaults()
+	a = New(t0, cfg, Params{Role: ice.Controlling, Local: ca, Remote: cb, TieBreaker: 2, TxTag: 1, Rand: rng})
+	b = New(t0, cfg, Params{Role: ice.Controlled, Local: cb, Remote: ca, TieBreaker: 1, TxTag: 2, Rand: rng})
 	srflx := func(addr, base netip.AddrPort) stunmsg.Candidate {
 		return stunmsg.NewCandidate(stunmsg.ServerReflexive, addr, base, netip.AddrPort{}, 65535)
 	}

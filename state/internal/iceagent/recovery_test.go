@@ -1,4 +1,4 @@
-package ice
+package iceagent
 
 import (
 	"math/rand/v2"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/stun/v2"
 
+	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
@@ -18,7 +19,7 @@ var relayA2 = netip.MustParseAddrPort("192.0.2.10:49400")
 // relayOnly returns two agents whose only working path goes through a's
 // relay candidate: the direct pair between the hosts is blocked, as
 // between two symmetric NATs. a's role is aRole, b's the other.
-func relayOnly(t *testing.T, aRole Role) *lockstep {
+func relayOnly(t *testing.T, aRole ice.Role) *lockstep {
 	l := agentsWithRelay(t, aRole, rand.New(rand.NewPCG(9, 9)))
 	l.block = touchesHostA
 	l.busy(t, t0.Add(5*time.Second))
@@ -36,7 +37,7 @@ func relayOnly(t *testing.T, aRole Role) *lockstep {
 // gap later (the Allocate round trips). b learns the new address from a's
 // checks; signalling it is left to the caller.
 func (l *lockstep) reallocate(t *testing.T, gap time.Duration) {
-	if !l.a.RemoveLocalCandidate(l.now, relayA, RelayLost) || !l.b.RemoveRemoteCandidate(l.now, relayA) {
+	if !l.a.RemoveLocalCandidate(l.now, relayA, ice.RelayLost) || !l.b.RemoveRemoteCandidate(l.now, relayA) {
 		t.Fatal("the relay candidate was not known")
 	}
 	l.flush(t)
@@ -56,7 +57,7 @@ func (l *lockstep) eventsSince(i int, from time.Time) []Event {
 }
 
 func TestARelayOnlyConnectionIsCarriedOverToTheReallocatedRelayCandidateInBothRoles(t *testing.T) {
-	for _, role := range []Role{Controlling, Controlled} {
+	for _, role := range []ice.Role{ice.Controlling, ice.Controlled} {
 		t.Run("relay side "+role.String(), func(t *testing.T) {
 			l := relayOnly(t, role)
 			lostAt := l.now
@@ -74,7 +75,7 @@ func TestARelayOnlyConnectionIsCarriedOverToTheReallocatedRelayCandidateInBothRo
 					t.Fatalf("agent %d is on %v (%v), want the new relayed pair", i, p, ok)
 				}
 				evs := l.eventsSince(i, lostAt)
-				if len(evs) != 2 || evs[0].Kind != EventPathLost || evs[0].Reason != RelayLost ||
+				if len(evs) != 2 || evs[0].Kind != EventPathLost || evs[0].Reason != ice.RelayLost ||
 					evs[1].Kind != EventPathChanged || evs[1].Path != p {
 					t.Fatalf("agent %d events %v, want PathLost(RelayLost) then PathChanged to %v", i, evs, p)
 				}
@@ -98,7 +99,7 @@ func TestARelayOnlyConnectionIsCarriedOverToTheReallocatedRelayCandidateInBothRo
 // on the lost path's clock, and checks of new pairs that all fail first do
 // not end it with ChecksFailed (the replacement may still be on its way).
 func TestARecoveryThatFindsNoPathFailsWithRelayLostExactlyAtTheLostPathsProbeTimeout(t *testing.T) {
-	l := relayOnly(t, Controlling)
+	l := relayOnly(t, ice.Controlling)
 	// Cut right after a probe was answered, so that the new pair's checks
 	// (13.75 s of retransmissions) give up before the probe timeout.
 	l.runUntil(t, l.a.live.nextProbe)
@@ -110,12 +111,12 @@ func TestARecoveryThatFindsNoPathFailsWithRelayLostExactlyAtTheLostPathsProbeTim
 	l.reallocate(t, 0)
 	// The application keeps sending meanwhile (busy).
 	l.busy(t, l.now.Add(time.Minute))
-	cfg := DefaultConfig()
+	cfg := ice.DefaultConfig()
 	for i, ag := range []*Agent{l.a, l.b} {
 		evs := l.events[i]
 		last, at := evs[len(evs)-1], l.evAt[i][len(evs)-1]
 		want := heard[i].Add(cfg.ProbeTimeout).Sub(t0).Milliseconds()
-		if ag.Failure() != RelayLost || last.Kind != EventFailed || at != want {
+		if ag.Failure() != ice.RelayLost || last.Kind != EventFailed || at != want {
 			t.Fatalf("agent %d: last event %+v at %d ms, want Failed(RelayLost) at %d ms", i, last, at, want)
 		}
 	}
@@ -125,12 +126,12 @@ func TestARecoveryThatFindsNoPathFailsWithRelayLostExactlyAtTheLostPathsProbeTim
 }
 
 func TestWithRecoveryOffALostPathWithoutASucceededPairFailsAtOnce(t *testing.T) {
-	l := relayOnly(t, Controlling)
-	l.a.SetRecovery(l.now, false, RelayLost)
-	if !l.a.RemoveLocalCandidate(l.now, relayA, RelayLost) {
+	l := relayOnly(t, ice.Controlling)
+	l.a.SetRecovery(l.now, false, ice.RelayLost)
+	if !l.a.RemoveLocalCandidate(l.now, relayA, ice.RelayLost) {
 		t.Fatal("no relay candidate")
 	}
-	if l.a.Failure() != RelayLost || l.a.Recovering() {
+	if l.a.Failure() != ice.RelayLost || l.a.Recovering() {
 		t.Fatalf("failure %v recovering %v, want RelayLost at once", l.a.Failure(), l.a.Recovering())
 	}
 	// The peer recovers, and turning recovery off there fails it too.
@@ -138,7 +139,7 @@ func TestWithRecoveryOffALostPathWithoutASucceededPairFailsAtOnce(t *testing.T) 
 	if !l.b.Recovering() {
 		t.Fatal("b does not recover")
 	}
-	if !l.b.SetRecovery(l.now, false, RelayLost) || l.b.Failure() != RelayLost {
+	if !l.b.SetRecovery(l.now, false, ice.RelayLost) || l.b.Failure() != ice.RelayLost {
 		t.Fatalf("b failure %v after recovery was turned off", l.b.Failure())
 	}
 	if _, _, ok := l.b.PollTimeout(); ok {
@@ -151,7 +152,7 @@ func TestWithRecoveryOffALostPathWithoutASucceededPairFailsAtOnce(t *testing.T) 
 // timing and count the timeout from now: that would report a cut of every
 // path later than IdleProbeTimeout after the last answer.
 func TestTrafficWhileRecoveringOnIdleTimingDoesNotPostponeTheFailure(t *testing.T) {
-	l := relayOnly(t, Controlling)
+	l := relayOnly(t, ice.Controlling)
 	l.runUntil(t, l.now.Add(30*time.Second)) // quiet: idle timing
 	if !l.a.Idle() {
 		t.Fatal("a is not idle")
@@ -159,7 +160,7 @@ func TestTrafficWhileRecoveringOnIdleTimingDoesNotPostponeTheFailure(t *testing.
 	heard := l.a.live.heardAt
 	l.deliver = false
 	l.reallocate(t, 0)
-	cfg := DefaultConfig()
+	cfg := ice.DefaultConfig()
 	l.runUntil(t, heard.Add(cfg.IdleProbeTimeout-10*time.Second))
 	l.a.NotifyAppTraffic(l.now)
 	l.runUntil(t, heard.Add(cfg.IdleProbeTimeout+time.Minute))
@@ -206,7 +207,7 @@ func TestAFailedNominationsWaitDoesNotKeepARecoveringConnectionFromAWorkingPair(
 	}
 	phase = 2 // everything but the old relay address works from now on
 	lost := l.now
-	if !l.a.RemoveLocalCandidate(l.now, relayA, RelayLost) || !l.b.RemoveRemoteCandidate(l.now, relayA) {
+	if !l.a.RemoveLocalCandidate(l.now, relayA, ice.RelayLost) || !l.b.RemoveRemoteCandidate(l.now, relayA) {
 		t.Fatal("no relayA")
 	}
 	l.flush(t)
@@ -226,7 +227,7 @@ func TestAFailedNominationsWaitDoesNotKeepARecoveringConnectionFromAWorkingPair(
 // selected pair) the connection used to fail, where an idle path without
 // the re-allocation survives the same outage.
 func TestARecoveryChecksAgainAfterAnOutageLongerThanOneCheckSchedule(t *testing.T) {
-	l := relayOnly(t, Controlling)
+	l := relayOnly(t, ice.Controlling)
 	l.runUntil(t, l.now.Add(30*time.Second))
 	if !l.a.Idle() {
 		t.Fatal("not idle")
@@ -259,7 +260,7 @@ func TestALostPathIsNotReplacedByAPairThatLastAnsweredBeforeTheSilence(t *testin
 	l.deliver = false
 	l.busy(t, l.now.Add(3*time.Second)) // the direct path falls silent
 	before := len(l.events[0])
-	if !l.a.RemoveLocalCandidate(l.now, addrA, RelayLost) {
+	if !l.a.RemoveLocalCandidate(l.now, addrA, ice.RelayLost) {
 		t.Fatal("no host candidate")
 	}
 	l.flush(t)
@@ -282,7 +283,7 @@ func TestALostPathIsNotReplacedByAPairThatLastAnsweredBeforeTheSilence(t *testin
 // otherwise wait without a path for the peer's own switch (6-7 s in a
 // review's scratch test).
 func TestASilentPathThatGoesAwayIsReplacedByAWorkingBackupAtOnce(t *testing.T) {
-	for _, role := range []Role{Controlling, Controlled} {
+	for _, role := range []ice.Role{ice.Controlling, ice.Controlled} {
 		l := agentsWithRelay(t, role, rand.New(rand.NewPCG(7, 7)))
 		l.busy(t, t0.Add(20*time.Second))
 		if p, _ := l.a.Selected(); p.ThroughOurRelay() {
@@ -297,7 +298,7 @@ func TestASilentPathThatGoesAwayIsReplacedByAWorkingBackupAtOnce(t *testing.T) {
 		}
 		l.busy(t, l.now.Add(100*time.Millisecond))
 		before := len(l.events[0])
-		if !l.a.RemoveLocalCandidate(l.now, addrA, RelayLost) {
+		if !l.a.RemoveLocalCandidate(l.now, addrA, ice.RelayLost) {
 			t.Fatal("no host candidate")
 		}
 		l.flush(t)
@@ -313,14 +314,14 @@ func TestASilentPathThatGoesAwayIsReplacedByAWorkingBackupAtOnce(t *testing.T) {
 // opened since, and nothing else would check it before the timeout (the
 // rechecks need a selected pair).
 func TestARecoveryChecksAgainThePairsThatFailedBeforeIt(t *testing.T) {
-	l := relayOnly(t, Controlling)
+	l := relayOnly(t, ice.Controlling)
 	l.busy(t, t0.Add(20*time.Second)) // the direct checks run out; the recheck is 10 s away
 	if p := l.a.findPair(addrA, addrB); p == nil || p.state != failedState {
 		t.Fatalf("direct pair %v, want failed", p)
 	}
 	// The direct path has opened; the relay is gone.
 	l.block = func(tx Transmit) bool { return tx.Src == relayA || tx.Dst == relayA }
-	if !l.a.RemoveLocalCandidate(l.now, relayA, RelayLost) {
+	if !l.a.RemoveLocalCandidate(l.now, relayA, ice.RelayLost) {
 		t.Fatal("no relay candidate")
 	}
 	l.busy(t, l.now.Add(5*time.Second))

@@ -1,4 +1,4 @@
-package ice
+package iceagent
 
 import (
 	"slices"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/stun/v2"
 
+	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
@@ -126,7 +127,7 @@ func (s *slowUplink) deliver(t *testing.T, f inFlight) {
 func TestTheControlledSideSelectsTheNominatedPairWhenItsCheckIsAnsweredAfterGivingUp(t *testing.T) {
 	const delay = 20 * time.Second
 	// Probes must outlive the delay too, or the controlling side fails.
-	cfg := Config{ProbeTimeout: 2 * delay}
+	cfg := ice.Config{ProbeTimeout: 2 * delay}
 	a, b := newPair(t, cfg)
 	s := &slowUplink{ag: [2]*Agent{a, b}, now: t0, delay: delay}
 	s.runUntil(t, t0.Add(3*delay))
@@ -154,7 +155,7 @@ func TestTheControlledSideSelectsTheNominatedPairWhenItsCheckIsAnsweredAfterGivi
 // after it gave up, and at most lateChecksKept, the oldest forgotten
 // first.
 func TestChecksThatGaveUpAreKeptForProbeTimeoutAndAtMostLateChecksKept(t *testing.T) {
-	a, _ := newPair(t, Config{})
+	a, _ := newPair(t, ice.Config{})
 	p := a.pairs[0]
 	var ids []stunmsg.TxID
 	for i := range lateChecksKept + 1 {

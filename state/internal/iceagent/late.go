@@ -1,9 +1,10 @@
-package ice
+package iceagent
 
 import (
 	"net/netip"
 	"time"
 
+	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
@@ -110,9 +111,9 @@ func (a *Agent) lateAnswer(now time.Time, x *txn, success bool, mapped netip.Add
 	switch {
 	case p == a.selected:
 		a.live.answered(now)
-	case p.nominateOnSuccess && a.role == Controlled && a.followsNomination(now, p):
+	case p.nominateOnSuccess && a.role == ice.Controlled && a.followsNomination(now, p):
 		a.selectPair(now, p)
-	case x.useCandidate && a.role == Controlling && a.nominating == p:
+	case x.useCandidate && a.role == ice.Controlling && a.nominating == p:
 		// Our nomination, tried again because the peer had answered
 		// nothing (nominate_unheard.go), and still the one in flight:
 		// the peer got it, and nothing was nominated since.
@@ -126,6 +127,6 @@ func (a *Agent) lateAnswer(now time.Time, x *txn, success bool, mapped netip.Add
 // peer nominated it and its last request on it is less than ProbeTimeout
 // old.
 func (a *Agent) checksNominatedAgain(now time.Time, p *pair) bool {
-	return a.role == Controlled && p.nominateOnSuccess && p.state != succeeded &&
+	return a.role == ice.Controlled && p.nominateOnSuccess && p.state != succeeded &&
 		!p.peerHeardAt.IsZero() && now.Before(p.peerHeardAt.Add(a.cfg.ProbeTimeout))
 }

@@ -1,9 +1,10 @@
-package ice
+package iceagent
 
 import (
 	"net/netip"
 	"time"
 
+	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/stunmsg"
 	"github.com/pion/stun/v2"
 )
@@ -45,7 +46,7 @@ func (a *Agent) HandleRequest(now time.Time, local, remote netip.AddrPort, m *st
 		p.state = waiting
 		a.trigger(p)
 	}
-	if req.UseCandidate && a.role == Controlled {
+	if req.UseCandidate && a.role == ice.Controlled {
 		if p.state == succeeded {
 			if a.followsNomination(now, p) {
 				a.selectPair(now, p)
@@ -63,14 +64,14 @@ func (a *Agent) HandleRequest(now time.Time, local, remote netip.AddrPort, m *st
 // answered 487 and the request must go no further.
 func (a *Agent) roleConflict(local, remote netip.AddrPort, req stunmsg.BindingRequest) bool {
 	theyControl := req.Controlling
-	if theyControl != (a.role == Controlling) {
+	if theyControl != (a.role == ice.Controlling) {
 		return false
 	}
 	// Same role claimed. Controlling with the larger (or equal) tie-breaker
 	// keeps the role and tells the peer; controlled with the larger one
 	// takes control; otherwise we yield silently or tell the peer.
 	weWin := a.tieBreaker >= req.TieBreaker
-	if weWin == (a.role == Controlling) {
+	if weWin == (a.role == ice.Controlling) {
 		a.send(local, remote, stunmsg.ErrorResponse(req.TxID, stunmsg.CodeRoleConflict, "Role Conflict", a.local.Pwd))
 		a.stats.ResponsesSent++
 		return true

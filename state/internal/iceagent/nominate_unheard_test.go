@@ -1,6 +1,7 @@
-package ice
+package iceagent
 
 import (
+	"github.com/peerlink/peerlink/state/ice"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -19,14 +20,14 @@ import (
 func TestANominationUnansweredWhileThePeerAnswersNothingIsSentAgainAndTheControlledSideDoesNotMoveBack(t *testing.T) {
 	const delay = 20 * time.Second
 	rng := rand.New(rand.NewPCG(7, 7))
-	ca, cb := NewCredentials(rng), NewCredentials(rng)
+	ca, cb := ice.NewCredentials(rng), ice.NewCredentials(rng)
 	// Probes must outlive the delay, or both sides fail; and a switch to
 	// the backup waits past it, as it must on such an uplink (the
 	// simulator's worlds add the worst round trip to SwitchAfter), or b
 	// moves back by its own switch.
-	cfg := Config{ProbeTimeout: 2 * delay, SwitchAfter: delay + 5*time.Second}.WithDefaults()
-	a := New(t0, cfg, Params{Role: Controlling, Local: ca, Remote: cb, TieBreaker: 2, TxTag: 1, Rand: rng})
-	b := New(t0, cfg, Params{Role: Controlled, Local: cb, Remote: ca, TieBreaker: 1, TxTag: 2, Rand: rng})
+	cfg := ice.Config{ProbeTimeout: 2 * delay, SwitchAfter: delay + 5*time.Second}.WithDefaults()
+	a := New(t0, cfg, Params{Role: ice.Controlling, Local: ca, Remote: cb, TieBreaker: 2, TxTag: 1, Rand: rng})
+	b := New(t0, cfg, Params{Role: ice.Controlled, Local: cb, Remote: ca, TieBreaker: 1, TxTag: 2, Rand: rng})
 	must(t, a.AddLocalCandidate(t0, host(addrA)))
 	must(t, a.AddLocalCandidate(t0, relay(relayA)))
 	must(t, b.AddLocalCandidate(t0, host(addrB)))

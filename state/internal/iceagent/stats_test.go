@@ -1,6 +1,7 @@
-package ice
+package iceagent
 
 import (
+	"github.com/peerlink/peerlink/state/ice"
 	"testing"
 	"time"
 )
@@ -43,7 +44,7 @@ func answer(t *testing.T, a, b *Agent, bAt, aAt time.Time, tx Transmit) {
 }
 
 func TestStatsCountAnsweredLostAndLateProbesAndSmoothTheirRTT(t *testing.T) {
-	a, b := newPair(t, Config{})
+	a, b := newPair(t, ice.Config{})
 	l := &lockstep{a: a, b: b, now: t0, deliver: true}
 	l.runUntil(t, t0.Add(time.Second))
 	a.NotifyAppTraffic(l.now)

@@ -1,6 +1,10 @@
-package ice
+package iceagent
 
-import "time"
+import (
+	"time"
+
+	"github.com/peerlink/peerlink/state/ice"
+)
 
 // liveness keeps the selected path honest: a probe every ProbeInterval (or
 // IdleProbeInterval once the application has been quiet for IdleAfter), and
@@ -31,7 +35,7 @@ type liveness struct {
 	unansweredSince time.Time
 }
 
-func (l *liveness) start(now time.Time, cfg *Config) {
+func (l *liveness) start(now time.Time, cfg *ice.Config) {
 	l.on, l.idle = true, false
 	l.lastApp, l.heardAt, l.lastProbeAt = now, now, now
 	// The first probe goes one interval after selection, not at once: the
@@ -45,7 +49,7 @@ func (l *liveness) answered(now time.Time) {
 }
 
 // next is when the next probe is due.
-func (l *liveness) next(cfg *Config) time.Time {
+func (l *liveness) next(cfg *ice.Config) time.Time {
 	if !l.idle {
 		return l.nextProbe
 	}
@@ -59,7 +63,7 @@ func (l *liveness) next(cfg *Config) time.Time {
 	return l.lastProbeAt.Add(cfg.ProbeInterval)
 }
 
-func (l *liveness) timeout(cfg *Config) time.Duration {
+func (l *liveness) timeout(cfg *ice.Config) time.Duration {
 	if l.idle {
 		return cfg.IdleProbeTimeout
 	}
@@ -107,7 +111,7 @@ func (a *Agent) handleLiveness(now time.Time) {
 		return
 	}
 	if !now.Before(l.heardAt.Add(l.timeout(&a.cfg))) {
-		a.fail(ProbeTimeout)
+		a.fail(ice.ProbeTimeout)
 		return
 	}
 	if !l.idle && !now.Before(l.lastApp.Add(a.cfg.IdleAfter)) {
@@ -140,7 +144,7 @@ func (a *Agent) sendProbe(now time.Time, p *pair) {
 	// may already have followed that one, and seeing the old pair
 	// nominated again while its new pair waits for answers, it would move
 	// back, then forward with the nomination's next retransmission.
-	renominate := a.role == Controlling && p == a.selected && (a.nominating == nil || a.nominating == p)
+	renominate := a.role == ice.Controlling && p == a.selected && (a.nominating == nil || a.nominating == p)
 	payload := a.request(id, p, renominate)
 	if len(a.probes) >= a.cfg.ProbeMemory {
 		if old := a.probes[0]; !old.answered && !old.lost {

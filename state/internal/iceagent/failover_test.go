@@ -1,4 +1,4 @@
-package ice
+package iceagent
 
 import (
 	"math/rand/v2"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
@@ -21,15 +22,15 @@ func relay(a netip.AddrPort) stunmsg.Candidate {
 // carries the relayed pair as if it were a direct one: what matters here
 // is that it is a second, independent path.
 func pairWithRelay(t *testing.T) *lockstep {
-	return agentsWithRelay(t, Controlling, rand.New(rand.NewPCG(7, 7)))
+	return agentsWithRelay(t, ice.Controlling, rand.New(rand.NewPCG(7, 7)))
 }
 
 // agentsWithRelay builds the two agents of pairWithRelay, a in aRole.
-func agentsWithRelay(t *testing.T, aRole Role, rng *rand.Rand) *lockstep {
-	ca, cb := NewCredentials(rng), NewCredentials(rng)
-	cfg := Config{}.WithDefaults()
+func agentsWithRelay(t *testing.T, aRole ice.Role, rng *rand.Rand) *lockstep {
+	ca, cb := ice.NewCredentials(rng), ice.NewCredentials(rng)
+	cfg := ice.Config{}.WithDefaults()
 	a := New(t0, cfg, Params{Role: aRole, Local: ca, Remote: cb, TieBreaker: 2, TxTag: 1, Rand: rng})
-	b := New(t0, cfg, Params{Role: aRole.other(), Local: cb, Remote: ca, TieBreaker: 1, TxTag: 2, Rand: rng})
+	b := New(t0, cfg, Params{Role: otherRole(aRole), Local: cb, Remote: ca, TieBreaker: 1, TxTag: 2, Rand: rng})
 	must(t, a.AddLocalCandidate(t0, host(addrA)))
 	must(t, a.AddLocalCandidate(t0, relay(relayA)))
 	must(t, b.AddLocalCandidate(t0, host(addrB)))
@@ -84,7 +85,7 @@ func TestADeadDirectPathMovesToTheRelayedPairWithinSwitchAfterInsteadOfFailing(t
 	// The controlling side switches SwitchAfter after its first unanswered
 	// probe (at most one ProbeInterval after the cut); the controlled one
 	// follows its nomination at once.
-	cfg := DefaultConfig()
+	cfg := ice.DefaultConfig()
 	bound := cut.Add(cfg.ProbeInterval + cfg.SwitchAfter).Sub(t0).Milliseconds()
 	for i := range l.events {
 		at := int64(-1)
@@ -109,7 +110,7 @@ func TestWithoutAWorkingBackupADeadPathStillFailsExactlyAtProbeTimeout(t *testin
 	l.deliver = false // every path dies
 	cut := l.now
 	l.busy(t, cut.Add(time.Minute))
-	if l.a.Failure() != ProbeTimeout {
+	if l.a.Failure() != ice.ProbeTimeout {
 		t.Fatalf("failure %v, want ProbeTimeout", l.a.Failure())
 	}
 	evs := l.events[0]
@@ -120,7 +121,7 @@ func TestWithoutAWorkingBackupADeadPathStillFailsExactlyAtProbeTimeout(t *testin
 	// The backup answered before the cut too, so the agent may move to it
 	// (its answers are just as old); the connection still fails within
 	// ProbeTimeout of the last answer before the cut.
-	if at := l.evAt[0][len(evs)-1]; at > cut.Add(DefaultConfig().ProbeTimeout).Sub(t0).Milliseconds() {
+	if at := l.evAt[0][len(evs)-1]; at > cut.Add(ice.DefaultConfig().ProbeTimeout).Sub(t0).Milliseconds() {
 		t.Fatalf("failed at %d ms, later than ProbeTimeout after the cut at %d ms", at, cut.Sub(t0).Milliseconds())
 	}
 }
@@ -133,7 +134,7 @@ func TestADeadBackupIsNotSwitchedToAndLeavesNoDeadlineBehind(t *testing.T) {
 	l.deliver = false
 	cut := l.now
 	l.busy(t, cut.Add(time.Minute))
-	if l.a.Failure() != ProbeTimeout || l.a.Stats().Switches != 0 {
+	if l.a.Failure() != ice.ProbeTimeout || l.a.Stats().Switches != 0 {
 		t.Fatalf("failure %v after %d switches, want ProbeTimeout and none", l.a.Failure(), l.a.Stats().Switches)
 	}
 }
@@ -179,7 +180,7 @@ func TestAStaleNominationOfALowerPairDoesNotMoveTheControlledSideBack(t *testing
 func TestASwitchMadeDueByGoingIdleHappensInTheSameTimeout(t *testing.T) {
 	l := pairWithRelay(t)
 	l.busy(t, t0.Add(20*time.Second))
-	a, now, cfg := l.a, l.now, DefaultConfig()
+	a, now, cfg := l.a, l.now, ice.DefaultConfig()
 	b := a.backup()
 	if b == nil || a.live.idle {
 		t.Fatal("want active timing with a backup")

@@ -1,4 +1,4 @@
-package ice
+package iceagent
 
 // DropReason says why an agent refused an inbound STUN message
 // (HandleRequest, HandleResponse). The node counts it under its own reason

@@ -1,10 +1,11 @@
-package ice
+package iceagent
 
 import (
 	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
@@ -13,7 +14,7 @@ import (
 // passed over while that wait lasted would leave the deadline in the past
 // and HandleTimeout with nothing to do (a busy loop).
 func TestTheNominationDeadlineNeverStaysInThePast(t *testing.T) {
-	a, _ := newPair(t, Config{})
+	a, _ := newPair(t, ice.Config{})
 	srflx := netip.MustParseAddrPort("203.0.113.2:6000")
 	relayed := netip.MustParseAddrPort("192.0.2.20:7000")
 	must(t, a.AddRemoteCandidate(t0, stunmsg.NewCandidate(stunmsg.ServerReflexive, srflx, srflx, netip.AddrPort{}, 65535)))

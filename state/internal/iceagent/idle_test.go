@@ -1,10 +1,11 @@
-package ice
+package iceagent
 
 import (
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/peerlink/peerlink/state/ice"
 )
 
 // idlePair connects a and b in lock-step and runs them until a has been on
@@ -12,7 +13,7 @@ import (
 // probe (answered).
 func idlePair(t *testing.T) (*lockstep, int64) {
 	t.Helper()
-	a, b := newPair(t, Config{})
+	a, b := newPair(t, ice.Config{})
 	l := &lockstep{a: a, b: b, now: t0, deliver: true}
 	l.runUntil(t, t0.Add(60*time.Second))
 	if !a.Idle() || len(l.aSent) == 0 {
@@ -44,7 +45,7 @@ func TestAnUnansweredIdleProbeIsFollowedUpEveryIntervalUntilTheIdleTimeout(t *te
 		t.Fatalf("probe schedule (-want +got):\n%s", diff)
 	}
 	evs := l.events[0]
-	if e := evs[len(evs)-1]; e.Reason != ProbeTimeout || l.evAt[0][len(evs)-1] != last+60000 {
+	if e := evs[len(evs)-1]; e.Reason != ice.ProbeTimeout || l.evAt[0][len(evs)-1] != last+60000 {
 		t.Fatalf("last event %+v at %d ms, want ProbeTimeout at %d ms", e, l.evAt[0][len(evs)-1], last+60000)
 	}
 }

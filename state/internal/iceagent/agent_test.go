@@ -1,4 +1,4 @@
-package ice
+package iceagent
 
 import (
 	"math/rand/v2"
@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/pion/stun/v2"
 
+	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
@@ -25,12 +26,12 @@ func host(a netip.AddrPort) stunmsg.Candidate {
 
 // newPair returns two agents that know each other's credentials and host
 // candidates.
-func newPair(t *testing.T, cfg Config) (a, b *Agent) {
+func newPair(t *testing.T, cfg ice.Config) (a, b *Agent) {
 	rng := rand.New(rand.NewPCG(7, 7))
-	ca, cb := NewCredentials(rng), NewCredentials(rng)
+	ca, cb := ice.NewCredentials(rng), ice.NewCredentials(rng)
 	cfg = cfg.WithDefaults()
-	a = New(t0, cfg, Params{Role: Controlling, Local: ca, Remote: cb, TieBreaker: 2, TxTag: 1, Rand: rng})
-	b = New(t0, cfg, Params{Role: Controlled, Local: cb, Remote: ca, TieBreaker: 1, TxTag: 2, Rand: rng})
+	a = New(t0, cfg, Params{Role: ice.Controlling, Local: ca, Remote: cb, TieBreaker: 2, TxTag: 1, Rand: rng})
+	b = New(t0, cfg, Params{Role: ice.Controlled, Local: cb, Remote: ca, TieBreaker: 1, TxTag: 2, Rand: rng})
 	must(t, a.AddLocalCandidate(t0, host(addrA)))
 	must(t, b.AddLocalCandidate(t0, host(addrB)))
 	must(t, a.AddRemoteCandidate(t0, host(addrB)))
@@ -150,15 +151,15 @@ func deliver(t *testing.T, now time.Time, to *Agent, tx Transmit) {
 
 func TestChecksArePacedAtTaAndRetransmittedUntilTheCap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
-	a := New(t0, DefaultConfig(), Params{Role: Controlling, Local: NewCredentials(rng),
-		Remote: NewCredentials(rng), TieBreaker: 1, TxTag: 1, Rand: rng})
+	a := New(t0, ice.DefaultConfig(), Params{Role: ice.Controlling, Local: ice.NewCredentials(rng),
+		Remote: ice.NewCredentials(rng), TieBreaker: 1, TxTag: 1, Rand: rng})
 	must(t, a.AddLocalCandidate(t0, host(addrA)))
 	other := netip.MustParseAddrPort("10.0.0.3:6000")
 	must(t, a.AddRemoteCandidate(t0, host(addrB)))
 	c := host(other)
 	c.Priority-- // ranks second
 	must(t, a.AddRemoteCandidate(t0, c))
-	l := &lockstep{a: a, b: New(t0, DefaultConfig(), Params{Rand: rng}), now: t0}
+	l := &lockstep{a: a, b: New(t0, ice.DefaultConfig(), Params{Rand: rng}), now: t0}
 	l.runUntil(t, t0.Add(time.Minute))
 
 	// 250 ms RTO doubling to a 2 s cap, 9 sends; the second pair one Ta later.
@@ -178,7 +179,7 @@ func TestChecksArePacedAtTaAndRetransmittedUntilTheCap(t *testing.T) {
 		t.Fatalf("check schedule (-want +got):\n%s", diff)
 	}
 	// The last pair gives up one capped RTO after its last send.
-	if len(l.events[0]) != 1 || l.events[0][0].Reason != ChecksFailed || l.evAt[0][0] != 11800+2000 {
+	if len(l.events[0]) != 1 || l.events[0][0].Reason != ice.ChecksFailed || l.evAt[0][0] != 11800+2000 {
 		t.Fatalf("events %v at %v, want ChecksFailed at 13800 ms", l.events[0], l.evAt[0])
 	}
 }
@@ -193,7 +194,7 @@ func sortSent(s []sent) {
 
 func TestCandidateTimeoutFiresExactlyTenSecondsAfterCreation(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
-	a := New(t0, DefaultConfig(), Params{Rand: rng, Local: NewCredentials(rng), Remote: NewCredentials(rng)})
+	a := New(t0, ice.DefaultConfig(), Params{Rand: rng, Local: ice.NewCredentials(rng), Remote: ice.NewCredentials(rng)})
 	d, reason, ok := a.PollTimeout()
 	if !ok || !d.Equal(t0.Add(10*time.Second)) || reason != "ice: candidate-timeout" {
 		t.Fatalf("PollTimeout = %v %q %v", d.Sub(t0), reason, ok)
@@ -203,13 +204,13 @@ func TestCandidateTimeoutFiresExactlyTenSecondsAfterCreation(t *testing.T) {
 		t.Fatal("failed early")
 	}
 	a.HandleTimeout(d)
-	if e, _ := a.PollEvent(); e.Kind != EventFailed || e.Reason != CandidateTimeout {
+	if e, _ := a.PollEvent(); e.Kind != EventFailed || e.Reason != ice.CandidateTimeout {
 		t.Fatalf("event %+v", e)
 	}
 }
 
 func TestConnectedPathIsProbedEveryIntervalAndFailsExactlyAtProbeTimeout(t *testing.T) {
-	a, b := newPair(t, Config{})
+	a, b := newPair(t, ice.Config{})
 	l := &lockstep{a: a, b: b, now: t0, deliver: true}
 	l.runUntil(t, t0.Add(5*time.Second))
 	if len(l.events[0]) != 1 || l.events[0][0].Kind != EventConnected {
@@ -242,13 +243,13 @@ func TestConnectedPathIsProbedEveryIntervalAndFailsExactlyAtProbeTimeout(t *test
 	if diff := cmp.Diff(wantProbes, probes); diff != "" {
 		t.Fatalf("probe schedule (-want +got):\n%s", diff)
 	}
-	if got := l.events[0][len(l.events[0])-1]; got.Reason != ProbeTimeout || l.evAt[0][len(l.evAt[0])-1] != lastAnswer+15000 {
+	if got := l.events[0][len(l.events[0])-1]; got.Reason != ice.ProbeTimeout || l.evAt[0][len(l.evAt[0])-1] != lastAnswer+15000 {
 		t.Fatalf("last event %+v at %d ms, want ProbeTimeout at %d ms", got, l.evAt[0][len(l.evAt[0])-1], lastAnswer+15000)
 	}
 }
 
 func TestIdleTimingStartsAfterIdleAfterAndTrafficRestoresActiveTiming(t *testing.T) {
-	a, b := newPair(t, Config{})
+	a, b := newPair(t, ice.Config{})
 	l := &lockstep{a: a, b: b, now: t0, deliver: true}
 	l.runUntil(t, t0.Add(time.Second))
 	connectedAt := l.evAt[0][0]
@@ -289,7 +290,7 @@ func TestIdleTimingStartsAfterIdleAfterAndTrafficRestoresActiveTiming(t *testing
 }
 
 func TestResponsesAreAcceptedOnlyFromTheRequestDestinationWithIntegrity(t *testing.T) {
-	a, b := newPair(t, Config{})
+	a, b := newPair(t, ice.Config{})
 	a.HandleTimeout(t0)
 	tx, ok := a.PollTransmit()
 	if !ok {
@@ -322,7 +323,7 @@ func TestResponsesAreAcceptedOnlyFromTheRequestDestinationWithIntegrity(t *testi
 }
 
 func TestAPeerReflexiveCandidateIsLearnedFromACheck(t *testing.T) {
-	a, b := newPair(t, Config{})
+	a, b := newPair(t, ice.Config{})
 	b.HandleTimeout(t0)
 	tx, _ := b.PollTransmit()
 	var m stun.Message
@@ -340,7 +341,7 @@ func TestAPeerReflexiveCandidateIsLearnedFromACheck(t *testing.T) {
 }
 
 func TestCredentialsCarryEnoughRandomness(t *testing.T) {
-	c := NewCredentials(rand.New(rand.NewPCG(1, 2)))
+	c := ice.NewCredentials(rand.New(rand.NewPCG(1, 2)))
 	// 6 bits per ice-char: 8 chars = 48 bits >= 24, 24 chars = 144 >= 128.
 	if len(c.Ufrag)*6 < 24 || len(c.Pwd)*6 < 128 || !c.Valid() {
 		t.Fatalf("%+v", c)
@@ -352,8 +353,8 @@ func TestCredentialsCarryEnoughRandomness(t *testing.T) {
 // later: no burst to catch up, and no deadline left in the past.
 func TestALateTimeoutRetransmitsACheckOnceAndReschedulesFromNow(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
-	a := New(t0, DefaultConfig(), Params{Role: Controlling, Local: NewCredentials(rng),
-		Remote: NewCredentials(rng), TieBreaker: 1, TxTag: 1, Rand: rng})
+	a := New(t0, ice.DefaultConfig(), Params{Role: ice.Controlling, Local: ice.NewCredentials(rng),
+		Remote: ice.NewCredentials(rng), TieBreaker: 1, TxTag: 1, Rand: rng})
 	must(t, a.AddLocalCandidate(t0, host(addrA)))
 	must(t, a.AddRemoteCandidate(t0, host(addrB)))
 	a.HandleTimeout(t0) // the first check

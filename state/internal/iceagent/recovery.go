@@ -1,6 +1,10 @@
-package ice
+package iceagent
 
-import "time"
+import (
+	"time"
+
+	"github.com/peerlink/peerlink/state/ice"
+)
 
 // This file holds recovery: what the agent does when the selected pair
 // loses one of its candidates (our relay's allocation was withdrawn or
@@ -54,7 +58,7 @@ func (a *Agent) Recovering() bool { return a.recovering }
 // to the best pair that ever succeeded, however long ago it answered
 // (failing is the alternative), or fails now with reason. It reports
 // whether the agent failed.
-func (a *Agent) SetRecovery(now time.Time, on bool, reason FailReason) bool {
+func (a *Agent) SetRecovery(now time.Time, on bool, reason ice.FailReason) bool {
 	a.noRecovery = !on
 	if on || !a.recovering || a.failed != 0 {
 		return false
@@ -72,7 +76,7 @@ func (a *Agent) SetRecovery(now time.Time, on bool, reason FailReason) bool {
 // loseSelected follows the loss of the selected pair when no succeeded
 // pair is left: recover, or fail with reason when recovery is off. The
 // caller has removed the pair already; lost is its path.
-func (a *Agent) loseSelected(lost Path, reason FailReason) {
+func (a *Agent) loseSelected(lost ice.Path, reason ice.FailReason) {
 	a.selected = nil
 	if a.noRecovery {
 		a.fail(reason)

@@ -1,4 +1,4 @@
-package ice
+package iceagent
 
 import (
 	"encoding/binary"
@@ -7,14 +7,15 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
 // Params are what one agent needs besides the shared Config.
 type Params struct {
-	Role Role
+	Role ice.Role
 	// Local are our credentials; Remote the peer's, from signalling.
-	Local, Remote Credentials
+	Local, Remote ice.Credentials
 	// TieBreaker settles role conflicts; draw it from the seeded source.
 	TieBreaker uint64
 	// TxTag becomes the first four bytes of every transaction ID the agent
@@ -31,21 +32,17 @@ type Params struct {
 // path. It is sans-IO like the Node that owns it: inputs take now, outputs
 // are polled.
 //
-// Method groups: getters (Role, Selected, Recovering, Failure, Stats,
-// Credentials); inputs (HandleRequest, HandleResponse, HandleTimeout);
-// commands (AddLocalCandidate, AddReflexiveCandidate, AddRemoteCandidate, RemoveRemoteCandidate,
-// RemoveLocalCandidate, SetRecovery, NotifyAppTraffic); outputs (PollTransmit, PollEvent, PollTimeout). Any
-// input or command may add output; drain it after each.
+// The package documentation lists its methods by group.
 type Agent struct {
-	cfg        Config
+	cfg        ice.Config
 	rng        *rand.Rand
-	role       Role
+	role       ice.Role
 	tieBreaker uint64
 	txTag      uint32
-	local      Credentials
-	remote     Credentials
+	local      ice.Credentials
+	remote     ice.Credentials
 	createdAt  time.Time
-	failed     FailReason
+	failed     ice.FailReason
 
 	locals []stunmsg.Candidate // base candidates only: host and relay
 	// reflexive: our server-reflexive candidates, not paired (valid.go).
@@ -77,7 +74,7 @@ type Agent struct {
 	txHead    int
 	events    []Event
 	evHead    int
-	stats     Stats
+	stats     ice.Stats
 	rtt       rttEstimator
 	// lastAnswerAt: the last authenticated answer to a check or probe.
 	lastAnswerAt time.Time
@@ -86,7 +83,7 @@ type Agent struct {
 	// checking for a new one (recovery.go); recoverReason is what it fails
 	// with if none comes. noRecovery: the owner turned recovery off.
 	recovering    bool
-	recoverReason FailReason
+	recoverReason ice.FailReason
 	noRecovery    bool
 	// roam: the peer withdrew the selected pair's remote candidate
 	// (roam.go).
@@ -94,7 +91,7 @@ type Agent struct {
 }
 
 // New creates an agent. The config must be complete (Config.WithDefaults).
-func New(now time.Time, cfg Config, p Params) *Agent {
+func New(now time.Time, cfg ice.Config, p Params) *Agent {
 	if p.Rand == nil {
 		panic("ice: nil Rand")
 	}
@@ -105,21 +102,21 @@ func New(now time.Time, cfg Config, p Params) *Agent {
 }
 
 // Role is the current role; a role conflict may have changed it.
-func (a *Agent) Role() Role { return a.role }
+func (a *Agent) Role() ice.Role { return a.role }
 
 // Credentials returns our and the peer's credentials.
-func (a *Agent) Credentials() (local, remote Credentials) { return a.local, a.remote }
+func (a *Agent) Credentials() (local, remote ice.Credentials) { return a.local, a.remote }
 
 // Selected returns the path in use, if any.
-func (a *Agent) Selected() (Path, bool) {
+func (a *Agent) Selected() (ice.Path, bool) {
 	if a.selected == nil {
-		return Path{}, false
+		return ice.Path{}, false
 	}
 	return a.selected.path(), true
 }
 
 // Failure returns why the agent failed, or 0 while it has not.
-func (a *Agent) Failure() FailReason { return a.failed }
+func (a *Agent) Failure() ice.FailReason { return a.failed }
 
 // Idle reports whether the selected path runs on idle timing.
 func (a *Agent) Idle() bool { return a.live.idle }
@@ -156,13 +153,13 @@ func (a *Agent) PollEvent() (Event, bool) {
 
 // Abort fails the agent with reason r (EventFailed) unless it has failed
 // already; the Node uses it when it finds the agent's state inconsistent.
-func (a *Agent) Abort(r FailReason) {
+func (a *Agent) Abort(r ice.FailReason) {
 	if a.failed == 0 {
 		a.fail(r)
 	}
 }
 
-func (a *Agent) fail(r FailReason) {
+func (a *Agent) fail(r ice.FailReason) {
 	if a.failed != 0 {
 		panic(fmt.Sprintf("ice: failing twice (%v after %v)", r, a.failed))
 	}

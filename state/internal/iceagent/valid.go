@@ -1,9 +1,10 @@
-package ice
+package iceagent
 
 import (
 	"net/netip"
 	"slices"
 
+	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
@@ -43,7 +44,7 @@ func (a *Agent) AddReflexiveCandidate(c stunmsg.Candidate) error {
 		return ErrCandidateType
 	}
 	if !c.Addr.IsValid() {
-		return ErrInvalidCandidate
+		return ice.ErrInvalidCandidate
 	}
 	for _, r := range a.reflexive {
 		if r.Addr == c.Addr {
@@ -51,7 +52,7 @@ func (a *Agent) AddReflexiveCandidate(c stunmsg.Candidate) error {
 		}
 	}
 	if len(a.reflexive) >= a.cfg.MaxLocalCandidates {
-		return ErrTooManyCandidates
+		return ice.ErrTooManyCandidates
 	}
 	a.reflexive = append(a.reflexive, c)
 	a.reprioritise()

@@ -1,8 +1,9 @@
-package ice
+package iceagent
 
 import (
 	"time"
 
+	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/timer"
 )
 
@@ -80,7 +81,7 @@ func (a *Agent) candidateDeadline() (time.Time, bool) {
 	return a.createdAt.Add(a.cfg.CandidateTimeout), !a.hadPair
 }
 
-func (a *Agent) candidateTimeout(time.Time) { a.fail(CandidateTimeout) }
+func (a *Agent) candidateTimeout(time.Time) { a.fail(ice.CandidateTimeout) }
 
 // retransmitDeadline is the earliest retransmission of a check in flight.
 func (a *Agent) retransmitDeadline() (time.Time, bool) {
