@@ -230,4 +230,7 @@ var (
 	// ErrTooManyCandidates: AddRemoteCandidate beyond
 	// ice.Config.MaxRemoteCandidates.
 	ErrTooManyCandidates = ice.ErrTooManyCandidates
+	// ErrInvalidCandidate: AddRemoteCandidate with an address no path can
+	// use (unspecified, multicast, port 0).
+	ErrInvalidCandidate = ice.ErrInvalidCandidate
 )
