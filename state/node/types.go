@@ -231,6 +231,6 @@ var (
 	// ice.Config.MaxRemoteCandidates.
 	ErrTooManyCandidates = ice.ErrTooManyCandidates
 	// ErrInvalidCandidate: AddRemoteCandidate with an address no path can
-	// use (unspecified, multicast, port 0).
+	// use (invalid or unspecified, or port 0).
 	ErrInvalidCandidate = ice.ErrInvalidCandidate
 )
