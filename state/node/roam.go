@@ -184,13 +184,23 @@ func (n *Node) moveRelays(now time.Time, from, to netip.AddrPort) error {
 			}
 			return true
 		})
-		// The move keeps all but the local address: timers, families and
-		// the server's alternate.
+		// The move keeps all but the address that moved: timers,
+		// transport, families and the server's alternate. r.local is the
+		// server's address or, when the alternate won the race, the
+		// alternate's; whichever was from is to now, the other stays.
+		local, altLocal := id.Local, id.AlternateLocal
+		if local == from {
+			local = to
+		}
+		if altLocal == from {
+			altLocal = to
+		}
 		keep := func(i *turn.Identity, c *turn.Config) {
 			*c = old
-			i.Family, i.Alternate, i.AlternateLocal = id.Family, id.Alternate, id.AlternateLocal
+			i.Transport, i.Family = id.Transport, id.Family
+			i.Alternate, i.AlternateLocal = id.Alternate, altLocal
 		}
-		if err := n.AddRelay(now, id.Server, to, id.Username, id.Password, keep); err != nil {
+		if err := n.AddRelay(now, id.Server, local, id.Username, id.Password, keep); err != nil {
 			return err
 		}
 	}
