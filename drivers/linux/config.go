@@ -1,5 +1,7 @@
 package linux
 
+import "github.com/peerlink/peerlink/state/pump"
+
 // Config tunes a Conn. The zero value enables every offload the kernel
 // supports. The kernel queue budget lives in the pump, which reads
 // Conn.UnsentBytes.
@@ -48,5 +50,5 @@ const (
 	maxSegments = 64
 	// RecvBufferSize is the receive buffer each Message should provide: the
 	// largest datagram, or GRO super-datagram, the kernel hands over.
-	RecvBufferSize = 1 << 16
+	RecvBufferSize = pump.DefaultRecvBufferSize
 )

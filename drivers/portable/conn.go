@@ -53,7 +53,7 @@ var ErrMessageTooLarge = errors.New("portable: datagram too large")
 
 // RecvBufferSize is the buffer a received Message should provide to hold any
 // UDP datagram; a shorter one silently loses the tail of a larger datagram.
-const RecvBufferSize = 1 << 16
+const RecvBufferSize = pump.DefaultRecvBufferSize
 
 // Stats are the Conn's counters since it was created.
 type Stats struct {

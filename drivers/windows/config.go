@@ -1,5 +1,7 @@
 package windows
 
+import "github.com/peerlink/peerlink/state/pump"
+
 // Config tunes a Conn. The zero value uses USO where the stack offers it and
 // leaves URO off.
 type Config struct {
@@ -18,5 +20,5 @@ const (
 	// maxSegments is the most datagrams one send carries, as on Linux.
 	maxSegments = 64
 	// RecvBufferSize is the buffer each received Message should provide.
-	RecvBufferSize = 1 << 16
+	RecvBufferSize = pump.DefaultRecvBufferSize
 )
