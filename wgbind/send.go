@@ -9,11 +9,13 @@ import (
 )
 
 // sendAll sends every payload in order, in one hand-over to the Driver per
-// try, waiting out back-pressure for at most sendWait in all, as a sender
-// on a full socket would wait.
+// try, waiting out back-pressure for at most sendWait from the first
+// push-back, as a sender on a full socket would wait.
 func (b *Bind) sendAll(id node.ConnID, payloads [][]byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), b.sendWait)
-	defer cancel()
+	// The deadline is made only when the queue pushes back: most calls
+	// are taken whole at once, and a context with a timer per call costs
+	// wireguard-go's sending goroutine more than the hand-over itself.
+	ctx := context.Background()
 	for len(payloads) > 0 {
 		n, err := b.d.SendBatch(ctx, id, payloads)
 		payloads = payloads[n:]
@@ -22,6 +24,11 @@ func (b *Bind) sendAll(id node.ConnID, payloads [][]byte) error {
 		}
 		if !errors.Is(err, gso.ErrQueueFull) {
 			return err
+		}
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, b.sendWait)
+			defer cancel()
 		}
 		if werr := b.d.WaitWritable(ctx); werr != nil {
 			return err
