@@ -133,6 +133,37 @@ func (n *Node) releasePeers(c *conn) {
 	n.reindexRelay(r)
 }
 
+// peerRefused forgets what r's client gave up (EventPeerFailed: the
+// server refused a permission or a channel, or never answered for it): the
+// client dropped it from its table, so the counts here must drop it too,
+// or permit and bindChannel would take it for granted and never ask
+// again. That happened after a restart of coturn, which answers a
+// permission or channel refresh for an allocation it lost with 400: the
+// re-allocation then asked for nothing, and a path between two relayed
+// addresses on the server's one IP, whose permission every later check
+// counted as held, stayed silent until the connection failed.
+func (n *Node) peerRefused(r *relay, e turn.Event) {
+	if e.Channel != 0 {
+		ch := netip.AddrPortFrom(e.Peer.Addr().Unmap(), e.Peer.Port())
+		delete(r.chans, ch)
+		n.order.Ascend(func(id ConnID) bool {
+			if c := n.conns[id]; c.relay == r && c.channel == ch {
+				c.channel = netip.AddrPort{}
+			}
+			return true
+		})
+		return
+	}
+	ip := e.Peer.Addr().Unmap()
+	delete(r.perms, ip)
+	n.order.Ascend(func(id ConnID) bool {
+		if c := n.conns[id]; c.relay == r {
+			c.permIPs = slices.DeleteFunc(c.permIPs, func(x netip.Addr) bool { return x == ip })
+		}
+		return true
+	})
+}
+
 // channelOnIP: some connection keeps a channel to ip on r.
 func (n *Node) channelOnIP(r *relay, ip netip.Addr) bool {
 	// peerlink:order-independent: only whether one exists comes out.
