@@ -38,7 +38,7 @@ func TestAfterCoturnRestartsAConnectionFromRelayToRelayMovesToNewAllocations(t *
 		t.Skip("restarts coturn and waits for the connection to move; skipped with -short")
 	}
 	t.Parallel()
-	carriedOverARestart(t, realturn.Coturn(t, realturn.CoturnConfig{Extra: []string{"--verbose"}}), true)
+	carriedOverARestart(t, realturn.Coturn(t, realturn.CoturnConfig{}), true)
 }
 
 // carriedOverARestart connects two Nodes only through srv, with the TURN
