@@ -51,8 +51,8 @@ func (n *Node) send(c *conn, src, dst netip.AddrPort, b []byte, class gso.Class)
 }
 
 // permit asks c's relay for a permission toward addr's IP, once per
-// connection and IP; the relay keeps it refreshed until no connection
-// needs it.
+// connection and IP while the client keeps it (peerRefused forgets one it
+// gave up); the relay keeps it refreshed until no connection needs it.
 func (n *Node) permit(c *conn, addr netip.AddrPort) {
 	r := c.relay
 	if r == nil {
