@@ -71,6 +71,12 @@ type Config struct {
 	PadChannelData bool
 	// Software, when set, is sent in every response.
 	Software string
+	// NoAllocationCode, when set, is the error code CreatePermission and
+	// ChannelBind from a 5-tuple without an allocation get, instead of
+	// RFC 8656's 437: coturn 4.6 answers them with 400 (measured in
+	// tests/relay after a restart), so a client cannot tell the refusal
+	// of a peer from the loss of its allocation.
+	NoAllocationCode int
 
 	// PermissionLifetime and ChannelLifetime override RFC 8656's fixed
 	// 300 s and 600 s, as operators do (coturn --permission-lifetime,

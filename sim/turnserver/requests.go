@@ -57,6 +57,10 @@ func (s *Server) request(t fiveTuple, m *stun.Message) {
 		return
 	}
 	a := s.lookup(t)
+	if a == nil && s.cfg.NoAllocationCode != 0 && m.Type.Method != stun.MethodRefresh {
+		s.replyError(t, m, key, stun.ErrorCode(s.cfg.NoAllocationCode), "No Allocation")
+		return
+	}
 	if a == nil {
 		s.replyError(t, m, key, stun.CodeAllocMismatch, "Allocation Mismatch")
 		return

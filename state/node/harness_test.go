@@ -58,6 +58,13 @@ type pairHarness struct {
 	relayTweak func(*turnserver.Config)
 	// relayedIP, when set, is the server's relayed IP other than relayIP.
 	relayedIP netip.Addr
+	// restartTweak, when set, adjusts the configuration of the server
+	// restartRelay starts.
+	restartTweak func(*turnserver.Config)
+	// serverOnly drops what a node sends to a relayed address from its
+	// own: each side reaches the relay server and nothing else, so a
+	// relayed path runs between the two relayed addresses.
+	serverOnly bool
 	// blockDirect drops every datagram between the nodes' own addresses,
 	// as a firewall between them would; the relay is still reachable.
 	blockDirect bool
@@ -261,6 +268,12 @@ func (h *pairHarness) step() bool {
 // the network drops it.
 func (h *pairHarness) deliver(at time.Time, p packet) {
 	if h.relay != nil && (p.dst.Addr() == relayIP || p.dst.Addr() == h.relayedIP) {
+		if h.serverOnly && p.from != fromRelay && p.dst != relayAddr {
+			if !h.quiet {
+				h.logf("relayed address lost %s", describe(p.b))
+			}
+			return
+		}
 		if !h.cut && !h.relayDown {
 			h.relay.HandleDatagram(at, p.src, p.dst, p.b)
 			h.drainRelay()

@@ -53,10 +53,14 @@ func newRelayOnlyPair(t *testing.T, seed uint64, relay [2]bool, cfg turn.Config)
 // to the old relayed addresses is dropped. The clients learn it from the
 // 437 to their next Refresh.
 func (h *pairHarness) restartRelay() {
-	srv, err := turnserver.New(turnserver.Config{
+	cfg := turnserver.Config{
 		Realm: "test", Users: []turnserver.Credential{{Username: relayUser, Password: relayPassword}},
 		RelayAddr: relayIP, Rand: rand.New(rand.NewPCG(8, 8)),
-	})
+	}
+	if h.restartTweak != nil {
+		h.restartTweak(&cfg)
+	}
+	srv, err := turnserver.New(cfg)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -213,6 +213,7 @@ func (n *Node) relayEvent(r *relay, e turn.Event) {
 	case turn.EventClosed:
 		n.removeRelay(r)
 	case turn.EventPeerFailed:
+		n.peerRefused(r, e)
 		if base, ok := r.baseFor(e.Peer); ok {
 			n.forConnsOn(r, func(c *conn) { c.agent.FailPairs(n.now, base, e.Peer.Addr()) })
 		}

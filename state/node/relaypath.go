@@ -51,8 +51,8 @@ func (n *Node) send(c *conn, src, dst netip.AddrPort, b []byte, class gso.Class)
 }
 
 // permit asks c's relay for a permission toward addr's IP, once per
-// connection and IP; the relay keeps it refreshed until no connection
-// needs it.
+// connection and IP while the client keeps it (peerRefused forgets one it
+// gave up); the relay keeps it refreshed until no connection needs it.
 func (n *Node) permit(c *conn, addr netip.AddrPort) {
 	r := c.relay
 	if r == nil {
@@ -131,6 +131,37 @@ func (n *Node) releasePeers(c *conn) {
 	n.releaseChannel(c)
 	n.relayTransmits(r)
 	n.reindexRelay(r)
+}
+
+// peerRefused forgets what r's client gave up (EventPeerFailed: the
+// server refused a permission or a channel, or never answered for it): the
+// client dropped it from its table, so the counts here must drop it too,
+// or permit and bindChannel would take it for granted and never ask
+// again. That happened after a restart of coturn, which answers a
+// permission or channel refresh for an allocation it lost with 400: the
+// re-allocation then asked for nothing, and a path between two relayed
+// addresses on the server's one IP, whose permission every later check
+// counted as held, stayed silent until the connection failed.
+func (n *Node) peerRefused(r *relay, e turn.Event) {
+	if e.Channel != 0 {
+		ch := netip.AddrPortFrom(e.Peer.Addr().Unmap(), e.Peer.Port())
+		delete(r.chans, ch)
+		n.order.Ascend(func(id ConnID) bool {
+			if c := n.conns[id]; c.relay == r && c.channel == ch {
+				c.channel = netip.AddrPort{}
+			}
+			return true
+		})
+		return
+	}
+	ip := e.Peer.Addr().Unmap()
+	delete(r.perms, ip)
+	n.order.Ascend(func(id ConnID) bool {
+		if c := n.conns[id]; c.relay == r {
+			c.permIPs = slices.DeleteFunc(c.permIPs, func(x netip.Addr) bool { return x == ip })
+		}
+		return true
+	})
 }
 
 // channelOnIP: some connection keeps a channel to ip on r.

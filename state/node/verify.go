@@ -74,7 +74,11 @@ func (n *Node) silent(c *conn) bool {
 // agent's timers ran: losing a probe is a timer.
 func (n *Node) verifyRelayUnder(c *conn) {
 	r := c.relay
-	if r == nil || !r.allocated() || !c.connected {
+	if r == nil || !r.allocated() {
+		return
+	}
+	if !c.connected {
+		n.verifyRelayUnderLost(c, r)
 		return
 	}
 	if !r.isBase(c.path.Src()) && c.path.Remote.Type != stunmsg.Relay {
@@ -90,6 +94,34 @@ func (n *Node) verifyRelayUnder(c *conn) {
 	reinstalled := r.isBase(c.path.Src()) && r.client.Reinstall(n.now, c.path.Dst())
 	if r.client.Verify(n.now) || reinstalled {
 		// Both only queue requests: no event to follow.
+		n.relayTransmits(r)
+		n.reindexRelay(r)
+	}
+}
+
+// verifyRelayUnderLost is verifyRelayUnder for a connection recovering a
+// lost path (c.path is the lost one). A restart takes both sides'
+// allocations on a server, but each side learns of its own loss only
+// from its own path's silence, and the side that re-allocates first
+// withdraws its relay candidate: the peer's path is then lost by that
+// withdrawal before its own probe counts as lost, and with no selected
+// path nothing would verify the peer's own dead allocation. Its checks
+// from there would vanish at the server until the probe timeout failed
+// the connection (RelayLost; against pion/turn about one restart in six
+// with both sides relay-only). So the lost path counts as silent since
+// its last answer, and one that touched a relay verifies our allocation
+// once ProbeLossAfter has passed, unless it left from a relayed address
+// of ours that was already replaced: that allocation's loss is known.
+func (n *Node) verifyRelayUnderLost(c *conn, r *relay) {
+	heard, ok := c.agent.LostPathHeardAt()
+	if !ok || n.now.Before(heard.Add(n.cfg.ICE.ProbeLossAfter)) {
+		return
+	}
+	ours := c.path.Local.Type == stunmsg.Relay
+	if ours && !r.isBase(c.path.Src()) || !ours && c.path.Remote.Type != stunmsg.Relay {
+		return
+	}
+	if r.client.Verify(n.now) {
 		n.relayTransmits(r)
 		n.reindexRelay(r)
 	}

@@ -18,12 +18,21 @@ import (
 type firewall struct {
 	*linux.Conn
 	blocked atomic.Pointer[netip.AddrPort]
+	// only, when set, is the one address let through (a relay-only peer,
+	// as behind a symmetric NAT whose peer is too: it reaches its TURN
+	// server and nothing else, not even the peer's relayed address).
+	only    atomic.Pointer[netip.AddrPort]
 	dropped atomic.Int64
 }
 
 func (f *firewall) block(a netip.AddrPort) { f.blocked.Store(&a) }
 
+func (f *firewall) allowOnly(a netip.AddrPort) { f.only.Store(&a) }
+
 func (f *firewall) isBlocked(a netip.AddrPort) bool {
+	if o := f.only.Load(); o != nil && *o != a {
+		return true
+	}
 	b := f.blocked.Load()
 	return b != nil && *b == a
 }

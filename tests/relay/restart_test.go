@@ -10,13 +10,19 @@ import (
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/node"
+	"github.com/peerlink/peerlink/state/stunmsg"
 	"github.com/peerlink/peerlink/state/turn"
 	"github.com/peerlink/peerlink/tests/internal/realturn"
 )
 
 func TestAfterPionTurnRestartsARelayOnlyConnectionMovesToNewAllocations(t *testing.T) {
 	t.Parallel()
-	carriedOverARestart(t, realturn.Pion(t, realturn.PionConfig{}))
+	carriedOverARestart(t, realturn.Pion(t, realturn.PionConfig{}), false)
+}
+
+func TestAfterPionTurnRestartsAConnectionFromRelayToRelayMovesToNewAllocations(t *testing.T) {
+	t.Parallel()
+	carriedOverARestart(t, realturn.Pion(t, realturn.PionConfig{}), true)
 }
 
 func TestAfterCoturnRestartsARelayOnlyConnectionMovesToNewAllocations(t *testing.T) {
@@ -24,7 +30,15 @@ func TestAfterCoturnRestartsARelayOnlyConnectionMovesToNewAllocations(t *testing
 		t.Skip("restarts coturn and waits for the connection to move; skipped with -short")
 	}
 	t.Parallel()
-	carriedOverARestart(t, realturn.Coturn(t, realturn.CoturnConfig{}))
+	carriedOverARestart(t, realturn.Coturn(t, realturn.CoturnConfig{}), false)
+}
+
+func TestAfterCoturnRestartsAConnectionFromRelayToRelayMovesToNewAllocations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts coturn and waits for the connection to move; skipped with -short")
+	}
+	t.Parallel()
+	carriedOverARestart(t, realturn.Coturn(t, realturn.CoturnConfig{}), true)
 }
 
 // carriedOverARestart connects two Nodes only through srv, with the TURN
@@ -34,11 +48,24 @@ func TestAfterCoturnRestartsARelayOnlyConnectionMovesToNewAllocations(t *testing
 // about it; the connection must find out from its own silence, move both
 // sides to new allocations (PathChanged, never Failed) and carry data
 // again well within the probe timeout.
-func carriedOverARestart(t *testing.T, srv *realturn.Server) {
+//
+// Without relayToRelay each side may reach the other's relayed address
+// from its host address, so the paths cross one allocation each. With it
+// both sides reach only the server: the one path runs from a's relayed
+// address to b's, through both allocations, and both relayed addresses
+// share the server's IP (one permission each way covers old and new).
+func carriedOverARestart(t *testing.T, srv *realturn.Server, relayToRelay bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a, b := startPeerWith(t, ctx, "a", turn.Config{}), startPeerWith(t, ctx, "b", turn.Config{})
-	connectRelayed(t, ctx, srv, a, b)
+	if relayToRelay {
+		a.fw.allowOnly(srv.Addr)
+		b.fw.allowOnly(srv.Addr)
+	}
+	paths := connectRelayed(t, ctx, srv, a, b)
+	if relayToRelay && (paths[0].Local.Type != stunmsg.Relay || paths[0].Remote.Type != stunmsg.Relay) {
+		t.Fatalf("a connected on %v, not relay to relay", paths[0])
+	}
 
 	go func() {
 		buf := make([]byte, 200)
@@ -75,6 +102,15 @@ func carriedOverARestart(t *testing.T, srv *realturn.Server) {
 	}
 	srv.Restart()
 	restarted := time.Now()
+	defer func() {
+		if !t.Failed() {
+			return
+		}
+		for _, p := range []*peer{a, b} {
+			rs, _ := p.d.RelayStats(context.Background(), srv.Addr)
+			t.Logf("%s %s: relay %v %+v", srv.Name, p.name, rs.State, rs.Client)
+		}
+	}()
 	timeout := ice.DefaultConfig().ProbeTimeout
 	for _, p := range []*peer{a, b} {
 		e := p.await(t, timeout, "a path change", func(e node.Event) bool { _, ok := e.(node.PathChanged); return ok })
@@ -88,10 +124,21 @@ func carriedOverARestart(t *testing.T, srv *realturn.Server) {
 			break
 		}
 	}
+	shape := "host-relay"
+	if relayToRelay {
+		shape = "relay-relay"
+	}
 	if resumed == 0 {
+		for _, p := range []*peer{a, b} {
+			rs, _ := p.d.RelayStats(ctx, srv.Addr)
+			t.Logf("%s %s: relay %v %+v", srv.Name, p.name, rs.State, rs.Client)
+			for _, e := range p.drainEvents() {
+				t.Logf("%s %s: %v", srv.Name, p.name, e)
+			}
+		}
 		t.Fatalf("%s: data did not flow again within %v of the restart (b has %d, had %d)", srv.Name, timeout, b.count.Load(), before)
 	}
-	t.Logf("%s: data flowing again %v after the restart", srv.Name, resumed.Round(time.Millisecond))
+	t.Logf("relay-restart server=%s path=%s gap=%v", srv.Name, shape, resumed.Round(time.Millisecond))
 	if resumed > timeout/2 {
 		t.Errorf("%s: data flowed again only %v after the restart, want within half the probe timeout (%v)", srv.Name, resumed, timeout/2)
 	}

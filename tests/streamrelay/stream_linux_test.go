@@ -161,12 +161,34 @@ func TestATLSRelayWhoseKeyMatchesNoPinIsNeverUsed(t *testing.T) {
 }
 
 func TestAConnectionThroughACoturnRelayOverTCPSurvivesTheRelaysRestart(t *testing.T) {
-	survivesRestart(t, node.TCP)
+	survivesRestart(t, node.TCP, bHost)
 }
 
 func TestAConnectionThroughACoturnRelayOverTLSSurvivesTheRelaysRestart(t *testing.T) {
-	survivesRestart(t, node.TLS)
+	survivesRestart(t, node.TLS, bHost)
 }
+
+func TestAConnectionFromACoturnRelayOverTCPToOneOverUDPSurvivesTheRelaysRestart(t *testing.T) {
+	survivesRestart(t, node.TCP, bRelayUDP)
+}
+
+func TestAConnectionBetweenTwoCoturnRelaysOverTCPSurvivesTheRelaysRestart(t *testing.T) {
+	survivesRestart(t, node.TCP, bBlocked)
+}
+
+// How b reaches a's relay in survivesRestart.
+type bLayout string
+
+const (
+	// bHost: b's UDP is open, it relays over UDP and signals its host
+	// candidate, so its path runs from its host address to a's relayed one.
+	bHost bLayout = "host"
+	// bRelayUDP: as bHost, but b signals only its relay candidate: the
+	// path runs between the two relayed addresses.
+	bRelayUDP bLayout = "relay-udp"
+	// bBlocked: b's UDP is blocked too and it relays over a's transport.
+	bBlocked bLayout = "relay-blocked"
+)
 
 // survivesRestart connects a, whose UDP is blocked, through its relay over
 // transport to b on an open network (b reaches a's relayed address from
@@ -174,20 +196,24 @@ func TestAConnectionThroughACoturnRelayOverTLSSurvivesTheRelaysRestart(t *testin
 // datagram every 20 ms from a to b, and restarts coturn: a's stream breaks
 // and its allocation is gone. The connection must move to a new
 // allocation on a new stream and carry data again within half the probe
-// timeout, never fail. (With both peers on relays, the connection fails
-// after both re-allocate, over UDP relays just the same: see the report
-// of the change that added this test.)
-func survivesRestart(t *testing.T, transport node.Transport) {
+// timeout, never fail. layout says how b takes part; in the relay
+// layouts the path runs between the two relayed addresses and both
+// allocations go in the restart.
+func survivesRestart(t *testing.T, transport node.Transport, layout bLayout) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := newWorldBlocking(t, ctx, turn.Config{}, false)
-	w.b.signalHost = true
+	w := newWorldBlocking(t, ctx, turn.Config{}, layout == bBlocked)
+	w.b.signalHost = layout == bHost
 	if err := w.a.addRelay(ctx, w.url(transport), w.roots(), nil); err != nil {
 		t.Fatal(err)
 	}
-	// b has the same server as a UDP relay: a Node without a relay
-	// gives up a lost path at once.
-	if err := w.b.addRelay(ctx, w.url(node.UDP), nil, nil); err != nil {
+	// b has the same server as a relay (a Node without a relay gives up
+	// a lost path at once), over UDP unless its UDP is blocked.
+	bTransport := node.UDP
+	if layout == bBlocked {
+		bTransport = transport
+	}
+	if err := w.b.addRelay(ctx, w.url(bTransport), w.roots(), nil); err != nil {
 		t.Fatal(err)
 	}
 	connect(t, ctx, w.a, w.b)
@@ -236,7 +262,7 @@ func survivesRestart(t *testing.T, transport node.Transport) {
 	}
 	st, _ := w.a.d.Stats(ctx)
 	rs, _ := w.a.d.RelayStats(ctx, w.srvAddr(transport))
-	t.Logf("relay-restart transport=%v gap=%v reallocations(a)=%d streams(a)=%+v", transport,
+	t.Logf("relay-restart transport=%v b=%s gap=%v reallocations(a)=%d streams(a)=%+v", transport, layout,
 		resumed.Round(time.Millisecond), rs.Client.Reallocations, st.Streams)
 	if resumed > timeout/2 {
 		t.Errorf("%v: data flowed again only %v after the restart, want within %v", transport, resumed, timeout/2)

@@ -50,6 +50,18 @@ import (
 // checking for a new one.
 func (a *Agent) Recovering() bool { return a.recovering }
 
+// LostPathHeardAt reports, while the agent recovers, when the lost path
+// last answered: as far as the agent knows it has been silent since. An
+// owner that verifies what lay under the lost path (state/node: its TURN
+// allocation) uses it as SilentSince while a path is selected. ok is false
+// when the agent is not recovering.
+func (a *Agent) LostPathHeardAt() (heard time.Time, ok bool) {
+	if !a.recovering || a.failed != 0 {
+		return time.Time{}, false
+	}
+	return a.live.heardAt, true
+}
+
 // SetRecovery turns recovery on (the default) or off. Off means the owner
 // has nothing to replace a lost local candidate with: its relay is gone
 // for good and no other took over. From then on, a selected pair that
