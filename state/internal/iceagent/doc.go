@@ -13,7 +13,7 @@
 // The Agent is sans-IO like the Node: inputs take now, outputs are polled.
 // Any input or command may add output; drain it after each.
 //
-//   - Getters: Role, Credentials, Selected, Failure, Idle, Recovering,
+//   - Getters: Role, Credentials, Selected, Failure, Idle, Recovering, LostPathHeardAt,
 //     SilentSince, Stats, Remotes, HasLocal, HasRemote, RemotesForgotten,
 //     Reflexive.
 //   - Inputs: HandleRequest, HandleResponse, HandleTimeout.
