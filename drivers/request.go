@@ -138,11 +138,12 @@ func (d *Driver) serve(now time.Time, r *request) (payloads int) {
 	return payloads
 }
 
-// releaseWriters wakes WaitWritable once the pump takes Data again.
+// releaseWriters wakes WaitWritable once the pump takes Data again where
+// it refused it (pump.Pump.Writable).
 func (d *Driver) releaseWriters() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.room != nil && d.pump.DataWritable() && d.pump.StreamWritable() {
+	if d.room != nil && d.pump.Writable() {
 		close(d.room)
 		d.room = nil
 	}

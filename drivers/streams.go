@@ -388,13 +388,6 @@ func (d *Driver) handleStream(m streamMsg) {
 }
 
 // flushStreams hands the pump's stream transmits to their streams, Control
-// first, until one is full; the rest waits in the pump for room.
-func (d *Driver) flushStreams() {
-	for {
-		t, ok := d.pump.PeekStream()
-		if !ok || !d.streams.send(t) {
-			return
-		}
-		d.pump.PollStream()
-	}
-}
+// first; what a full stream refuses waits in the pump for room, and the
+// other streams go on.
+func (d *Driver) flushStreams() { d.pump.FlushStreams(d.streams.send) }

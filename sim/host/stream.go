@@ -52,34 +52,38 @@ func (h *Host) StreamReset(now time.Time, server netip.AddrPort) {
 	_ = h.Do(func(now time.Time, n *node.Node) error { return n.RelayStreamReset(now, server) })
 }
 
-// flushStreams writes the pump's stream transmits on their streams, until
-// one is full: the rest waits in the pump (whose bound then refuses Data,
-// back-pressure to the application) and a wake is set for when that
-// stream has room.
+// flushStreams writes the pump's stream transmits on their streams; what
+// a full stream refuses waits in the pump (whose bound then refuses Data,
+// back-pressure to the application), the other streams go on, and a wake
+// is set for when the first full stream has room.
 func (h *Host) flushStreams(now time.Time) {
-	for {
-		t, ok := h.pump.PeekStream()
-		if !ok {
-			return
-		}
+	var wake time.Time
+	h.pump.FlushStreams(func(t node.Transmit) bool {
 		w := h.streamWriter(t.Dst)
-		if w != nil && !w.Write(now, t.Payload) {
-			at := w.WritableAt(now)
-			if !at.After(now) {
-				at = now.Add(time.Millisecond)
-			}
-			if h.streamTimer == nil {
-				h.streamTimer = h.w.NewTimer(h.nh.Name()+"/stream-writable", h.onStreamWritable)
-			}
-			if cur, pending := h.streamTimer.When(); !pending || at.Before(cur) {
-				h.streamTimer.Reset(at)
-			}
-			return
-		}
 		if w == nil {
 			h.stats.StreamDropped++
+			return true
 		}
-		h.pump.PollStream()
+		if w.Write(now, t.Payload) {
+			return true
+		}
+		at := w.WritableAt(now)
+		if !at.After(now) {
+			at = now.Add(time.Millisecond)
+		}
+		if wake.IsZero() || at.Before(wake) {
+			wake = at
+		}
+		return false
+	})
+	if wake.IsZero() {
+		return
+	}
+	if h.streamTimer == nil {
+		h.streamTimer = h.w.NewTimer(h.nh.Name()+"/stream-writable", h.onStreamWritable)
+	}
+	if cur, pending := h.streamTimer.When(); !pending || wake.Before(cur) {
+		h.streamTimer.Reset(wake)
 	}
 }
 

@@ -23,12 +23,14 @@
 // empty, blocked or held.
 //
 // Relays over TCP or TLS: their transmits skip the queue and wait in a
-// bounded outbox, Control first, for the driver's streams: PeekStream,
-// PollStream, and StreamWritable (Data refused for the outbox would be
-// taken again).
+// bounded outbox, Control first, for the driver's streams: FlushStreams
+// (each stream takes what it can, a full one holds back only its own),
+// PeekStream and PollStream (one at a time), and StreamWritable (Data
+// refused for the outbox would be taken again).
 //
 // Outputs and queries: PollTimeout (the next deadline and why), DataWritable
-// (Data refused for back-pressure would be taken again), WantsWritable,
+// (Data refused for back-pressure would be taken again), Writable (the
+// same for wherever Data was refused: the queue, the outbox), WantsWritable,
 // Stats, Node and Queue. Network changes: SetConn (a rebound socket) and
 // DropFrom (an address the program no longer has).
 //

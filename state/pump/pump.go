@@ -38,6 +38,9 @@ type Pump struct {
 	// recheck is the wait of held Data while the drain rate is unknown.
 	recheck  time.Duration
 	refusals int // Data transmits the queue refused since the caller last looked
+	// queueRefused: the queue refused Data since Writable last reported
+	// room (the stream outbox keeps its own).
+	queueRefused bool
 	// emit is enqueueData as a func value made once, so that a batch
 	// costs no closure.
 	emit node.Emit
@@ -139,8 +142,7 @@ func (p *Pump) enqueueData(t node.Transmit, payloads [][]byte) int {
 	bound := p.dataBound()
 	for i, b := range payloads {
 		if !p.admitDataUnder(bound, len(b)) {
-			p.refusals++
-			p.stats.DataRefused++
+			p.refuseData()
 			p.stats.DataDelayRefused++
 			return i
 		}
@@ -148,8 +150,7 @@ func (p *Pump) enqueueData(t node.Transmit, payloads [][]byte) int {
 		switch {
 		case err == nil:
 		case errors.Is(err, gso.ErrQueueFull):
-			p.refusals++
-			p.stats.DataRefused++
+			p.refuseData()
 			return i
 		default:
 			p.stats.DataDropped++
@@ -171,8 +172,7 @@ func (p *Pump) collect() {
 			continue
 		}
 		if t.Class == gso.Data && !p.admitData(len(t.Payload)) {
-			p.refusals++
-			p.stats.DataRefused++
+			p.refuseData()
 			p.stats.DataDelayRefused++
 			continue
 		}
@@ -180,8 +180,7 @@ func (p *Pump) collect() {
 		switch {
 		case err == nil:
 		case errors.Is(err, gso.ErrQueueFull) && t.Class == gso.Data:
-			p.refusals++
-			p.stats.DataRefused++
+			p.refuseData()
 		case t.Class == gso.Control:
 			p.stats.ControlDropped++
 		default:
@@ -232,6 +231,28 @@ func (p *Pump) DataWritable() bool {
 		return false
 	}
 	return p.queue.HeldBytes(gso.Data) <= p.queue.DataLimit()/2
+}
+
+// refuseData counts a Data transmit the queue refused for back-pressure.
+func (p *Pump) refuseData() {
+	p.refusals++
+	p.stats.DataRefused++
+	p.queueRefused = true
+}
+
+// Writable reports whether a program refused for back-pressure may send
+// again: each place that refused Data since Writable last reported true
+// (the queue, DataWritable; the stream outbox, StreamWritable) has room
+// again. A place that refused nothing does not count, so a stream stuck
+// on one relay does not hold back a program whose Data the queue refused,
+// nor the other way round. When it reports true it forgets the refusals;
+// the driver calls it only while a program waits.
+func (p *Pump) Writable() bool {
+	if p.queueRefused && !p.DataWritable() || p.streams.refused && !p.StreamWritable() {
+		return false
+	}
+	p.queueRefused, p.streams.refused = false, false
+	return true
 }
 
 func (p *Pump) finish(now time.Time, res FlushResult) {

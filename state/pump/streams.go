@@ -1,6 +1,9 @@
 package pump
 
 import (
+	"net/netip"
+	"slices"
+
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
 )
@@ -15,6 +18,22 @@ import (
 type streamOutbox struct {
 	fifo  [2]streamFIFO // by class
 	bytes int           // Data and Control together
+	// full lists the streams that refused a transmit during one
+	// FlushStreams, reused so that a flush allocates nothing.
+	full []streamKey
+	// refused: Data was refused here since Writable last reported room.
+	refused bool
+}
+
+// streamKey names one stream as the driver does: the relay's local
+// address, its server and the transport.
+type streamKey struct {
+	local, server netip.AddrPort
+	transport     node.Transport
+}
+
+func keyOf(t node.Transmit) streamKey {
+	return streamKey{local: t.Src, server: t.Dst, transport: t.Transport}
 }
 
 type streamFIFO struct {
@@ -66,7 +85,8 @@ func (o *streamOutbox) next() *streamFIFO {
 // PeekStream returns the next transmit for a stream transport without
 // taking it: Control first, then Data, each in the order the Node made
 // them. A driver whose stream cannot take it now leaves it (and so
-// everything after it) for later; PollStream takes it.
+// everything after it) for later; PollStream takes it. A driver with more
+// than one stream uses FlushStreams, which lets the others go on.
 func (p *Pump) PeekStream() (node.Transmit, bool) {
 	f := p.streams.next()
 	if f == nil {
@@ -88,10 +108,56 @@ func (p *Pump) PollStream() (node.Transmit, bool) {
 	f.out[f.head] = node.Transmit{}
 	f.head++
 	p.streams.bytes -= len(t.Payload)
-	if f.head == len(f.out) {
-		f.out, f.head = f.out[:0], 0
-	}
+	f.compact()
 	return t, true
+}
+
+// compact gives the FIFO's taken slots back. A FIFO the driver never
+// empties (a stream always a little behind) would otherwise grow its
+// slice by every transmit it ever held, though its bytes stay bounded.
+func (f *streamFIFO) compact() {
+	switch {
+	case f.head == len(f.out):
+		clear(f.out)
+		f.out, f.head = f.out[:0], 0
+	case f.head >= 64 && 2*f.head >= len(f.out):
+		n := copy(f.out, f.out[f.head:])
+		clear(f.out[n:])
+		f.out, f.head = f.out[:n], 0
+	}
+}
+
+// FlushStreams hands the outbox's transmits to write, Control first, then
+// Data, and returns how many write took. write reports whether the
+// transmit's stream took it; once a stream refuses one, the rest for that
+// stream wait in the outbox (its order holds), while the transmits for
+// other streams go on: one relay whose stream is stuck does not hold back
+// the others, nor their probes. Each taken Payload is the driver's to keep.
+func (p *Pump) FlushStreams(write func(node.Transmit) bool) int {
+	o := &p.streams
+	o.full = o.full[:0]
+	taken := 0
+	for i := range o.fifo {
+		f := &o.fifo[i]
+		kept := f.head
+		for j := f.head; j < len(f.out); j++ {
+			t := f.out[j]
+			if !slices.Contains(o.full, keyOf(t)) {
+				if write(t) {
+					o.bytes -= len(t.Payload)
+					taken++
+					continue
+				}
+				o.full = append(o.full, keyOf(t))
+			}
+			f.out[kept] = t
+			kept++
+		}
+		clear(f.out[kept:])
+		f.out = f.out[:kept]
+		f.compact()
+	}
+	return taken
 }
 
 // StreamWritable reports whether Data refused for a full stream outbox
@@ -106,6 +172,7 @@ func (p *Pump) toStream(t node.Transmit) (taken, accepted bool) {
 		return false, false
 	}
 	if !p.streams.admit(t, p.cfg.StreamBytes, &p.stats) && t.Class == gso.Data {
+		p.streams.refused = true
 		p.refusals++
 		p.stats.DataRefused++
 		return true, false
