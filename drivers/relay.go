@@ -17,6 +17,7 @@ import (
 
 	"github.com/peerlink/peerlink/state/node"
 	"github.com/peerlink/peerlink/state/pump"
+	"github.com/peerlink/peerlink/state/stunmsg"
 )
 
 // Relay describes a TURN server for Driver.AddRelayConfig, over UDP, TCP or
@@ -135,16 +136,34 @@ func (d *Driver) AddRelayConfig(ctx context.Context, r Relay) error {
 			return err
 		}
 	}
+	var cfg *tls.Config
 	if transport == node.TLS {
-		cfg := relayTLSConfig(r.TLS, host)
-		d.streams.mu.Lock()
-		d.streams.tls[server] = cfg
-		d.streams.mu.Unlock()
+		cfg = relayTLSConfig(r.TLS, host)
 	}
 	opts := append([]node.RelayOption{node.WithTransport(transport)}, r.Options...)
 	return d.Do(ctx, func(now time.Time, p *pump.Pump) error {
-		return p.Node().AddRelay(now, server, r.Local, r.Username, r.Password, opts...)
+		if err := p.Node().AddRelay(now, server, r.Local, r.Username, r.Password, opts...); err != nil {
+			// A refused relay (ErrRelayExists among others) must not
+			// change the TLS of the one already there.
+			return err
+		}
+		// Stored on the loop, before the step that follows hands the
+		// relay's first transmit to a stream that dials with it.
+		d.streams.setTLS(server, cfg)
+		return nil
 	})
+}
+
+// setTLS keeps cfg for the TLS stream to server; nil forgets it.
+func (s *streams) setTLS(server netip.AddrPort, cfg *tls.Config) {
+	server = stunmsg.Unmap(server) // as the Node names the relay
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cfg == nil {
+		delete(s.tls, server)
+		return
+	}
+	s.tls[server] = cfg
 }
 
 // relayTLSConfig builds the tls.Config of one relay from the caller's

@@ -62,15 +62,30 @@ type StreamStats struct {
 	// Corrupt counts streams closed because the server sent bytes that
 	// start no message (stunmsg.ErrStreamCorrupt).
 	Corrupt uint64
+	// Dropped and DroppedBytes count the messages queued for a stream
+	// that never left: lost with a connection that broke while writing
+	// them, or forgotten with a stream that stayed unreachable while
+	// nobody sent to it for its idle time. The TURN client retransmits
+	// its requests; Data among them is lost, as a datagram would be.
+	Dropped, DroppedBytes uint64
 }
 
 type streamCounters struct {
-	dials, dialFailures, broken, out, in, corrupt atomic.Uint64
+	dials, dialFailures, broken, out, in, corrupt, dropped, droppedBytes atomic.Uint64
 }
 
 func (c *streamCounters) snapshot() StreamStats {
 	return StreamStats{Dials: c.dials.Load(), DialFailures: c.dialFailures.Load(), Broken: c.broken.Load(),
-		MessagesOut: c.out.Load(), MessagesIn: c.in.Load(), Corrupt: c.corrupt.Load()}
+		MessagesOut: c.out.Load(), MessagesIn: c.in.Load(), Corrupt: c.corrupt.Load(),
+		Dropped: c.dropped.Load(), DroppedBytes: c.droppedBytes.Load()}
+}
+
+// drop counts msgs as queued and never written.
+func (c *streamCounters) drop(msgs [][]byte) {
+	for _, b := range msgs {
+		c.dropped.Add(1)
+		c.droppedBytes.Add(uint64(len(b)))
+	}
 }
 
 // streamKey names one stream: the relay's local address (the UDP socket's
@@ -126,13 +141,6 @@ type stream struct {
 	bytes  int
 	notify chan struct{} // one token: the queue gained something
 	last   time.Time     // when send last queued something
-}
-
-// drop forgets what is queued on st (stale: nobody sent for s.idle, while
-// no stream could be opened); it always reports true.
-func (st *stream) drop() bool {
-	st.take()
-	return true
 }
 
 // idleSince is how long ago send last queued something on st.
@@ -203,8 +211,13 @@ func (s *streams) run(st *stream) {
 		if err != nil {
 			s.count.dialFailures.Add(1)
 			s.log("relay stream dial failed", KeyRelay, st.key.server.String(), KeyErr, err.Error())
-			if st.idleSince() > s.idle && st.drop() && s.retire(st) {
-				return // nobody has sent to it for long: its relay is gone
+			if st.idleSince() > s.idle {
+				// Nobody has sent to it for long: its relay is gone, and
+				// what waits is stale.
+				s.count.drop(st.take())
+				if s.retire(st) {
+					return
+				}
 			}
 			if !s.sleep(wait) {
 				return
@@ -223,10 +236,20 @@ func (s *streams) run(st *stream) {
 		}
 		reopened = true
 		broken := make(chan struct{})
-		s.wg.Add(1)
+		s.wg.Add(2)
 		go func() {
 			defer s.wg.Done()
 			s.read(st.key, conn, broken)
+		}()
+		go func() {
+			// A write blocked on a peer that stopped reading would hold
+			// Stop for streamWriteTimeout: closing the connection ends it.
+			defer s.wg.Done()
+			select {
+			case <-s.done:
+				conn.Close()
+			case <-broken:
+			}
 		}()
 		start := time.Now()
 		err = s.write(st, conn, broken)
@@ -287,9 +310,16 @@ func (s *streams) write(st *stream, conn net.Conn, broken <-chan struct{}) error
 	idle := time.NewTimer(s.idle)
 	defer idle.Stop()
 	for {
-		for _, b := range st.take() {
+		msgs := st.take()
+		for i, b := range msgs {
 			_ = conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 			if _, err := conn.Write(b); err != nil {
+				select {
+				case <-s.done:
+					return nil // the watcher closed it: the driver stopped
+				default:
+				}
+				s.count.drop(msgs[i:])
 				return err
 			}
 			s.count.out.Add(1)

@@ -135,7 +135,9 @@ func TestAStreamNobodyWritesOnIsClosedAndTheNextTransmitOpensAnother(t *testing.
 		}
 	}
 	s.send(tr)
-	for end := time.Now().Add(10 * time.Second); s.count.dials.Load() < 2; time.Sleep(5 * time.Millisecond) {
+	// The second message, not the second dial: the dial is counted before
+	// the write, and a check between them saw one message out.
+	for end := time.Now().Add(10 * time.Second); s.count.out.Load() < 2; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(end) {
 			t.Fatalf("no second stream: %+v", s.count.snapshot())
 		}
@@ -164,4 +166,87 @@ func TestAStreamThatCannotWriteRefusesMoreThanItsQueueAndTheCallerKeepsIt(t *tes
 	if taken != streamQueueBytes/1000 {
 		t.Fatalf("took %d transmits of 1000 bytes, want %d", taken, streamQueueBytes/1000)
 	}
+}
+
+// A writer blocked on a server that stopped reading would hold the
+// driver's stop for streamWriteTimeout; stopping closes the connection.
+func TestStopEndsAWriteBlockedOnAServerThatStoppedReading(t *testing.T) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	dialed := make(chan struct{}, 1)
+	// net.Pipe is unbuffered: with nobody reading the far end, the first
+	// write blocks.
+	dial := func(context.Context, string, string) (net.Conn, error) {
+		c, _ := net.Pipe()
+		dialed <- struct{}{}
+		return c, nil
+	}
+	s := newStreams(dial, done, &wg, func(string, ...any) {})
+	s.send(node.Transmit{Src: netip.MustParseAddrPort("10.0.0.1:4000"), Dst: netip.MustParseAddrPort("192.0.2.1:3478"),
+		Payload: make([]byte, 100), Class: gso.Data, Transport: node.TCP})
+	<-dialed
+	close(done)
+	stopped := make(chan struct{})
+	go func() { wg.Wait(); close(stopped) }()
+	// Half the write timeout: a stop that waited for it fails here.
+	select {
+	case <-stopped:
+	case <-time.After(streamWriteTimeout / 2):
+		t.Fatal("the stop waited for the blocked write")
+	}
+	if st := s.count.snapshot(); st.Broken != 0 || st.Dropped != 0 {
+		t.Fatalf("a stop counted as a break or a drop: %+v", st)
+	}
+}
+
+// What a stream could not write is counted, never lost silently: the rest
+// of a batch a broken connection refused, and a queue forgotten with a
+// stream that stayed unreachable.
+func TestMessagesAStreamNeverWroteAreCountedAsDropped(t *testing.T) {
+	msg := make([]byte, 100)
+	tr := node.Transmit{Src: netip.MustParseAddrPort("10.0.0.1:4000"), Dst: netip.MustParseAddrPort("192.0.2.1:3478"),
+		Payload: msg, Class: gso.Data, Transport: node.TCP}
+	wait := func(s *streams, what string, ok func(StreamStats) bool) {
+		t.Helper()
+		for end := time.Now().Add(10 * time.Second); !ok(s.count.snapshot()); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("%s: %+v", what, s.count.snapshot())
+			}
+		}
+	}
+
+	// Broken while writing: the server end is closed at once.
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var once sync.Once
+	gate := make(chan struct{})
+	closedPipe := func(context.Context, string, string) (net.Conn, error) {
+		c, far := net.Pipe()
+		far.Close()
+		once.Do(func() { <-gate }) // the first dial waits until both are queued
+		return c, nil
+	}
+	s := newStreams(closedPipe, done, &wg, func(string, ...any) {})
+	s.send(tr)
+	s.send(tr)
+	close(gate)
+	wait(s, "two messages lost with a broken stream", func(st StreamStats) bool { return st.Dropped == 2 })
+	if st := s.count.snapshot(); st.DroppedBytes != 200 || st.MessagesOut != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	close(done)
+	wg.Wait()
+
+	// Unreachable and idle: the stale queue is forgotten with the stream.
+	done = make(chan struct{})
+	refuse := func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("refused") }
+	s = newStreams(refuse, done, &wg, func(string, ...any) {})
+	s.idle = 50 * time.Millisecond
+	s.send(tr)
+	wait(s, "a stale queue forgotten", func(st StreamStats) bool { return st.Dropped == 1 })
+	if st := s.count.snapshot(); st.DroppedBytes != 100 {
+		t.Fatalf("stats %+v", st)
+	}
+	close(done)
+	wg.Wait()
 }

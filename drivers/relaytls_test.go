@@ -1,0 +1,62 @@
+package drivers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"testing"
+
+	"github.com/peerlink/peerlink/state/node"
+)
+
+// The TLS a relay's stream dials with is the one of the relay the Node
+// holds: a refused AddRelayConfig leaves it alone, RemoveRelay forgets it.
+func TestARelaysTLSConfigLivesAsLongAsTheRelay(t *testing.T) {
+	refuse := func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("no network in this test") }
+	d, err := New(&heldConn{closed: make(chan struct{})}, Config{Logger: slog.New(slog.DiscardHandler), Dial: refuse})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	local := netip.MustParseAddrPort("192.0.2.1:1000")
+	if err := d.AddLocalAddress(ctx, local); err != nil {
+		t.Fatal(err)
+	}
+	server := netip.MustParseAddrPort("198.51.100.7:5349")
+	relay := func(name string) Relay {
+		return Relay{Server: server, Transport: node.TLS, Local: local, Username: "u", Password: "p",
+			TLS: RelayTLS{ServerName: name}}
+	}
+	name := func() string { return d.streams.tlsFor(server).ServerName }
+	if err := d.AddRelayConfig(ctx, relay("relay.example")); err != nil {
+		t.Fatal(err)
+	}
+	if got := name(); got != "relay.example" {
+		t.Fatalf("server name %q after AddRelayConfig", got)
+	}
+	if err := d.AddRelayConfig(ctx, relay("other.example")); !errors.Is(err, node.ErrRelayExists) {
+		t.Fatalf("second AddRelayConfig: %v", err)
+	}
+	if got := name(); got != "relay.example" {
+		t.Fatalf("a refused AddRelayConfig changed the server name to %q", got)
+	}
+	if err := d.RemoveRelay(ctx, server); err != nil {
+		t.Fatal(err)
+	}
+	d.streams.mu.Lock()
+	kept := len(d.streams.tls)
+	d.streams.mu.Unlock()
+	if kept != 0 {
+		t.Fatalf("%d TLS configurations kept after RemoveRelay", kept)
+	}
+}
