@@ -14,7 +14,9 @@ import (
 // The TLS a relay's stream dials with is the one of the relay the Node
 // holds: a refused AddRelayConfig leaves it alone, RemoveRelay forgets it.
 func TestARelaysTLSConfigLivesAsLongAsTheRelay(t *testing.T) {
-	refuse := func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("no network in this test") }
+	refuse := func(context.Context, string, string) (net.Conn, error) {
+		return nil, errors.New("no network in this test")
+	}
 	d, err := New(&heldConn{closed: make(chan struct{})}, Config{Logger: slog.New(slog.DiscardHandler), Dial: refuse})
 	if err != nil {
 		t.Fatal(err)
