@@ -34,6 +34,14 @@ import (
 // and, after a reconnect of one and a half round trips (TCP's handshake),
 // the client is told through its onReset, as a driver that dialled again
 // tells its Node (node.Node.RelayStreamReset).
+//
+// Bytes that lose their framing (in either direction) close the
+// connection too, since a stream cannot resynchronise: the driver's reader
+// gives up on such bytes from the server, and a server closes a
+// connection that sends it such bytes. What was in flight is lost, and the
+// client dials again streamRedialMin later (the driver's first wait),
+// then a handshake, then onReset, as after a restart. What the client
+// writes meanwhile waits for the new connection, as in the driver's queue.
 type Stream struct {
 	r       *Relay
 	client  netip.AddrPort // the address the server sees the client at
@@ -93,16 +101,21 @@ func (s *Stream) WritableAt(now time.Time) time.Time {
 type StreamStats struct {
 	MessagesUp, MessagesDown uint64
 	// LostInRestart counts writes lost with a connection (the relay
-	// restarted, or the client's network went down); Corrupt the
-	// directions whose bytes lost their framing (the stream then stays
-	// broken until the next restart); Resets the new connections; Breaks
-	// the connections lost with the client's network.
+	// restarted, the client's network went down, or the bytes lost their
+	// framing); Corrupt the connections closed because the bytes of a
+	// direction lost their framing (a new one opens, as after a restart);
+	// Resets the new connections; Breaks the connections lost with the
+	// client's network.
 	LostInRestart, Corrupt, Resets, Breaks uint64
 }
 
 // streamRedial is how often a stream broken with its client's network
-// checks whether the network is back.
-const streamRedial = time.Second
+// checks whether the network is back; streamRedialMin is the driver's wait
+// before it dials again a stream that broke (drivers/streams.go).
+const (
+	streamRedial    = time.Second
+	streamRedialMin = 100 * time.Millisecond
+)
 
 // NewStream connects a client to the relay over a stream. The server sees
 // the client at client (a real server sees the stream's source address);
@@ -144,7 +157,7 @@ func (s *Stream) Write(now time.Time, b []byte) bool {
 		if !s.live(at, gen) {
 			return
 		}
-		s.cut(s.up, b, func(msg []byte) {
+		s.cut(at, s.up, b, func(msg []byte) {
 			s.stats.MessagesUp++
 			s.r.srv.HandleDatagram(at, s.client, s.r.listen, msg)
 			s.r.collect()
@@ -163,7 +176,7 @@ func (s *Stream) send(now time.Time, b []byte) {
 		if !s.live(at, gen) {
 			return
 		}
-		s.cut(s.down, b, func(msg []byte) {
+		s.cut(at, s.down, b, func(msg []byte) {
 			s.stats.MessagesDown++
 			s.deliver(at, msg)
 		})
@@ -180,12 +193,13 @@ func (s *Stream) arrival(now, last time.Time) time.Time {
 	return at
 }
 
-// cut feeds b through f and hands on each whole message.
-func (s *Stream) cut(f *stunmsg.StreamFramer, b []byte, fn func(msg []byte)) {
+// cut feeds b, arrived at now, through f and hands on each whole message;
+// bytes that lose their framing close the connection (corrupt).
+func (s *Stream) cut(now time.Time, f *stunmsg.StreamFramer, b []byte, fn func(msg []byte)) {
 	for len(b) > 0 {
 		space := f.Space()
 		if len(space) == 0 {
-			s.stats.Corrupt++
+			s.corrupt(now)
 			return
 		}
 		n := copy(space, b)
@@ -194,7 +208,7 @@ func (s *Stream) cut(f *stunmsg.StreamFramer, b []byte, fn func(msg []byte)) {
 		for {
 			msg, err := f.Next()
 			if err != nil {
-				s.stats.Corrupt++
+				s.corrupt(now)
 				return
 			}
 			if msg == nil {
@@ -238,13 +252,24 @@ func (s *Stream) awaitNetwork(now time.Time) {
 	})
 }
 
+// corrupt closes the connection whose bytes lost their framing at now,
+// and opens the next one after the driver's wait to dial again.
+func (s *Stream) corrupt(now time.Time) {
+	s.stats.Corrupt++
+	s.reopen(now, streamRedialMin)
+}
+
 // reset closes the stream's connection (a restart, a broken network) and
 // opens the next one a handshake later.
-func (s *Stream) reset(now time.Time) {
+func (s *Stream) reset(now time.Time) { s.reopen(now, 0) }
+
+// reopen closes the stream's connection at now, and opens the next one
+// after wait and a handshake.
+func (s *Stream) reopen(now time.Time, wait time.Duration) {
 	s.gen++
 	s.up, s.down = stunmsg.NewStreamFramer(), stunmsg.NewStreamFramer()
 	s.stats.Resets++
-	at := now.Add(3 * s.latency)
+	at := now.Add(wait + 3*s.latency)
 	s.upAt, s.downAt = at, at
 	if s.onReset != nil {
 		s.r.w.Schedule(at, s.r.h.Name()+"/stream-reset", s.onReset)

@@ -29,15 +29,19 @@ func WithTransport(t Transport) RelayOption {
 // stream it was made on (RFC 8656 section 3.1), so the old one is gone
 // with it: the Node verifies the allocation at once (a Refresh, which the
 // server answers with 437, and the client allocates afresh) instead of
-// waiting for a path through it to go silent. It does nothing for a relay
-// without an allocation, and returns ErrUnknownRelay for an unknown one.
+// waiting for a path through it to go silent. Unlike the verification
+// under a silent path, this one is not rate-limited
+// (turn.Client.StreamReset): a reset shortly after an earlier
+// verification is a new loss, not the same silence asked about again. It
+// does nothing for a relay over UDP or without an allocation, and returns
+// ErrUnknownRelay for an unknown one.
 func (n *Node) RelayStreamReset(now time.Time, server netip.AddrPort) error {
 	now = n.clock(now)
 	r := n.relayByServer(stunmsg.Unmap(server))
 	if r == nil {
 		return ErrUnknownRelay
 	}
-	if r.client.State() == turn.StateAllocated && r.client.Verify(now) {
+	if r.client.State() == turn.StateAllocated && r.client.StreamReset(now) {
 		n.drainRelay(r)
 	}
 	return nil

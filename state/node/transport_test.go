@@ -97,3 +97,25 @@ func TestARelayStreamResetVerifiesTheAllocationAtOnce(t *testing.T) {
 		t.Fatalf("reset of an unknown relay: %v", err)
 	}
 }
+
+// A stream that breaks again a second after the last reset is a new loss,
+// not the same silence asked about twice: the Node verifies at once,
+// although turn.Config.VerifyInterval holds Verify back.
+func TestASecondRelayStreamResetSoonAfterTheFirstIsNotRateLimited(t *testing.T) {
+	h := newStreamRelayPair(t, 23, TCP)
+	h.connect([2]Role{Controlling, Controlled})
+	h.runFor(3 * time.Second)
+	h.mustConnect()
+	for i := range 2 {
+		h.restartRelay()
+		if err := h.nodes[0].RelayStreamReset(h.now, relayAddr); err != nil {
+			t.Fatal(err)
+		}
+		h.runFor(time.Second)
+		rs, _ := h.nodes[0].RelayStats(relayAddr)
+		if rs.Client.Verifications != uint64(i+1) || rs.Client.Reallocations != uint64(i+1) {
+			t.Fatalf("reset %d: verifications %d, reallocations %d a second later, want %d each",
+				i+1, rs.Client.Verifications, rs.Client.Reallocations, i+1)
+		}
+	}
+}

@@ -61,7 +61,8 @@ type Client struct {
 	// (realloc.go).
 	lostProbe    stunmsg.TxID
 	lostProbeSet bool
-	// verifiedAt is the last Verify that sent a Refresh (verify.go).
+	// verifiedAt is the last Verify or StreamReset that sent a Refresh
+	// (verify.go).
 	verifiedAt time.Time
 	// verifyWait is the least time from verifiedAt to the next Verify:
 	// VerifyInterval, doubled after each verification that found the

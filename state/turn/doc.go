@@ -41,7 +41,11 @@
 // at once (at most one per Config.VerifyInterval, longer while the
 // allocation keeps answering; Stats.Verifications), so that the 437 or
 // the grant comes within a round trip or two instead of at the next
-// scheduled Refresh, minutes away (verify.go). The same owner calls
+// scheduled Refresh, minutes away (verify.go). Over TCP or TLS the
+// server ties the allocation to its stream, so the owner whose stream
+// broke and was dialled again calls StreamReset: the same verification,
+// at once whatever the rate limit, with what was in flight sent again on
+// the new stream. The same owner calls
 // Reinstall for the peer of a silent path: servers configured with
 // permission and channel lifetimes shorter than RFC 8656's drop what the
 // client thinks installed, and asking again costs one round trip; two

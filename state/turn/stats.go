@@ -53,11 +53,15 @@ type Stats struct {
 	// allocation met on Allocate.
 	Reallocations uint64
 	// Verifications counts Refreshes sent by Verify (a path through the
-	// allocation went silent); VerificationsLimited the Verify calls
+	// allocation went silent) or StreamReset; VerificationsLimited the Verify calls
 	// refused because the last one was under VerifyInterval ago;
 	// VerificationsInconclusive the verifications the server answered
 	// nothing to, not even their probe.
 	Verifications, VerificationsLimited, VerificationsInconclusive uint64
+	// StreamResets counts the StreamReset calls that found an allocation
+	// to verify; each starts a verification (Verifications) unless a
+	// Refresh was in flight, which went again instead.
+	StreamResets uint64
 	// Probes counts Allocates sent while allocated to learn whether the
 	// server still holds the allocation (realloc.go); ProbesHeld those
 	// answered 437 (held: the silence that sent them was loss), and

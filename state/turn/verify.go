@@ -53,18 +53,66 @@ func (c *Client) Verify(now time.Time) bool {
 		c.stats.VerificationsLimited++
 		return false
 	}
+	c.startVerification()
+	c.probe()
+	c.keepaliveNow()
+	return true
+}
+
+// StreamReset tells a client over TCP or TLS that the stream to its
+// server broke and a new one is up. The server tied the allocation to the
+// old stream (RFC 8656 section 3.1), so it is gone: this is no guess from
+// a silent path but a known loss, and the client verifies at once
+// whatever VerifyInterval says, which brings the 437 (or the probe's
+// grant) and the new allocation within a round trip or two. The rest is
+// Verify's: a Refresh and a probe on the short schedule, a Binding on the
+// full one, counted in Stats.Verifications. What was in flight went down
+// with the old stream, so a request of these already in flight is not
+// doubled (a second Refresh or probe would race the first) but sent again
+// now on the new stream, as one of its transmissions; a Refresh in flight
+// (a verification's or a scheduled one) then stands for the verification.
+// StreamReset reports whether a verification is under way: not for a
+// client over UDP or without an allocation.
+func (c *Client) StreamReset(now time.Time) bool {
+	c.advance(now)
+	if !c.id.Transport.Stream() || c.state != StateAllocated {
+		return false
+	}
+	c.stats.StreamResets++
+	if tx := c.pending(txRefresh, peerKey{}); tx != nil {
+		c.send(tx)
+	} else {
+		c.startVerification()
+	}
+	if tx := c.pending(txAllocate, peerKey{}); tx != nil {
+		c.send(tx)
+	} else {
+		c.probe()
+	}
+	if tx := c.pending(txBinding, peerKey{}); tx != nil {
+		c.send(tx)
+	} else {
+		c.keepaliveNow()
+	}
+	return true
+}
+
+// startVerification sends a verification's Refresh and notes when, for
+// the rate limit.
+func (c *Client) startVerification() {
 	c.verifiedAt = c.now
 	c.stats.Verifications++
 	c.startTx(request{kind: txRefresh, lifetime: c.cfg.Lifetime, verify: true}, 0)
-	c.probe()
-	// A Binding on the full schedule: a server that died with the path
-	// is found within RequestTimeout of the silence, not of the next
-	// keepalive.
+}
+
+// keepaliveNow sends a Binding on the full schedule beside a verification,
+// unless one is in flight: a server that died with the path is found
+// within RequestTimeout of the silence, not of the next keepalive.
+func (c *Client) keepaliveNow() {
 	if c.pending(txBinding, peerKey{}) == nil {
 		c.keepaliveAt = c.now.Add(c.cfg.KeepaliveInterval)
 		c.startTx(request{kind: txBinding}, 0)
 	}
-	return true
 }
 
 // A verification's Refresh schedule, and the longest wait between two
