@@ -30,13 +30,9 @@ func (d *Driver) AddRelay(ctx context.Context, server, local netip.AddrPort, use
 // RemoveRelay releases the allocation on server; its candidates are
 // withdrawn (CandidateWithdrawn) and connections on it move or fail.
 func (d *Driver) RemoveRelay(ctx context.Context, server netip.AddrPort) error {
-	return d.Do(ctx, func(now time.Time, p *pump.Pump) error {
-		if err := p.Node().RemoveRelay(now, server); err != nil {
-			return err
-		}
-		d.streams.setTLS(server, nil)
-		return nil
-	})
+	// A TLS relay's configuration stays (drivers/relay.go, setTLS): the
+	// release still goes over its stream, which may have to dial again.
+	return d.Do(ctx, func(now time.Time, p *pump.Pump) error { return p.Node().RemoveRelay(now, server) })
 }
 
 // AddStunServer asks server for our server-reflexive address, which

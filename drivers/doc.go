@@ -23,7 +23,7 @@
 //	    }
 //	    step = pump.Step(now, OnEvent)           // again at once while step.Again
 //	    if step.Round != nil:     hand it to the sending goroutine
-//	    hand pump.FlushStreams() to the relay streams (TCP, TLS)
+//	    hand pump.FlushStreams() to the relay streams (TCP, TLS); pump.StreamRoom() when one had room
 //	    wake WaitWritable callers once pump.Writable()
 //	    wait for the socket when pump.WantsWritable()
 //	}

@@ -237,7 +237,8 @@ func (d *Driver) SendBatch(ctx context.Context, id node.ConnID, payloads [][]byt
 
 // WaitWritable returns when Data refused for back-pressure (gso.ErrQueueFull
 // from Send or SendBatch) would be taken again: at once if nothing is
-// refused now, otherwise once the queue has drained to half its bounds. It
+// refused now, otherwise once the place that refused (the queue, or the
+// stream of a relay over TCP or TLS) has drained to half its bound. It
 // returns ctx's error if ctx ends first, and ErrStopped if the driver
 // stops.
 func (d *Driver) WaitWritable(ctx context.Context) error {

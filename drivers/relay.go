@@ -154,15 +154,18 @@ func (d *Driver) AddRelayConfig(ctx context.Context, r Relay) error {
 	})
 }
 
-// setTLS keeps cfg for the TLS stream to server; nil forgets it.
+// setTLS keeps cfg for the TLS streams to server, from now on. It is kept
+// after the relay goes (RemoveRelay's release, and a dial in its closing
+// window, still need it; the Node may also drop and re-add a relay on its
+// own), until AddRelayConfig sets another: one entry per TLS server the
+// program added.
 func (s *streams) setTLS(server netip.AddrPort, cfg *tls.Config) {
+	if cfg == nil {
+		return
+	}
 	server = stunmsg.Unmap(server) // as the Node names the relay
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if cfg == nil {
-		delete(s.tls, server)
-		return
-	}
 	s.tls[server] = cfg
 }
 

@@ -121,6 +121,14 @@ func (d *Driver) stopCommands() {
 // touch it.
 func (d *Driver) serve(now time.Time, r *request) (payloads int) {
 	payloads = len(r.payloads)
+	d.mu.Lock()
+	if d.room == nil {
+		// Nobody waits: earlier refusals (of Data the Node made itself,
+		// or of a writer since released) must not make this one wait on
+		// a place it did not use.
+		d.pump.ForgetRefusals()
+	}
+	d.mu.Unlock()
 	var err error
 	if r.fn != nil {
 		err = r.fn(now, d.pump)

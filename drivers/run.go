@@ -79,6 +79,7 @@ func (d *Driver) Run(ctx context.Context) error {
 			d.handleStream(m)
 		case <-d.streams.room:
 			// flushStreams below moves on what waited.
+			d.pump.StreamRoom()
 		case <-timer.C:
 			d.pump.HandleTimeout(time.Now())
 		case r := <-d.cmds:

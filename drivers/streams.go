@@ -216,6 +216,8 @@ func (s *streams) run(st *stream) {
 				// what waits is stale.
 				s.count.drop(st.take())
 				if s.retire(st) {
+					// What the pump holds for it starts a new stream.
+					s.wakeLoop()
 					return
 				}
 			}
@@ -324,10 +326,7 @@ func (s *streams) write(st *stream, conn net.Conn, broken <-chan struct{}) error
 			}
 			s.count.out.Add(1)
 		}
-		select {
-		case s.room <- struct{}{}:
-		default:
-		}
+		s.wakeLoop()
 		select {
 		case <-st.notify:
 			idle.Reset(s.idle)
@@ -338,6 +337,15 @@ func (s *streams) write(st *stream, conn net.Conn, broken <-chan struct{}) error
 		case <-s.done:
 			return nil
 		}
+	}
+}
+
+// wakeLoop tells the loop that a stream has room, so that what the pump
+// holds for it goes on (pump.Pump.StreamRoom).
+func (s *streams) wakeLoop() {
+	select {
+	case s.room <- struct{}{}:
+	default:
 	}
 }
 

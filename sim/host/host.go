@@ -206,6 +206,9 @@ func (h *Host) Do(fn func(now time.Time, n *node.Node) error) error {
 func (h *Host) Send(id node.ConnID, payload []byte) error {
 	now := h.w.Now()
 	h.depth++
+	if !h.owed {
+		h.pump.ForgetRefusals() // as the driver does: nobody waits
+	}
 	err := h.pump.Send(now, id, payload)
 	if errors.Is(err, gso.ErrQueueFull) {
 		h.owed = true
@@ -284,7 +287,9 @@ func (h *Host) settle(now time.Time) {
 		events = 0 // the bound is per round, as commands are
 		s, sent = h.step(now, deliver)
 		h.flushStreams(now)
-		if !h.owed || sent == 0 || len(h.onWritable) == 0 {
+		// A datagram sent makes room in the queue; a stream's flush may
+		// have made room in the outbox without one.
+		if !h.owed || len(h.onWritable) == 0 || sent == 0 && !h.pump.Writable() {
 			break
 		}
 		h.owed = false

@@ -92,8 +92,9 @@ func (h *Host) flushStreams(now time.Time) {
 func (h *Host) onStreamWritable(now time.Time) {
 	h.depth++
 	h.stats.Wakes++
+	h.pump.StreamRoom()
 	h.flushStreams(now)
-	if h.owed && h.pump.StreamWritable() {
+	if h.owed && h.pump.Writable() {
 		h.owed = false
 		h.stats.AppWritable++
 		for _, fn := range h.onWritable {

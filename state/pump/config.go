@@ -72,7 +72,7 @@ type Config struct {
 	// 25 ms, five times CoDel's 5 ms target and a quarter of its 100 ms
 	// interval: a tunnelled TCP sees at most a quarter of a typical round
 	// trip added (a 2 MiB byte bound alone is 8 s at 2 Mbit/s), while a
-	// program that waits on back-pressure (Pump.DataWritable, released at
+	// program that waits on back-pressure (Pump.Writable, released at
 	// half the bound) has over 12 ms to refill before the link would idle.
 	DataQueueDelay time.Duration
 	// DataQueueFloor is the least the delay bound allows. Default 8 KiB,
@@ -82,12 +82,14 @@ type Config struct {
 	// Overflow says what happens to Data past the delay bound. Default
 	// BackPressure: nothing queued is lost unless the program asks for it.
 	Overflow Overflow
-	// StreamBytes bounds the bytes waiting in the pump for the driver's
-	// streams (relays over TCP or TLS): Data past it is refused like the
-	// queue's back-pressure (gso.ErrQueueFull), so a program that sends
-	// faster than a stream drains waits instead of losing data. Default
-	// 256 KiB, about 200 full datagrams; Control always has room beside
-	// Data (streamOutbox.admit).
+	// StreamBytes bounds the bytes waiting in the pump for each of the
+	// driver's streams (relays over TCP or TLS): Data past it is refused
+	// like the queue's back-pressure (gso.ErrQueueFull), so a program that
+	// sends faster than a stream drains waits instead of losing data.
+	// Default 256 KiB, about 200 full datagrams; Control always has room
+	// beside Data (streamOutbox.admit). Per stream, so that one stuck relay
+	// does not refuse another's Data; the whole is bounded by the relays a
+	// program adds.
 	StreamBytes int
 }
 

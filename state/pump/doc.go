@@ -22,15 +22,17 @@
 // Flush(now) is the same with the Conn called in place, until the queue is
 // empty, blocked or held.
 //
-// Relays over TCP or TLS: their transmits skip the queue and wait in a
-// bounded outbox, Control first, for the driver's streams: FlushStreams
-// (each stream takes what it can, a full one holds back only its own),
-// PeekStream and PollStream (one at a time), and StreamWritable (Data
-// refused for the outbox would be taken again).
+// Relays over TCP or TLS: their transmits skip the queue and wait in an
+// outbox bounded per stream, Control first, for the driver's streams:
+// FlushStreams (each stream takes what it can, a full one holds back only
+// its own), StreamRoom (a stream that refused has room: flush again),
+// PeekStream and PollStream (one at a time), and StreamWritable (Data a
+// stream refused would be taken again).
 //
 // Outputs and queries: PollTimeout (the next deadline and why), DataWritable
 // (Data refused for back-pressure would be taken again), Writable (the
-// same for wherever Data was refused: the queue, the outbox), WantsWritable,
+// same for wherever Data was refused: the queue, a stream) and
+// ForgetRefusals (before a send when nobody waits), WantsWritable,
 // Stats, Node and Queue. Network changes: SetConn (a rebound socket) and
 // DropFrom (an address the program no longer has).
 //

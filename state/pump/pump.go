@@ -91,8 +91,7 @@ func (p *Pump) HandleTimeout(now time.Time) {
 
 // Send hands the application's payload to the Node for connection id. It
 // returns gso.ErrQueueFull when the send queue refused Data during the call
-// (back-pressure: wait until DataWritable), and the Node's errors for
-// misuse.
+// (back-pressure: wait until Writable), and the Node's errors for misuse.
 func (p *Pump) Send(now time.Time, id node.ConnID, payload []byte) error {
 	if err := p.node.Send(now, id, payload); err != nil {
 		return err
@@ -241,18 +240,27 @@ func (p *Pump) refuseData() {
 }
 
 // Writable reports whether a program refused for back-pressure may send
-// again: each place that refused Data since Writable last reported true
-// (the queue, DataWritable; the stream outbox, StreamWritable) has room
-// again. A place that refused nothing does not count, so a stream stuck
-// on one relay does not hold back a program whose Data the queue refused,
-// nor the other way round. When it reports true it forgets the refusals;
-// the driver calls it only while a program waits.
+// again: each place that refused Data since the program was last told so
+// has room again (the queue: DataWritable; a stream: StreamWritable). A
+// place that refused nothing does not count, so a stream stuck on one
+// relay does not hold back a program whose Data the queue refused, nor the
+// other way round. When it reports true it forgets those refusals.
 func (p *Pump) Writable() bool {
-	if p.queueRefused && !p.DataWritable() || p.streams.refused && !p.StreamWritable() {
+	if p.queueRefused && !p.DataWritable() || !p.StreamWritable() {
 		return false
 	}
-	p.queueRefused, p.streams.refused = false, false
+	p.ForgetRefusals()
 	return true
+}
+
+// ForgetRefusals clears the record of where Data was refused. A driver
+// calls it before a program's send when no program waits on back-pressure:
+// refusals of Data the Node made on its own, or of a program that has
+// since been told it may send, must not make the next one wait on a place
+// it never used.
+func (p *Pump) ForgetRefusals() {
+	p.queueRefused = false
+	p.streams.forgetRefusals()
 }
 
 func (p *Pump) finish(now time.Time, res FlushResult) {

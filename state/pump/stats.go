@@ -29,8 +29,8 @@ type Stats struct {
 	// budget lets the kernel hold at that rate.
 	KernelDrainRate uint64
 	KernelDataLimit int
-	// StreamTransmits counts transmits handed to the driver's streams
-	// (PollStream); StreamDataRefused the Data refused there for
+	// StreamTransmits counts transmits the outbox took for the driver's
+	// streams; StreamDataRefused the Data refused there for
 	// back-pressure (within DataRefused); StreamControlDropped the Control
 	// dropped because the driver took nothing for too long.
 	StreamTransmits, StreamDataRefused, StreamControlDropped uint64

@@ -11,18 +11,28 @@ import (
 // streamOutbox holds the transmits a Node addressed to a stream transport
 // (node.Transmit.Transport TCP or TLS): they bypass the GSO queue, which
 // batches datagrams for one UDP socket, and wait here, copied, until the
-// driver takes them (PeekStream, PollStream) and writes them to its
-// stream. Control leaves before Data, as in the queue: on a stream a probe
-// cannot overtake what was written before it, so it must not wait behind
-// Data here too. Each class keeps its order.
+// driver takes them (FlushStreams, or PeekStream and PollStream) and
+// writes them to its stream. Control leaves before Data, as in the queue:
+// on a stream a probe cannot overtake what was written before it, so it
+// must not wait behind Data here too. Each class keeps its order.
+//
+// Each stream has its own bound (Config.StreamBytes), so a relay whose
+// stream is stuck (a server that stopped reading, a network that drops
+// the connection) fills only its own share: the Data and probes of other
+// relays still go in and out.
 type streamOutbox struct {
-	fifo  [2]streamFIFO // by class
-	bytes int           // Data and Control together
+	fifo [2]streamFIFO // by class
+	// per holds each stream's bytes and whether it refused Data; a stream
+	// with neither leaves it. A handful of relays: a slice beats a map.
+	per   []streamLoad
+	bytes int // Data and Control of every stream
 	// full lists the streams that refused a transmit during one
 	// FlushStreams, reused so that a flush allocates nothing.
 	full []streamKey
-	// refused: Data was refused here since Writable last reported room.
-	refused bool
+	// changed: something was admitted, or a stream reported room
+	// (Pump.StreamRoom), since the last FlushStreams; without it a flush
+	// has nothing new to try, and skips walking what a stuck stream holds.
+	changed bool
 }
 
 // streamKey names one stream as the driver does: the relay's local
@@ -36,33 +46,74 @@ func keyOf(t node.Transmit) streamKey {
 	return streamKey{local: t.Src, server: t.Dst, transport: t.Transport}
 }
 
+// streamLoad is what one stream holds in the outbox. refused: Data for it
+// was refused since the program was last told it may send (Writable,
+// ForgetRefusals).
+type streamLoad struct {
+	key     streamKey
+	bytes   int
+	refused bool
+}
+
 type streamFIFO struct {
 	out  []node.Transmit
 	head int
 }
 
-// admit copies t in, unless it is Data past the bound (refused, like the
-// queue's back-pressure) or Control past twice the bound (dropped: only a
-// driver that never takes them gets there).
+// load returns k's entry, adding one when add is set (nil otherwise).
+func (o *streamOutbox) load(k streamKey, add bool) *streamLoad {
+	for i := range o.per {
+		if o.per[i].key == k {
+			return &o.per[i]
+		}
+	}
+	if !add {
+		return nil
+	}
+	o.per = append(o.per, streamLoad{key: k})
+	return &o.per[len(o.per)-1]
+}
+
+// prune drops the entries of streams that hold nothing and refused
+// nothing.
+func (o *streamOutbox) prune() {
+	o.per = slices.DeleteFunc(o.per, func(l streamLoad) bool { return l.bytes == 0 && !l.refused })
+}
+
+// admit copies t in, unless it is Data past its stream's bound (refused,
+// like the queue's back-pressure) or Control past twice the bound
+// (dropped: only a stream that takes nothing for long gets there).
 func (o *streamOutbox) admit(t node.Transmit, bound int, st *Stats) bool {
 	limit := bound
 	if t.Class == gso.Control {
 		limit = 2 * bound
 	}
-	if o.bytes+len(t.Payload) > limit {
+	l := o.load(keyOf(t), true)
+	if l.bytes+len(t.Payload) > limit {
 		if t.Class == gso.Control {
 			st.StreamControlDropped++
 		} else {
 			st.StreamDataRefused++
+			l.refused = true
 		}
 		return false
 	}
 	t.Payload = append([]byte(nil), t.Payload...)
 	f := &o.fifo[classIndex(t.Class)]
 	f.out = append(f.out, t)
+	l.bytes += len(t.Payload)
 	o.bytes += len(t.Payload)
+	o.changed = true
 	st.StreamTransmits++
 	return true
+}
+
+// took accounts for t leaving the outbox.
+func (o *streamOutbox) took(t node.Transmit) {
+	o.bytes -= len(t.Payload)
+	if l := o.load(keyOf(t), false); l != nil {
+		l.bytes -= len(t.Payload)
+	}
 }
 
 func classIndex(c gso.Class) int {
@@ -96,9 +147,7 @@ func (p *Pump) PeekStream() (node.Transmit, bool) {
 }
 
 // PollStream takes the transmit PeekStream returns. Its Payload is the
-// driver's to keep. A driver that runs relays over TCP or TLS drains it
-// after every call into the pump, as far as its streams take; one that
-// does not never gets any (no relay uses a stream).
+// driver's to keep.
 func (p *Pump) PollStream() (node.Transmit, bool) {
 	f := p.streams.next()
 	if f == nil {
@@ -107,8 +156,9 @@ func (p *Pump) PollStream() (node.Transmit, bool) {
 	t := f.out[f.head]
 	f.out[f.head] = node.Transmit{}
 	f.head++
-	p.streams.bytes -= len(t.Payload)
+	p.streams.took(t)
 	f.compact()
+	p.streams.prune()
 	return t, true
 }
 
@@ -133,8 +183,17 @@ func (f *streamFIFO) compact() {
 // stream wait in the outbox (its order holds), while the transmits for
 // other streams go on: one relay whose stream is stuck does not hold back
 // the others, nor their probes. Each taken Payload is the driver's to keep.
+//
+// A flush after which nothing was admitted and no stream reported room
+// (StreamRoom) returns at once: what waits was refused already, and
+// walking it again on every step would cost the loop for as long as a
+// stream stays stuck.
 func (p *Pump) FlushStreams(write func(node.Transmit) bool) int {
 	o := &p.streams
+	if !o.changed {
+		return 0
+	}
+	o.changed = false
 	o.full = o.full[:0]
 	taken := 0
 	for i := range o.fifo {
@@ -144,7 +203,7 @@ func (p *Pump) FlushStreams(write func(node.Transmit) bool) int {
 			t := f.out[j]
 			if !slices.Contains(o.full, keyOf(t)) {
 				if write(t) {
-					o.bytes -= len(t.Payload)
+					o.took(t)
 					taken++
 					continue
 				}
@@ -157,12 +216,35 @@ func (p *Pump) FlushStreams(write func(node.Transmit) bool) int {
 		f.out = f.out[:kept]
 		f.compact()
 	}
+	o.prune()
 	return taken
 }
 
-// StreamWritable reports whether Data refused for a full stream outbox
-// would be taken again: the outbox holds at most half its bound.
-func (p *Pump) StreamWritable() bool { return p.streams.bytes <= p.cfg.StreamBytes/2 }
+// StreamRoom tells the pump that a stream that refused a transmit may take
+// more (the driver's writer emptied its queue, or the stream was replaced):
+// the next FlushStreams tries again.
+func (p *Pump) StreamRoom() { p.streams.changed = true }
+
+// StreamWritable reports whether Data refused for a full stream would be
+// taken again: each stream that refused Data since the program was last
+// told it may send (Writable, ForgetRefusals) holds at most half its
+// bound. Streams that refused nothing do not count.
+func (p *Pump) StreamWritable() bool {
+	for _, l := range p.streams.per {
+		if l.refused && l.bytes > p.cfg.StreamBytes/2 {
+			return false
+		}
+	}
+	return true
+}
+
+// forgetRefusals clears every stream's refusal.
+func (o *streamOutbox) forgetRefusals() {
+	for i := range o.per {
+		o.per[i].refused = false
+	}
+	o.prune()
+}
 
 // toStream diverts a stream transmit from collect or enqueueData; it
 // reports whether it took t. A refused Data transmit counts as
@@ -172,7 +254,6 @@ func (p *Pump) toStream(t node.Transmit) (taken, accepted bool) {
 		return false, false
 	}
 	if !p.streams.admit(t, p.cfg.StreamBytes, &p.stats) && t.Class == gso.Data {
-		p.streams.refused = true
 		p.refusals++
 		p.stats.DataRefused++
 		return true, false

@@ -69,58 +69,92 @@ func TestStreamDataPastTheBoundIsRefusedAsBackPressureAndControlStillGoes(t *tes
 	}
 }
 
-func TestAFullStreamHoldsBackOnlyItsOwnTransmitsInTheirOrder(t *testing.T) {
+// newStreamPump is a pump with a stream bound of bound bytes, and put
+// admits a transmit of n bytes, the first one tag, for server.
+func newStreamPump(t *testing.T, bound int) (*Pump, func(server netip.AddrPort, class gso.Class, tag byte, n int) bool) {
+	t.Helper()
 	n, err := node.New(node.Config{Rand: rand.New(rand.NewPCG(1, 2))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := New(n, &fakeConn{}, Config{StreamBytes: 1 << 20})
-	stuck := netip.MustParseAddrPort("192.0.2.1:3478")
-	open := netip.MustParseAddrPort("192.0.2.2:3478")
-	put := func(server netip.AddrPort, class gso.Class, tag byte) {
-		if _, ok := p.toStream(node.Transmit{Src: local, Dst: server, Payload: []byte{tag}, Class: class, Transport: node.TCP}); !ok {
-			t.Fatal("refused under the bound")
-		}
+	p := New(n, &fakeConn{}, Config{StreamBytes: bound})
+	put := func(server netip.AddrPort, class gso.Class, tag byte, size int) bool {
+		b := make([]byte, size)
+		b[0] = tag
+		_, ok := p.toStream(node.Transmit{Src: local, Dst: server, Payload: b, Class: class, Transport: node.TCP})
+		return ok
 	}
-	put(stuck, gso.Data, 1)
-	put(open, gso.Data, 2)
-	put(stuck, gso.Control, 3)
-	put(open, gso.Control, 4)
-	put(stuck, gso.Data, 5)
-	put(open, gso.Data, 6)
+	return p, put
+}
+
+var (
+	stuckServer = netip.MustParseAddrPort("192.0.2.1:3478")
+	openServer  = netip.MustParseAddrPort("192.0.2.2:3478")
+)
+
+func TestAFullStreamHoldsBackOnlyItsOwnTransmitsInTheirOrder(t *testing.T) {
+	p, put := newStreamPump(t, 1<<20)
+	put(stuckServer, gso.Data, 1, 500)
+	put(openServer, gso.Data, 2, 1)
+	put(stuckServer, gso.Control, 3, 500)
+	put(openServer, gso.Control, 4, 1)
+	put(stuckServer, gso.Data, 5, 1)
+	put(openServer, gso.Data, 6, 1)
 	var wrote []byte
-	full := true
+	// The stuck stream has room for small transmits only: a later, smaller
+	// one must still not overtake the big one it refused.
+	roomy := false
 	write := func(tr node.Transmit) bool {
-		if tr.Dst == stuck && full {
+		if tr.Dst == stuckServer && len(tr.Payload) > 1 && !roomy {
 			return false
 		}
 		wrote = append(wrote, tr.Payload[0])
 		return true
 	}
 	if n := p.FlushStreams(write); n != 3 || string(wrote) != "\x04\x02\x06" {
-		t.Fatalf("took %d, wrote %v: the open stream's transmits, Control first", n, wrote)
+		t.Fatalf("took %d, wrote %v: the open stream's transmits, Control first, and none of the stuck one's", n, wrote)
 	}
-	full, wrote = false, nil
+	roomy, wrote = true, nil
+	if n := p.FlushStreams(write); n != 0 {
+		t.Fatalf("a flush with nothing new took %d", n)
+	}
+	p.StreamRoom()
 	if n := p.FlushStreams(write); n != 3 || string(wrote) != "\x03\x01\x05" {
 		t.Fatalf("took %d, wrote %v: the stuck stream's, in order, once it had room", n, wrote)
 	}
-	if p.streams.bytes != 0 {
-		t.Fatalf("outbox holds %d bytes after everything left", p.streams.bytes)
+	if p.streams.bytes != 0 || len(p.streams.per) != 0 {
+		t.Fatalf("outbox holds %d bytes, %d streams after everything left", p.streams.bytes, len(p.streams.per))
+	}
+}
+
+// A flush walks what a stuck stream holds only when something changed:
+// the walk would otherwise run on every step for as long as it is stuck.
+func TestAFlushTriesAStuckStreamAgainOnlyAfterAChange(t *testing.T) {
+	p, put := newStreamPump(t, 1<<20)
+	for range 100 {
+		put(stuckServer, gso.Data, 1, 100)
+	}
+	calls := 0
+	refuse := func(node.Transmit) bool { calls++; return false }
+	p.FlushStreams(refuse)
+	p.FlushStreams(refuse)
+	p.FlushStreams(refuse)
+	if calls != 1 {
+		t.Fatalf("%d writes tried for one refusal and no change", calls)
+	}
+	put(openServer, gso.Data, 2, 100)
+	p.FlushStreams(refuse)
+	if calls != 3 {
+		t.Fatalf("%d writes tried: an admitted transmit tries each stream once", calls)
 	}
 }
 
 func TestAnOutboxNeverEmptiedDoesNotGrowWithEveryTransmitItHeld(t *testing.T) {
-	n, err := node.New(node.Config{Rand: rand.New(rand.NewPCG(1, 2))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := New(n, &fakeConn{}, Config{StreamBytes: 1 << 20})
-	server := netip.MustParseAddrPort("192.0.2.1:3478")
-	tr := node.Transmit{Src: local, Dst: server, Payload: make([]byte, 100), Class: gso.Data, Transport: node.TCP}
-	p.toStream(tr)
+	p, put := newStreamPump(t, 1<<20)
+	put(stuckServer, gso.Data, 1, 100)
 	for range 100_000 {
 		// Always one behind: the FIFO is never empty.
-		p.toStream(tr)
+		put(stuckServer, gso.Data, 1, 100)
 		if _, ok := p.PollStream(); !ok {
 			t.Fatal("transmit missing")
 		}
@@ -130,21 +164,36 @@ func TestAnOutboxNeverEmptiedDoesNotGrowWithEveryTransmitItHeld(t *testing.T) {
 	}
 }
 
-func TestWritableWaitsOnlyForThePlaceThatRefused(t *testing.T) {
-	n, err := node.New(node.Config{Rand: rand.New(rand.NewPCG(1, 2))})
-	if err != nil {
-		t.Fatal(err)
+// Each stream has its own bound: one that takes nothing refuses its own
+// Data, not another relay's.
+func TestAStuckStreamRefusesOnlyItsOwnData(t *testing.T) {
+	_, put := newStreamPump(t, 3000)
+	for i := range 3 {
+		if !put(stuckServer, gso.Data, 1, 1000) {
+			t.Fatalf("data %d refused under the bound", i)
+		}
 	}
-	p := New(n, &fakeConn{}, Config{StreamBytes: 3000})
-	server := netip.MustParseAddrPort("192.0.2.1:3478")
-	// A stuck stream fills the outbox: StreamWritable is false for good.
-	for range 3 {
-		p.toStream(node.Transmit{Src: local, Dst: server, Payload: make([]byte, 1000), Class: gso.Data, Transport: node.TCP})
+	if put(stuckServer, gso.Data, 1, 1000) {
+		t.Fatal("data past the stuck stream's bound taken")
+	}
+	if !put(openServer, gso.Data, 2, 1000) {
+		t.Fatal("another relay's data refused for the stuck stream's backlog")
+	}
+}
+
+func TestWritableWaitsOnlyForThePlaceThatRefused(t *testing.T) {
+	p, put := newStreamPump(t, 3000)
+	// A stuck stream fills and refuses Data the Node made on its own,
+	// while no program waits.
+	for range 4 {
+		put(stuckServer, gso.Data, 1, 1000)
 	}
 	if p.StreamWritable() {
-		t.Fatal("a full outbox writable")
+		t.Fatal("the stream that refused is writable while full")
 	}
-	// The queue refuses Data, then drains.
+	// A program sends; the driver forgets refusals nobody waits on, and
+	// the queue refuses the program's Data, then drains.
+	p.ForgetRefusals()
 	p.refuseData()
 	if !p.DataWritable() {
 		t.Fatal("the empty queue is not writable")
@@ -152,16 +201,16 @@ func TestWritableWaitsOnlyForThePlaceThatRefused(t *testing.T) {
 	if !p.Writable() {
 		t.Fatal("a program refused by the queue waits on a stream it never used")
 	}
-	// Now the stream outbox refuses: the wait is for it.
-	if _, ok := p.toStream(node.Transmit{Src: local, Dst: server, Payload: make([]byte, 1000), Class: gso.Data, Transport: node.TCP}); ok {
-		t.Fatal("data past the outbox's bound taken")
+	// Now the stuck stream refuses the program's Data: the wait is for it.
+	if put(stuckServer, gso.Data, 1, 1000) {
+		t.Fatal("data past the stream's bound taken")
 	}
 	if p.Writable() {
-		t.Fatal("writable while the outbox that refused is full")
+		t.Fatal("writable while the stream that refused is full")
 	}
 	p.PollStream()
 	p.PollStream()
 	if !p.Writable() {
-		t.Fatal("not writable once the outbox drained")
+		t.Fatal("not writable once the stream drained to half its bound")
 	}
 }
