@@ -23,7 +23,13 @@ import (
 // See node.Node.AddRelay for the options.
 func (d *Driver) AddRelay(ctx context.Context, server, local netip.AddrPort, username, password string, opts ...node.RelayOption) error {
 	return d.Do(ctx, func(now time.Time, p *pump.Pump) error {
-		return p.Node().AddRelay(now, server, local, username, password, opts...)
+		if err := p.Node().AddRelay(now, server, local, username, password, opts...); err != nil {
+			return err
+		}
+		// Over TLS this relay dials with the defaults, not what an
+		// earlier AddRelayConfig for the same server chose.
+		d.streams.forgetTLS(server)
+		return nil
 	})
 }
 

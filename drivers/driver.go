@@ -103,7 +103,8 @@ type Driver struct {
 	mu      sync.Mutex // guards running and room, and conn against the sending goroutine
 	running bool
 	// room is closed when Data is taken again after a refusal; nil while
-	// nothing was refused. WaitWritable waits on it.
+	// no program waits on a refusal. WaitWritable waits on it. Only the
+	// loop writes it.
 	room chan struct{}
 
 	roam roamState // the receive goroutine; see Rebind

@@ -157,8 +157,8 @@ func (d *Driver) AddRelayConfig(ctx context.Context, r Relay) error {
 // setTLS keeps cfg for the TLS streams to server, from now on. It is kept
 // after the relay goes (RemoveRelay's release, and a dial in its closing
 // window, still need it; the Node may also drop and re-add a relay on its
-// own), until AddRelayConfig sets another: one entry per TLS server the
-// program added.
+// own), until AddRelayConfig sets another or AddRelay adds the server with
+// the defaults: one entry per TLS server the program added.
 func (s *streams) setTLS(server netip.AddrPort, cfg *tls.Config) {
 	if cfg == nil {
 		return
@@ -167,6 +167,14 @@ func (s *streams) setTLS(server netip.AddrPort, cfg *tls.Config) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tls[server] = cfg
+}
+
+// forgetTLS drops what AddRelayConfig chose for server: its streams dial
+// with the defaults (tlsFor).
+func (s *streams) forgetTLS(server netip.AddrPort) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.tls, stunmsg.Unmap(server))
 }
 
 // relayTLSConfig builds the tls.Config of one relay from the caller's

@@ -7,14 +7,16 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/peerlink/peerlink/state/node"
 )
 
 // The TLS a relay's stream dials with is the one AddRelayConfig set when
 // the Node accepted the relay: a refused AddRelayConfig leaves it alone,
-// and RemoveRelay's release can still dial with it.
-func TestARelaysTLSConfigLivesAsLongAsTheRelay(t *testing.T) {
+// RemoveRelay's release can still dial with it, and AddRelay brings back
+// the defaults.
+func TestARelaysTLSConfigIsTheOneItWasAddedWith(t *testing.T) {
 	refuse := func(context.Context, string, string) (net.Conn, error) {
 		return nil, errors.New("no network in this test")
 	}
@@ -60,5 +62,22 @@ func TestARelaysTLSConfigLivesAsLongAsTheRelay(t *testing.T) {
 	}
 	if got := name(); got != "relay.example" {
 		t.Fatalf("server name %q after RemoveRelay, while the release may still dial", got)
+	}
+	// Added again with AddRelay: the defaults, not the earlier choice.
+	removed := false
+	for tries := 0; !removed; tries++ {
+		if tries == 1000 {
+			t.Fatal("the removed relay never went")
+		}
+		if err := d.AddRelay(ctx, server, local, "u", "p", node.WithTransport(node.TLS)); err == nil {
+			removed = true
+		} else if !errors.Is(err, node.ErrRelayExists) {
+			t.Fatal(err)
+		} else {
+			time.Sleep(10 * time.Millisecond) // the release is still closing
+		}
+	}
+	if got := name(); got != server.Addr().String() {
+		t.Fatalf("server name %q after AddRelay, want the defaults' %s", got, server.Addr())
 	}
 }

@@ -121,14 +121,13 @@ func (d *Driver) stopCommands() {
 // touch it.
 func (d *Driver) serve(now time.Time, r *request) (payloads int) {
 	payloads = len(r.payloads)
-	d.mu.Lock()
+	// Only the loop writes d.room, so it reads it without the lock.
 	if d.room == nil {
 		// Nobody waits: earlier refusals (of Data the Node made itself,
 		// or of a writer since released) must not make this one wait on
 		// a place it did not use.
 		d.pump.ForgetRefusals()
 	}
-	d.mu.Unlock()
 	var err error
 	if r.fn != nil {
 		err = r.fn(now, d.pump)

@@ -109,8 +109,9 @@ type streamMsg struct {
 type streams struct {
 	dial func(ctx context.Context, network, address string) (net.Conn, error)
 	in   chan streamMsg
-	// room wakes the loop when a writer emptied its queue, so that what
-	// waits in the pump goes on.
+	// room wakes the loop when a writer wrote what it had taken, or a
+	// stream was retired, so that what waits in the pump goes on
+	// (pump.Pump.StreamRoom).
 	room  chan struct{}
 	done  <-chan struct{}
 	wg    *sync.WaitGroup

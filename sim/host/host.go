@@ -202,7 +202,9 @@ func (h *Host) Do(fn func(now time.Time, n *node.Node) error) error {
 }
 
 // Send hands an application payload to connection id. gso.ErrQueueFull is
-// back-pressure: OnWritable follows once the queue has drained.
+// back-pressure: OnWritable follows once a datagram left or the place that
+// refused has room (pump.Pump.Writable); the first may be early, and the
+// application is refused again.
 func (h *Host) Send(id node.ConnID, payload []byte) error {
 	now := h.w.Now()
 	h.depth++

@@ -90,8 +90,9 @@ func (p *Pump) HandleTimeout(now time.Time) {
 }
 
 // Send hands the application's payload to the Node for connection id. It
-// returns gso.ErrQueueFull when the send queue refused Data during the call
-// (back-pressure: wait until Writable), and the Node's errors for misuse.
+// returns gso.ErrQueueFull when the send queue, or the stream of a relay
+// over TCP or TLS, refused Data during the call (back-pressure: wait until
+// Writable), and the Node's errors for misuse.
 func (p *Pump) Send(now time.Time, id node.ConnID, payload []byte) error {
 	if err := p.node.Send(now, id, payload); err != nil {
 		return err

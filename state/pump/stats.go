@@ -34,6 +34,10 @@ type Stats struct {
 	// back-pressure (within DataRefused); StreamControlDropped the Control
 	// dropped because the driver took nothing for too long.
 	StreamTransmits, StreamDataRefused, StreamControlDropped uint64
+	// StreamDataDropped counts the Data dropped from the stream outbox
+	// because its relay failed (node.RelayFailed): the connections on it
+	// moved or failed.
+	StreamDataDropped uint64
 }
 
 // SocketStats are an OS driver's counters of its socket, in the shape every

@@ -81,6 +81,9 @@ func (p *Pump) Step(now time.Time, onEvent func(node.Event)) StepResult {
 			if !ok {
 				break
 			}
+			if f, ok := e.(node.RelayFailed); ok {
+				p.dropStreamData(f.Server)
+			}
 			onEvent(e)
 			p.collect()
 		}

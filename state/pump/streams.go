@@ -89,7 +89,10 @@ func (o *streamOutbox) admit(t node.Transmit, bound int, st *Stats) bool {
 		limit = 2 * bound
 	}
 	l := o.load(keyOf(t), true)
-	if l.bytes+len(t.Payload) > limit {
+	// An empty stream takes one transmit of any size, as the driver's
+	// stream queue does: a payload past a small StreamBytes would
+	// otherwise be refused for ever, and its writer woken at once.
+	if l.bytes > 0 && l.bytes+len(t.Payload) > limit {
 		if t.Class == gso.Control {
 			st.StreamControlDropped++
 		} else {
@@ -220,9 +223,41 @@ func (p *Pump) FlushStreams(write func(node.Transmit) bool) int {
 	return taken
 }
 
+// dropStreamData drops the Data held for the streams to server, whose
+// relay the Node gave up (node.RelayFailed): the connections on it moved
+// or failed, so the Data is dead, and a stream that cannot be reached
+// would otherwise hold a writer refused for it until the driver retires
+// the stream. Their refusals go with it. Control stays: the Node's retry
+// of the relay uses the same stream.
+func (p *Pump) dropStreamData(server netip.AddrPort) {
+	o := &p.streams
+	f := &o.fifo[classIndex(gso.Data)]
+	kept := f.head
+	for j := f.head; j < len(f.out); j++ {
+		t := f.out[j]
+		if t.Dst == server {
+			o.took(t)
+			p.stats.StreamDataDropped++
+			continue
+		}
+		f.out[kept] = t
+		kept++
+	}
+	clear(f.out[kept:])
+	f.out = f.out[:kept]
+	f.compact()
+	for i := range o.per {
+		if o.per[i].key.server == server {
+			o.per[i].refused = false
+		}
+	}
+	o.prune()
+}
+
 // StreamRoom tells the pump that a stream that refused a transmit may take
-// more (the driver's writer emptied its queue, or the stream was replaced):
-// the next FlushStreams tries again.
+// more (the driver's writer wrote what it had taken, or a stream was
+// retired and the next transmit starts another): the next FlushStreams
+// tries again.
 func (p *Pump) StreamRoom() { p.streams.changed = true }
 
 // StreamWritable reports whether Data refused for a full stream would be

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/peerlink/peerlink/state/gso"
 	"github.com/peerlink/peerlink/state/node"
@@ -212,5 +213,78 @@ func TestWritableWaitsOnlyForThePlaceThatRefused(t *testing.T) {
 	p.PollStream()
 	if !p.Writable() {
 		t.Fatal("not writable once the stream drained to half its bound")
+	}
+}
+
+// When the Node gives up a relay, the Data its stream held is dead (the
+// connections on it moved or failed): it is dropped and counted, and a
+// writer refused for it is no longer held by a stream nobody can reach.
+func TestARelayThatFailedTakesItsStreamsDataWithIt(t *testing.T) {
+	c := &fakeConn{room: 100}
+	p := newTestPump(t, c, 0)
+	if err := p.Node().AddRelay(t0, stuckServer, local, "u", "p", node.WithTransport(node.TCP)); err != nil {
+		t.Fatal(err)
+	}
+	p.Step(t0, func(node.Event) {})
+	// Data of a relayed connection waits behind the stream, past its
+	// bound: the stream refused some.
+	data := node.Transmit{Src: local, Dst: stuckServer, Payload: make([]byte, 1000), Class: gso.Data, Transport: node.TCP}
+	other := data
+	other.Dst = openServer
+	p.toStream(other)
+	held := uint64(0)
+	for {
+		if _, ok := p.toStream(data); !ok {
+			break
+		}
+		held++
+	}
+	if p.Writable() {
+		t.Fatal("writable while the stuck stream is full")
+	}
+	// The server never answers: the Node gives the relay up.
+	failed := false
+	for now := t0; !failed && now.Before(t0.Add(5*time.Minute)); now = now.Add(100 * time.Millisecond) {
+		p.HandleTimeout(now)
+		p.Step(now, func(e node.Event) {
+			if f, ok := e.(node.RelayFailed); ok && f.Server == stuckServer {
+				failed = true
+			}
+		})
+	}
+	if !failed {
+		t.Fatal("the relay never failed")
+	}
+	if st := p.Stats(); st.StreamDataDropped != held {
+		t.Fatalf("dropped %d of the %d held: stats %+v", st.StreamDataDropped, held, st)
+	}
+	for _, l := range p.streams.per {
+		if l.key.server == stuckServer && l.refused {
+			t.Fatal("the failed relay's refusal stayed")
+		}
+	}
+	if !p.Writable() {
+		t.Fatal("a writer refused for the failed relay still waits")
+	}
+	// The other relay's Data stays, and nothing of the failed one's.
+	var dataLeft []netip.AddrPort
+	for _, tr := range p.streams.fifo[classIndex(gso.Data)].out[p.streams.fifo[classIndex(gso.Data)].head:] {
+		dataLeft = append(dataLeft, tr.Dst)
+	}
+	if len(dataLeft) != 1 || dataLeft[0] != openServer {
+		t.Fatalf("data left in the outbox for %v, want the other relay's only", dataLeft)
+	}
+}
+
+// A payload larger than a stream's bound still goes when the stream holds
+// nothing: refusing it would refuse it for ever, and wake its writer at
+// once to be refused again.
+func TestAnEmptyStreamTakesAPayloadPastItsBound(t *testing.T) {
+	_, put := newStreamPump(t, 1000)
+	if !put(stuckServer, gso.Data, 1, 5000) {
+		t.Fatal("an empty stream refused a payload past its bound")
+	}
+	if put(stuckServer, gso.Data, 1, 1) {
+		t.Fatal("a stream past its bound took more")
 	}
 }
