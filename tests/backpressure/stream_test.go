@@ -21,6 +21,7 @@ import (
 	"github.com/peerlink/peerlink/state/ice"
 	"github.com/peerlink/peerlink/state/node"
 	"github.com/peerlink/peerlink/state/stunmsg"
+	"github.com/peerlink/peerlink/tests/internal/pair"
 	"github.com/peerlink/peerlink/tests/internal/realturn"
 )
 
@@ -461,25 +462,11 @@ func (p *peer) awaitConnected(t *testing.T) node.Path {
 	}
 }
 
-// connect gives both peers the connection, a controlling, then starts the
-// signalling: a candidate a gathers at once (its relay is up) would find
-// no connection at b before b's Connect.
+// connect gives both peers the connection, then starts the signalling
+// (pair.Connect says why in that order).
 func connect(t *testing.T, ctx context.Context, a, b *peer) {
 	t.Helper()
-	ca, err := drivers.NewCredentials()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, err := drivers.NewCredentials()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.d.Connect(ctx, conn, node.Controlling, ca, cb); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.d.Connect(ctx, conn, node.Controlled, cb, ca); err != nil {
-		t.Fatal(err)
-	}
+	pair.Connect(t, ctx, a.d, b.d, conn)
 	go a.route(ctx, t, b)
 	go b.route(ctx, t, a)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/peerlink/peerlink/state/node"
 	"github.com/peerlink/peerlink/state/stunmsg"
 	"github.com/peerlink/peerlink/state/turn"
+	"github.com/peerlink/peerlink/tests/internal/pair"
 	"github.com/peerlink/peerlink/tests/internal/realturn"
 )
 
@@ -140,26 +141,13 @@ func (p *peer) await(t *testing.T, d time.Duration, what string, match func(node
 	}
 }
 
-// connect gives both peers the connection, each with the other's
-// credentials, and starts the signalling.
+// connect gives both peers the connection, then starts the signalling
+// (pair.Connect says why in that order).
 func connect(t *testing.T, ctx context.Context, a, b *peer) {
 	t.Helper()
-	ca, err := drivers.NewCredentials()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, err := drivers.NewCredentials()
-	if err != nil {
-		t.Fatal(err)
-	}
+	pair.Connect(t, ctx, a.d, b.d, conn)
 	go a.route(ctx, t, b)
 	go b.route(ctx, t, a)
-	if _, err := a.d.Connect(ctx, conn, node.Controlling, ca, cb); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.d.Connect(ctx, conn, node.Controlled, cb, ca); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // stream sends a numbered datagram every interval from a to b until ctx
