@@ -25,9 +25,8 @@
 // Relays over TCP or TLS: their transmits skip the queue and wait in an
 // outbox bounded per stream, Control first, for the driver's streams:
 // FlushStreams (each stream takes what it can, a full one holds back only
-// its own), StreamRoom (a stream that refused has room: flush again),
-// PeekStream and PollStream (one at a time), and StreamWritable (Data a
-// stream refused would be taken again).
+// its own), StreamRoom (a stream that refused has room: flush again) and
+// StreamWritable (Data a stream refused would be taken again).
 //
 // Outputs and queries: PollTimeout (the next deadline and why), DataWritable
 // (Data refused for back-pressure would be taken again), Writable (the

@@ -11,8 +11,7 @@ import (
 // streamOutbox holds the transmits a Node addressed to a stream transport
 // (node.Transmit.Transport TCP or TLS): they bypass the GSO queue, which
 // batches datagrams for one UDP socket, and wait here, copied, until the
-// driver takes them (FlushStreams, or PeekStream and PollStream) and
-// writes them to its stream. Control leaves before Data, as in the queue:
+// driver takes them (FlushStreams) and writes them to its stream. Control leaves before Data, as in the queue:
 // on a stream a probe cannot overtake what was written before it, so it
 // must not wait behind Data here too. Each class keeps its order.
 //
@@ -55,9 +54,20 @@ type streamLoad struct {
 	refused bool
 }
 
-type streamFIFO struct {
-	out  []node.Transmit
-	head int
+// streamFIFO is one class's transmits, in the order the Node made them.
+type streamFIFO []node.Transmit
+
+// keep keeps, in order, the transmits for which fn reports true, and
+// clears the slots it freed so that their payloads can go.
+func (f *streamFIFO) keep(fn func(t node.Transmit) bool) {
+	kept := (*f)[:0]
+	for _, t := range *f {
+		if fn(t) {
+			kept = append(kept, t)
+		}
+	}
+	clear((*f)[len(kept):])
+	*f = kept
 }
 
 // load returns k's entry, adding one when add is set (nil otherwise).
@@ -103,7 +113,7 @@ func (o *streamOutbox) admit(t node.Transmit, bound int, st *Stats) bool {
 	}
 	t.Payload = append([]byte(nil), t.Payload...)
 	f := &o.fifo[classIndex(t.Class)]
-	f.out = append(f.out, t)
+	*f = append(*f, t)
 	l.bytes += len(t.Payload)
 	o.bytes += len(t.Payload)
 	o.changed = true
@@ -126,60 +136,6 @@ func classIndex(c gso.Class) int {
 	return 1
 }
 
-// next is the FIFO the next transmit comes from, nil when both are empty.
-func (o *streamOutbox) next() *streamFIFO {
-	for i := range o.fifo {
-		if f := &o.fifo[i]; f.head < len(f.out) {
-			return f
-		}
-	}
-	return nil
-}
-
-// PeekStream returns the next transmit for a stream transport without
-// taking it: Control first, then Data, each in the order the Node made
-// them. A driver whose stream cannot take it now leaves it (and so
-// everything after it) for later; PollStream takes it. A driver with more
-// than one stream uses FlushStreams, which lets the others go on.
-func (p *Pump) PeekStream() (node.Transmit, bool) {
-	f := p.streams.next()
-	if f == nil {
-		return node.Transmit{}, false
-	}
-	return f.out[f.head], true
-}
-
-// PollStream takes the transmit PeekStream returns. Its Payload is the
-// driver's to keep.
-func (p *Pump) PollStream() (node.Transmit, bool) {
-	f := p.streams.next()
-	if f == nil {
-		return node.Transmit{}, false
-	}
-	t := f.out[f.head]
-	f.out[f.head] = node.Transmit{}
-	f.head++
-	p.streams.took(t)
-	f.compact()
-	p.streams.prune()
-	return t, true
-}
-
-// compact gives the FIFO's taken slots back. A FIFO the driver never
-// empties (a stream always a little behind) would otherwise grow its
-// slice by every transmit it ever held, though its bytes stay bounded.
-func (f *streamFIFO) compact() {
-	switch {
-	case f.head == len(f.out):
-		clear(f.out)
-		f.out, f.head = f.out[:0], 0
-	case f.head >= 64 && 2*f.head >= len(f.out):
-		n := copy(f.out, f.out[f.head:])
-		clear(f.out[n:])
-		f.out, f.head = f.out[:n], 0
-	}
-}
-
 // FlushStreams hands the outbox's transmits to write, Control first, then
 // Data, and returns how many write took. write reports whether the
 // transmit's stream took it; once a stream refuses one, the rest for that
@@ -200,24 +156,19 @@ func (p *Pump) FlushStreams(write func(node.Transmit) bool) int {
 	o.full = o.full[:0]
 	taken := 0
 	for i := range o.fifo {
-		f := &o.fifo[i]
-		kept := f.head
-		for j := f.head; j < len(f.out); j++ {
-			t := f.out[j]
-			if !slices.Contains(o.full, keyOf(t)) {
-				if write(t) {
-					o.took(t)
-					taken++
-					continue
-				}
-				o.full = append(o.full, keyOf(t))
+		o.fifo[i].keep(func(t node.Transmit) bool {
+			k := keyOf(t)
+			if slices.Contains(o.full, k) {
+				return true
 			}
-			f.out[kept] = t
-			kept++
-		}
-		clear(f.out[kept:])
-		f.out = f.out[:kept]
-		f.compact()
+			if !write(t) {
+				o.full = append(o.full, k)
+				return true
+			}
+			o.took(t)
+			taken++
+			return false
+		})
 	}
 	o.prune()
 	return taken
@@ -231,21 +182,14 @@ func (p *Pump) FlushStreams(write func(node.Transmit) bool) int {
 // of the relay uses the same stream.
 func (p *Pump) dropStreamData(server netip.AddrPort) {
 	o := &p.streams
-	f := &o.fifo[classIndex(gso.Data)]
-	kept := f.head
-	for j := f.head; j < len(f.out); j++ {
-		t := f.out[j]
-		if t.Dst == server {
-			o.took(t)
-			p.stats.StreamDataDropped++
-			continue
+	o.fifo[classIndex(gso.Data)].keep(func(t node.Transmit) bool {
+		if t.Dst != server {
+			return true
 		}
-		f.out[kept] = t
-		kept++
-	}
-	clear(f.out[kept:])
-	f.out = f.out[:kept]
-	f.compact()
+		o.took(t)
+		p.stats.StreamDataDropped++
+		return false
+	})
 	for i := range o.per {
 		if o.per[i].key.server == server {
 			o.per[i].refused = false
